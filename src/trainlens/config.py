@@ -1,0 +1,184 @@
+"""Experiments as data: load ``experiments/<paper>.yaml``, validate it, resolve it into groups.
+
+An experiment holds ``data``/``model``/``train``/``record`` blocks, ``seeds``, a ``grid`` of
+dotted keys to lists, and per-scale overrides under ``smoke:``/``paper:`` (deep-merged). Every
+grid point x seed is one *run*; runs that differ only by seed, or by a key listed in
+``ensemble_over`` (data keys and ``train.lr``, which vmap), form one *group* trained in one
+process. Run id = ``<experiment>-<8 hex of sha256 of the resolved science config>`` (design.md
+"Names"); provenance is recorded beside it, never hashed.
+
+Structure is checked by JSON schema (``experiments/schemas/experiments.schema.yaml``); the values
+of each block by the frozen dataclass of its registry entry, which names unknown keys and the
+allowed ones. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from trainlens.data import DATASETS
+from trainlens.models import MODELS
+from trainlens.training.ensemble import TrainConfig
+
+SCALES = ("smoke", "paper")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = REPO_ROOT / "experiments" / "schemas"
+VMAPPABLE_PREFIXES = ("data.", "train.lr")
+
+
+class ConfigError(ValueError):
+    """A malformed config: the message names the file, the key and what is allowed."""
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        with open(path) as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+
+
+def validate_schema(document: Any, schema_name: str, where: str) -> None:
+    """Validate against ``experiments/schemas/<schema_name>``; the error names the key path."""
+    schema = _load_yaml(SCHEMA_DIR / schema_name)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document),
+                    key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        key = ".".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: key '{key}': {first.message}")
+
+
+def make_dataclass_config(cls: type, values: dict[str, Any], where: str) -> Any:
+    """Build ``cls(**values)``, naming unknown keys and the allowed ones on failure."""
+    allowed = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def config_hash(science: dict[str, Any]) -> str:
+    """8 hex digits of the sha256 of the canonical JSON of ``science``."""
+    canonical = json.dumps(science, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    block, key = dotted.split(".", 1)
+    tree.setdefault(block, {})[key] = value
+
+
+@dataclass(frozen=True)
+class Group:
+    """One training job: the members of an ensemble and everything needed to train them."""
+
+    paper: str
+    experiment: str
+    group_id: str
+    config: dict[str, Any]  # model, train, record; members: [{run_id, seed, data, train_lr, grid}]
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [m["run_id"] for m in self.config["members"]]
+
+
+def _check_blocks(resolved: dict[str, Any], where: str) -> None:
+    """Construct every block's dataclass once, so a bad value fails at workflow load."""
+    data, model = resolved["data"], resolved["model"]
+    if data.get("name") not in DATASETS:
+        raise ConfigError(f"{where}: data.name {data.get('name')!r} unknown; allowed: "
+                          f"{sorted(DATASETS)}")
+    if model.get("name") not in MODELS:
+        raise ConfigError(f"{where}: model.name {model.get('name')!r} unknown; allowed: "
+                          f"{sorted(MODELS)}")
+    make_dataclass_config(DATASETS[data["name"]].config_cls, data, f"{where}: data")
+    make_dataclass_config(MODELS[model["name"]].config_cls, model, f"{where}: model")
+    make_dataclass_config(TrainConfig, resolved["train"], f"{where}: train")
+
+
+def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
+                       where: str) -> list[Group]:
+    """Expand one experiment at ``scale`` into its groups (members in grid x seed order)."""
+    resolved = deep_merge({k: v for k, v in spec.items() if k not in SCALES}, spec.get(scale, {}))
+    grid: dict[str, list[Any]] = resolved.get("grid", {})
+    folded = resolved.get("ensemble_over", [])
+    for key in folded:
+        if key not in grid:
+            raise ConfigError(f"{where}: ensemble_over key {key!r} is not a grid key; grid keys: "
+                              f"{sorted(grid)}")
+        if not key.startswith(VMAPPABLE_PREFIXES):
+            raise ConfigError(f"{where}: ensemble_over key {key!r} does not vmap; allowed: data.* "
+                              "and train.lr")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    shared: dict[str, dict[str, Any]] = {}
+    for point in itertools.product(*grid.values()):
+        assignment = dict(zip(grid, point))
+        science = {k: copy.deepcopy(resolved.get(k, {})) for k in ("data", "model", "train")}
+        for dotted, value in assignment.items():
+            _set_dotted(science, dotted, value)
+        _check_blocks(science, f"{where} at {assignment or 'the base point'}")
+        group_key = json.dumps({k: v for k, v in assignment.items() if k not in folded},
+                               sort_keys=True)
+        for seed in resolved["seeds"]:
+            run_id = f"{name}-{config_hash({**science, 'seed': seed})}"
+            groups.setdefault(group_key, []).append({
+                "run_id": run_id, "seed": seed, "data": science["data"],
+                "train_lr": science["train"]["lr"], "grid": assignment})
+            shared[group_key] = {"model": science["model"],
+                                 "train": {k: v for k, v in science["train"].items() if k != "lr"}}
+    result = []
+    for group_key, members in groups.items():
+        group_id = f"{name}-{config_hash(sorted(m['run_id'] for m in members))}"
+        config = {"paper": paper, "experiment": name, "group_id": group_id, "scale": scale,
+                  "description": resolved.get("description", ""), **shared[group_key],
+                  "record": resolved.get("record", {}), "members": members}
+        result.append(Group(paper, name, group_id, config))
+    return result
+
+
+def load_experiments(path: str | Path, scale: str) -> list[Group]:
+    """Validate ``path`` and resolve all of its experiments at ``scale``."""
+    path = Path(path)
+    if scale not in SCALES:
+        raise ConfigError(f"scale {scale!r} unknown; allowed: {list(SCALES)}")
+    document = _load_yaml(path)
+    validate_schema(document, "experiments.schema.yaml", str(path))
+    groups = []
+    for name, spec in document["experiments"].items():
+        groups += resolve_experiment(document["paper"], name, spec, scale,
+                                     f"{path}: experiments.{name}")
+    return groups
+
+
+def find_group(path: str | Path, scale: str, group_id: str) -> Group:
+    groups = {g.group_id: g for g in load_experiments(path, scale)}
+    if group_id not in groups:
+        raise ConfigError(f"{path}: no group {group_id!r} at scale {scale}; groups: "
+                          f"{sorted(groups)}")
+    return groups[group_id]

@@ -1,0 +1,56 @@
+"""A generic fully connected network: the workhorse of dherin2022, fort2019 and nakazato2024."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from trainlens.models.init import WEIGHT_SCHEMES, initialize_
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
+}
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """input_dim → widths[0] → … → widths[-1] → out_dim, one activation after each hidden layer."""
+
+    name: str = "mlp"
+    input_dim: int = 64
+    widths: tuple[int, ...] = (128, 128)
+    out_dim: int = 10
+    activation: str = "relu"
+    init: str = "pytorch_default"
+    zero_bias: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(self.widths))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"model.activation must be one of {sorted(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
+        if self.init not in WEIGHT_SCHEMES:
+            raise ValueError(f"model.init must be one of {sorted(WEIGHT_SCHEMES)}, got {self.init!r}")
+
+
+class MLP(nn.Module):
+    def __init__(self, config: MLPConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        fan_in = config.input_dim
+        for width in config.widths:
+            layers += [nn.Linear(fan_in, width), ACTIVATIONS[config.activation]()]
+            fan_in = width
+        layers.append(nn.Linear(fan_in, config.out_dim))
+        self.body = nn.Sequential(*layers)
+        self.scalar_output = config.out_dim == 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x.flatten(1))
+        return out.squeeze(-1) if self.scalar_output else out
+
+
+def build(config: MLPConfig, generator: torch.Generator) -> nn.Module:
+    return initialize_(MLP(config), generator, scheme=config.init, zero_bias=config.zero_bias)

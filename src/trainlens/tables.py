@@ -1,0 +1,82 @@
+"""Column names and dtypes of every table, and validated, atomic read/write (design.md "Tables").
+
+Figures and claim checks read these tables only. A table with a missing column or a wrong dtype
+fails on write and on read with a message naming the table, the column and the expected dtype.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from trainlens.io import atomic_write
+
+# Required columns and pandas dtype kinds (i: integer, f: float, O/string: text, b: bool).
+TABLES: dict[str, dict[str, str]] = {
+    "runs": {
+        "run_id": "text", "paper": "text", "experiment": "text", "group_id": "text",
+        "seed": "int", "status": "text", "diverged_step": "float", "wall_time_s": "float",
+        "device": "text", "git_commit": "text",
+    },
+    "metrics": {
+        "run_id": "text", "step": "int", "epoch": "float", "split": "text", "metric": "text",
+        "value": "float",
+    },
+    "claims": {
+        "paper": "text", "claim_id": "text", "figure": "text", "source": "text",
+        "statement": "text", "statistic": "text", "value": "text", "threshold": "text",
+        "scale": "text", "passed": "text", "gating": "text", "n_runs": "int", "reason": "text",
+        "git_commit": "text",
+    },
+}
+STATUSES = ("ok", "diverged", "failed")
+
+
+def _kind_ok(series: pd.Series, kind: str) -> bool:
+    if kind == "int":
+        return pd.api.types.is_integer_dtype(series)
+    if kind == "float":
+        return pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series)
+    return pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)
+
+
+def validate(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Check that ``frame`` has the required columns of ``table`` with the right dtypes."""
+    spec = TABLES[table]
+    missing = [c for c in spec if c not in frame.columns]
+    if missing:
+        raise ValueError(f"table {table!r} is missing column(s) {missing}; has {list(frame.columns)}")
+    for column, kind in spec.items():
+        if len(frame) and not _kind_ok(frame[column], kind):
+            raise ValueError(f"table {table!r} column {column!r} has dtype {frame[column].dtype}, "
+                             f"expected {kind}")
+    if table == "runs" and len(frame):
+        bad = sorted(set(frame["status"]) - set(STATUSES))
+        if bad:
+            raise ValueError(f"table 'runs' has unknown status {bad}; allowed: {list(STATUSES)}")
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, table: str) -> Path:
+    """Validate and write atomically; .parquet or .tsv by suffix."""
+    validate(frame, table)
+    path = Path(path)
+    if path.suffix == ".tsv":
+        return atomic_write(path, lambda tmp: frame.to_csv(tmp, sep="\t", index=False))
+    return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def read_table(path: str | Path, table: str) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"table {table!r} not found at {path}; build it with snakemake")
+    frame = pd.read_csv(path, sep="\t", keep_default_na=False) if path.suffix == ".tsv" \
+        else pd.read_parquet(path)
+    return validate(frame, table)
+
+
+def concat_tables(paths: list[str | Path], table: str) -> pd.DataFrame:
+    """Read and concatenate the per-job parts of one table."""
+    frames = [read_table(p, table) for p in paths]
+    return validate(pd.concat(frames, ignore_index=True), table)

@@ -1,0 +1,156 @@
+"""Train one group (an ensemble of runs) from its resolved config.json, and write its outputs.
+
+This is what ``trainlens train`` runs for the ``train_group`` rule. Every path comes in as an
+argument (Snakemake owns paths); the function builds data, models and RNG streams per member,
+trains them together and writes the group's part of runs.parquet and metrics.parquet, its
+checkpoints and (optionally) per-step traces.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from trainlens.config import make_dataclass_config
+from trainlens.data import DATASETS, Split
+from trainlens.io import atomic_write, save_npz
+from trainlens.models import MODELS
+from trainlens.provenance import git_commit
+from trainlens.tables import write_table
+from trainlens.training.ensemble import DTYPES, EvalState, Hook, TrainConfig, train_ensemble
+from trainlens.training.hooks import BiasTrajectoryHook, CheckpointHook, LossHook
+from trainlens.training.recorder import MetricLog
+from trainlens.training.schedule import log_spaced_steps
+from trainlens.training.seeds import RunStreams
+
+
+@dataclass
+class Member:
+    """One run of a group, ready to train."""
+
+    run_id: str
+    seed: int
+    lr: float
+    model: nn.Module
+    split: Split
+    order_rng: np.random.Generator
+    row: dict[str, Any]  # config fields for runs.parquet
+
+
+def load_group_config(path: str | Path) -> dict[str, Any]:
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def train_config(config: dict[str, Any], lr: float | None = None) -> TrainConfig:
+    values = {**config["train"], "lr": lr if lr is not None else config["members"][0]["train_lr"]}
+    return make_dataclass_config(TrainConfig, values, f"group {config['group_id']}: train")
+
+
+def _flatten(prefix: str, block: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}_{k}": (json.dumps(v) if isinstance(v, list | tuple | dict) else v)
+            for k, v in block.items()}
+
+
+def build_member(config: dict[str, Any], member: dict[str, Any], data_root: Path,
+                 device: torch.device) -> Member:
+    """Data, initial model and shuffle stream of one member, all from its own seed's streams."""
+    streams = RunStreams(member["seed"])
+    dtype = DTYPES[config["train"]["dtype"]]
+    data_spec = DATASETS[member["data"]["name"]]
+    data_config = make_dataclass_config(data_spec.config_cls, member["data"], "data")
+    split = data_spec.load(data_config, streams.numpy("data"), data_root).to(device, dtype)
+    model_spec = MODELS[config["model"]["name"]]
+    model_config = make_dataclass_config(model_spec.config_cls, config["model"], "model")
+    # Initialise on the CPU from the CPU generator so that a run's init is the same on any device.
+    model = model_spec.build(model_config, streams.torch("init")).to(device=device, dtype=dtype)
+    row = {**_flatten("data", asdict(data_config)), **_flatten("model", asdict(model_config)),
+           **_flatten("train", {**config["train"], "lr": member["train_lr"]})}
+    return Member(member["run_id"], member["seed"], member["train_lr"], model, split,
+                  streams.numpy("order"), row)
+
+
+class ProgressHook(Hook):
+    """One line per ~10% of training (or every ``every_s`` seconds) on stderr, for job logs."""
+
+    def __init__(self, label: str, epochs: int, every_s: float = 30.0) -> None:
+        self.label, self.epochs, self.every_s = label, epochs, every_s
+        self._start = self._last = time.perf_counter()
+        self._next_fraction = 0.1
+
+    def after_epoch(self, state: EvalState) -> None:
+        now = time.perf_counter()
+        done = (state.epoch + 1) / self.epochs
+        if done >= self._next_fraction or now - self._last >= self.every_s or done == 1:
+            elapsed = now - self._start
+            eta = elapsed / done * (1 - done)
+            print(f"[{self.label}] epoch {state.epoch + 1}/{self.epochs} step {state.step} "
+                  f"elapsed {elapsed:.0f}s eta {eta:.0f}s", file=sys.stderr, flush=True)
+            self._last = now
+            while self._next_fraction <= done:
+                self._next_fraction += 0.1
+
+
+def repeat_groups(config: dict[str, Any]) -> list[list[int]]:
+    """Indices of the members that are repeats (differ only by seed) of one configuration."""
+    groups: dict[str, list[int]] = {}
+    for index, member in enumerate(config["members"]):
+        groups.setdefault(json.dumps(member["grid"], sort_keys=True), []).append(index)
+    return list(groups.values())
+
+
+def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | Path,
+                metrics_out: str | Path, checkpoints_dir: str | Path,
+                trace_out: str | Path | None = None, device: str = "cpu") -> pd.DataFrame:
+    """Train every member of the group in ``config_path``; returns the runs table part."""
+    config = load_group_config(config_path)
+    torch_device = torch.device(device)
+    members = [build_member(config, m, Path(data_root), torch_device) for m in config["members"]]
+    train = train_config(config)
+    n_train = members[0].split.x_train.shape[0]
+    steps_per_epoch = n_train // train.batch_size
+    total_steps = steps_per_epoch * train.epochs
+    run_ids = [m.run_id for m in members]
+    log = MetricLog(steps_per_epoch)
+    hooks: list[Hook] = [
+        LossHook(log),
+        CheckpointHook(Path(checkpoints_dir), log_spaced_steps(total_steps, train.checkpoints),
+                       run_ids, steps_per_epoch),
+        ProgressHook(config["group_id"], train.epochs),
+    ]
+    record = config.get("record", {})
+    trajectory_hook = None
+    if record.get("bias_trajectory"):
+        bias_name = MODELS[config["model"]["name"]].first_bias
+        if bias_name is None:
+            raise ValueError(f"record.bias_trajectory needs a model with a first-layer bias; "
+                             f"{config['model']['name']!r} has none")
+        ema_every = max(1, total_steps // record.get("ema_points", 2000))
+        trajectory_hook = BiasTrajectoryHook(log, bias_name, repeat_groups(config), ema_every,
+                                             trace=bool(record.get("trace")))
+        hooks.append(trajectory_hook)
+    result = train_ensemble([m.model for m in members], [m.split for m in members], train,
+                            [m.order_rng for m in members], hooks, lrs=[m.lr for m in members])
+    write_table(log.frame(run_ids, result.diverged_step), metrics_out, "metrics")
+    if trace_out is not None:
+        arrays = trajectory_hook.trace_arrays() if trajectory_hook and trajectory_hook.trace else {}
+        atomic_write(trace_out, lambda tmp: save_npz(tmp, run_ids=np.asarray(run_ids), **arrays))
+    runs = pd.DataFrame([{
+        "run_id": m.run_id, "paper": config["paper"], "experiment": config["experiment"],
+        "group_id": config["group_id"], "seed": m.seed,
+        "status": "ok" if diverged is None else "diverged",
+        "diverged_step": np.nan if diverged is None else float(diverged),
+        "wall_time_s": result.wall_time_s, "device": str(torch_device),
+        "git_commit": git_commit(), "ensemble_size": len(members), **m.row,
+    } for m, diverged in zip(members, result.diverged_step)])
+    write_table(runs, runs_out, "runs")
+    return runs

@@ -1,0 +1,182 @@
+"""Training hooks: losses, checkpoints and the loukas2021 bias-trajectory accumulators.
+
+Quantities that need every step (trajectory, update variance, distance) are accumulated online
+here (design principle 3); everything else is measured later on checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainlens.io import atomic_torch_save
+from trainlens.probes.trajectory import normalized_bias_step, official_cnn_epsilon
+from trainlens.training.ensemble import EvalState, Hook, StepState
+from trainlens.training.recorder import MetricLog
+
+
+class LossHook(Hook):
+    """Train loss and error as the mean of the per-step values within each epoch, and the test
+    loss and error at the end of each epoch (loukas2021 §4.8); 0/1 test error for classifiers."""
+
+    def __init__(self, log: MetricLog) -> None:
+        self.log = log
+        self._loss_sum: torch.Tensor | float = 0.0
+        self._error_sum: torch.Tensor | float = 0.0
+        self._count = 0
+
+    def after_step(self, state: StepState) -> None:
+        self._loss_sum = self._loss_sum + state.losses.mean(dim=1)
+        self._error_sum = self._error_sum + state.loss.error(state.z, state.y).mean(dim=1)
+        self._count += 1
+
+    def after_epoch(self, state: EvalState) -> None:
+        self.log.log("loss", "train", state.step, self._loss_sum / self._count)
+        self.log.log("abs_error", "train", state.step, self._error_sum / self._count)
+        self._loss_sum, self._error_sum, self._count = 0.0, 0.0, 0
+        z, y = state.z_test, state.y_test
+        self.log.log("loss", "test", state.step, state.loss.value(z, y).mean(dim=1))
+        self.log.log("abs_error", "test", state.step, state.loss.error(z, y).mean(dim=1))
+        if state.loss.classifier:
+            predicted = (z > 0).long() if z.dim() == 2 else z.argmax(-1)
+            self.log.log("zero_one_error", "test", state.step,
+                         (predicted != y).to(torch.float64).mean(dim=1))
+
+
+class CheckpointHook(Hook):
+    """Saves the stacked parameters of all members at the scheduled steps (log-spaced)."""
+
+    def __init__(self, directory: Path, schedule: Sequence[int], run_ids: list[str],
+                 steps_per_epoch: int) -> None:
+        self.directory, self.schedule = Path(directory), set(schedule)
+        self.run_ids, self.steps_per_epoch = run_ids, steps_per_epoch
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def _save(self, step: int, params: dict[str, torch.Tensor]) -> None:
+        atomic_torch_save({"step": step, "epoch": step / self.steps_per_epoch,
+                           "run_ids": list(self.run_ids),
+                           "params": {k: v.detach().cpu().clone() for k, v in params.items()}},
+                          self.directory / f"step_{step:09d}.pt")
+
+    def before_training(self, params: dict[str, torch.Tensor]) -> None:
+        if 0 in self.schedule:
+            self._save(0, params)
+
+    def after_step(self, state: StepState) -> None:
+        if state.step in self.schedule:
+            self._save(state.step, state.params)
+
+
+class BiasTrajectoryHook(Hook):
+    """Per-step loukas2021 quantities of b1, vectorised over members (spec §4.5-4.7).
+
+    Logged per epoch (split "train"): ``trajectory`` T_k = mean τ_t (primary, §4.1: θ_{t−1},
+    error of the same step); ``trajectory_raw`` mean ‖Δb‖/η (variant c); ``trajectory_official``
+    (variant a: ‖B̄_{t+1} − B̄_t‖/(η_t ē_t)/N with b and |e| averaged over the repeats of a
+    configuration first, P12/P14; identical for the seeds of one configuration);
+    ``trajectory_official_cnn`` (variant b, classifiers: ‖Δb_t‖/(η_{t−1} ε_{t−1}), first step of
+    each epoch dropped, P13); ``update_variance`` V_k = mean ‖b_t − b̄_k‖²/η_t² (§4.6);
+    ``distance_from_init`` mean and ``distance_from_init_max`` max of ‖b_t − b_0‖ (true init,
+    §4.7); ``distance_from_first_step`` (faithful, P15). Per step, every ``ema_every`` steps:
+    ``lipschitz_visited_ema``, the EMA (w = 0.95) of τ_t = λ(x_t; θ_{t−1}).
+    ``trace`` keeps per-step τ, |ℓ'| and b in memory (E1a and the U1 test).
+    """
+
+    def __init__(self, log: MetricLog, bias_name: str, repeat_groups: Sequence[Sequence[int]],
+                 ema_every: int = 1, ema_weight: float = 0.95, trace: bool = False) -> None:
+        self.log, self.bias_name, self.trace = log, bias_name, trace
+        self.ema_every, self.ema_weight = ema_every, ema_weight
+        n_members = sum(len(g) for g in repeat_groups)
+        # (M, M) matrix that replaces each member's value by its configuration's repeat mean.
+        average = np.zeros((n_members, n_members))
+        for group in repeat_groups:
+            average[np.ix_(group, group)] = 1.0 / len(group)
+        self._repeat_mean = torch.from_numpy(average)
+        self.traces: dict[str, list[torch.Tensor]] = {"tau": [], "abs_dloss_dz": [], "bias": []}
+
+    def before_training(self, params: dict[str, torch.Tensor]) -> None:
+        b0 = params[self.bias_name].detach().to(torch.float64)
+        self._b0, self._b_first = b0.clone(), None
+        self._ema: torch.Tensor | None = None
+        self._official_prev: tuple[torch.Tensor, torch.Tensor] | None = None  # (B̄, η·ē)
+        self._cnn_prev: torch.Tensor | None = None  # η·ε of the previous step
+        self._reset_epoch(b0)
+        if self.trace:
+            self.traces["bias"].append(b0.clone())
+
+    def _reset_epoch(self, b_ref: torch.Tensor) -> None:
+        zeros = torch.zeros(b_ref.shape[0], dtype=torch.float64)
+        self._sums = {k: zeros.clone() for k in
+                      ("tau", "tau_n", "raw", "official", "cnn", "dist", "c2")}
+        self._dist_max = zeros.clone()
+        self._c_sum = torch.zeros_like(b_ref)
+        self._b_ref, self._n = b_ref.clone(), 0
+
+    def after_step(self, state: StepState) -> None:
+        b = state.params[self.bias_name].detach().to(torch.float64)
+        b_prev = state.params_before[self.bias_name].detach().to(torch.float64)
+        lr = state.lr.to(torch.float64)
+        step_norm = (b - b_prev).norm(dim=1)
+        dz = state.loss.dz(state.z, state.y).to(torch.float64)
+        tau = normalized_bias_step(step_norm, lr, dz)
+        s = self._sums
+        s["tau"] += torch.nan_to_num(tau)
+        s["tau_n"] += torch.isfinite(tau)
+        s["raw"] += step_norm / lr
+        # Variant (a): repeat-averaged b and |e|, the bias difference of step t divided by the
+        # lr and error of step t−1 (off by one, as in the official code).
+        b_bar = self._repeat_mean @ b
+        lr_e_bar = lr * (self._repeat_mean @ dz.abs().mean(dim=1))
+        if self._official_prev is not None:
+            prev_b_bar, prev_lr_e = self._official_prev
+            s["official"] += (b_bar - prev_b_bar).norm(dim=1) / prev_lr_e / state.steps_per_epoch
+        self._official_prev = (b_bar, lr_e_bar)
+        if state.loss.classifier and state.z.dim() == 2:
+            lr_eps = lr * official_cnn_epsilon(state.z, state.y).to(torch.float64)
+            if self._cnn_prev is not None and self._n > 0:  # the first step of an epoch adds 0
+                s["cnn"] += step_norm / self._cnn_prev
+            self._cnn_prev = lr_eps
+        distance = (b - self._b0).norm(dim=1)
+        s["dist"] += distance
+        self._dist_max = torch.maximum(self._dist_max, distance)
+        if self._b_first is None:
+            self._b_first = b.clone()
+        # Variance about the epoch mean, from offsets to the epoch's first bias: lr is constant
+        # within an epoch, and the offsets avoid the cancellation of Σ‖b‖² − n‖b̄‖².
+        c = b - self._b_ref
+        self._c_sum += c
+        s["c2"] += (c * c).sum(dim=1)
+        self._n += 1
+        self._lr = lr
+        tau_value = torch.where(torch.isfinite(tau), tau, torch.zeros_like(tau))
+        w = self.ema_weight
+        self._ema = tau_value if self._ema is None else w * self._ema + (1 - w) * tau_value
+        if state.step % self.ema_every == 0:
+            self.log.log("lipschitz_visited_ema", "train", state.step, self._ema)
+        if self.trace:
+            self.traces["tau"].append(tau)
+            self.traces["abs_dloss_dz"].append(dz.abs().mean(dim=1))
+            self.traces["bias"].append(b.clone())
+
+    def after_epoch(self, state: EvalState) -> None:
+        s, n, step, log = self._sums, self._n, state.step, self.log
+        log.log("trajectory", "train", step, s["tau"] / s["tau_n"])
+        log.log("trajectory_raw", "train", step, s["raw"] / n)
+        log.log("trajectory_official", "train", step, s["official"])
+        if state.loss.classifier and state.z_test.dim() == 2:
+            log.log("trajectory_official_cnn", "train", step, s["cnn"] / n)
+        mean_c = self._c_sum / n
+        variance = (s["c2"] / n - (mean_c * mean_c).sum(dim=1)) / self._lr**2
+        log.log("update_variance", "train", step, variance.clamp_min(0.0))
+        log.log("distance_from_init", "train", step, s["dist"] / n)
+        log.log("distance_from_init_max", "train", step, self._dist_max)
+        b = state.params[self.bias_name].detach().to(torch.float64)
+        log.log("distance_from_first_step", "train", step, (b - self._b_first).norm(dim=1))
+        self._reset_epoch(b)
+
+    def trace_arrays(self) -> dict[str, np.ndarray]:
+        """Per-step traces: tau (T, M), abs_dloss_dz (T, M), bias (T+1, M, d) from b_0."""
+        return {k: torch.stack(v).numpy() for k, v in self.traces.items() if v}

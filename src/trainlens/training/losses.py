@@ -1,0 +1,56 @@
+"""Per-example losses and their derivative with respect to the model output z.
+
+loukas2021 §4 notation: ℓ'_t = ∂ℓ/∂z at the visited sample, which normalises the bias step
+(§4.1). For MSE/2 it is f − y; for sigmoid + BCE/2 it is (σ(z) − y)/2. The official CNN divides by
+ε = |1 − p − y| instead (pitfall P13), kept as a labelled variant in the trajectory hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Loss:
+    """``value(z, y)`` per example; ``dz(z, y)`` = ∂value/∂z for scalar outputs (None otherwise);
+    ``error(z, y)`` the per-example error reported next to the loss (spec §4.8)."""
+
+    value: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    dz: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
+    error: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    classifier: bool
+
+
+def _bce_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # ½·BCE(σ(z), y) from logits: numerically stable, unlike log(σ(z)) on the sigmoid output.
+    return 0.5 * F.binary_cross_entropy_with_logits(z, y.to(z.dtype), reduction="none")
+
+
+def _cross_entropy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(z, y, reduction="none")
+
+
+LOSSES: dict[str, Loss] = {
+    "mse_half": Loss(
+        value=lambda z, y: 0.5 * (z - y) ** 2,
+        dz=lambda z, y: z - y,
+        error=lambda z, y: (z - y).abs(),
+        classifier=False,
+    ),
+    "bce_half": Loss(
+        value=_bce_half,
+        dz=lambda z, y: 0.5 * (torch.sigmoid(z) - y.to(z.dtype)),
+        error=lambda z, y: (torch.sigmoid(z) - y.to(z.dtype)).abs(),
+        classifier=True,
+    ),
+    "cross_entropy": Loss(
+        value=_cross_entropy,
+        dz=None,
+        error=lambda z, y: (z.argmax(-1) != y).to(z.dtype),
+        classifier=True,
+    ),
+}
