@@ -157,7 +157,8 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
         group_id = f"{name}-{config_hash(sorted(m['run_id'] for m in members))}"
         config = {"paper": paper, "experiment": name, "group_id": group_id, "scale": scale,
                   "description": resolved.get("description", ""), **shared[group_key],
-                  "record": resolved.get("record", {}), "members": members}
+                  "record": resolved.get("record", {}), "probes": resolved.get("probes", []),
+                  "members": members}
         result.append(Group(paper, name, group_id, config))
     return result
 

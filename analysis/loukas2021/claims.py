@@ -1,0 +1,164 @@
+"""loukas2021 claim checks (spec shared/papers/loukas2021.md §6), one function per claim.
+
+Thresholds are the spec's, per scale, fixed before any run. Statistics are computed over all ok
+runs (settings x seeds) from per-run values; τ, V and d aggregate over seeds only afterwards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from trainlens.claims import ClaimInputs, ClaimSet, Criterion
+from trainlens.probes import trajectory as traj
+
+claims = ClaimSet("loukas2021")
+E1A_BUILT_ONLY = "E1a is built; this experiment is not built yet (issue: loukas2021 complete)"
+
+
+def _e1a(inputs: ClaimInputs, values: pd.Series) -> pd.DataFrame:
+    """Per-run values of the E1a runs next to their frequency."""
+    runs = inputs.runs[inputs.runs["experiment"] == "e1a"].set_index("run_id")
+    return pd.DataFrame({"f": runs["data_frequency"], "value": values.reindex(runs.index)})
+
+
+def _spearman(x: pd.Series, y: pd.Series) -> float:
+    ok = x.notna() & y.notna()
+    if ok.sum() < 3:
+        return float("nan")
+    return float(spearmanr(x[ok], y[ok]).statistic)
+
+
+def _median_by_f(frame: pd.DataFrame) -> pd.Series:
+    return frame.groupby("f")["value"].median()
+
+
+def _tau_last10(inputs: ClaimInputs) -> pd.Series:
+    return traj.last_epochs_mean(inputs.metrics, "trajectory", 10)
+
+
+def _total(inputs: ClaimInputs) -> pd.Series:
+    return traj.total(inputs.metrics, "trajectory")
+
+
+def _lipschitz_end(inputs: ClaimInputs) -> pd.Series:
+    """λ_train(end): mean λ over the training points at the final checkpoint (§4.2)."""
+    return traj.final_value(inputs.metrics, "lipschitz_mean", "train")
+
+
+@claims.claim(
+    "C1", "figR01_mlp_trajectory", "abstract; spec §6 C1",
+    "Higher frequency f (a more complex fit) gives a longer first-layer-bias trajectory.",
+    "Spearman(f, τ_last10) over all runs; median τ_last10 increasing over f = 0.25, 0.5, 0.75",
+    {"paper": [Criterion("spearman_f_tau", ">=", 0.7)],
+     "smoke": [Criterion("spearman_f_tau", ">=", 0.5),
+               Criterion("median_tau_monotone_025_075", "==", True)]})
+def c1_trajectory(inputs: ClaimInputs) -> dict[str, float | bool]:
+    frame = _e1a(inputs, _tau_last10(inputs))
+    medians = _median_by_f(frame).reindex([0.25, 0.5, 0.75]).to_numpy()
+    return {"spearman_f_tau": _spearman(frame["f"], frame["value"]),
+            "median_tau_monotone_025_075": bool(np.all(np.diff(medians) > 0))}
+
+
+@claims.claim(
+    "C2", "figR02_mlp_total_trajectory", "spec §6 C2",
+    "The total trajectory grows with f.",
+    "Spearman(f, total trajectory at the end); median total(f=1.0) > median total(f=0.25)",
+    {"paper": [Criterion("spearman_f_total", ">=", 0.7),
+               Criterion("median_total_f1_gt_f025", "==", True)],
+     "smoke": [Criterion("spearman_f_total", ">=", 0.3),
+               Criterion("median_total_f1_gt_f025", "==", True)]})
+def c2_total_trajectory(inputs: ClaimInputs) -> dict[str, float | bool]:
+    frame = _e1a(inputs, _total(inputs))
+    medians = _median_by_f(frame)
+    return {"spearman_f_total": _spearman(frame["f"], frame["value"]),
+            "median_total_f1_gt_f025": bool(medians.get(1.0, np.nan) > medians.get(0.25, np.nan))}
+
+
+@claims.claim(
+    "C3", "figR03_mlp_variance", "abstract; spec §6 C3",
+    "Complex fits have a bigger update variance of the first-layer bias.",
+    "Spearman(f, V over the last 10 epochs); median V(f=1.0)/V(f=0.25)",
+    {"paper": [Criterion("spearman_f_variance", ">=", 0.8),
+               Criterion("median_variance_ratio_f1_f025", ">=", 100.0)],
+     "smoke": [Criterion("spearman_f_variance", ">=", 0.8)]},
+    not_evaluated={"smoke": "the variance ratio is reported, not evaluated, at smoke scale"})
+def c3_variance(inputs: ClaimInputs) -> dict[str, float | bool]:
+    frame = _e1a(inputs, traj.last_epochs_mean(inputs.metrics, "update_variance", 10))
+    medians = _median_by_f(frame)
+    return {"spearman_f_variance": _spearman(frame["f"], frame["value"]),
+            "median_variance_ratio_f1_f025": float(medians.get(1.0, np.nan)
+                                                   / medians.get(0.25, np.nan))}
+
+
+@claims.claim(
+    "C4", "figR04_mlp_distance", "abstract ('often'); spec §6 C4",
+    "Complex fits often end farther from initialisation.",
+    "Spearman(f, d over the last 10 epochs); max d over the last 10 epochs of all runs",
+    {"paper": [Criterion("spearman_f_distance", ">=", 0.5), Criterion("max_distance", "<", 1.1)],
+     "smoke": [Criterion("spearman_f_distance", ">=", 0.3), Criterion("max_distance", "<", 1.1)]})
+def c4_distance(inputs: ClaimInputs) -> dict[str, float | bool]:
+    frame = _e1a(inputs, traj.last_epochs_mean(inputs.metrics, "distance_from_init", 10))
+    largest = _e1a(inputs, traj.last_epochs_max(inputs.metrics, "distance_from_init_max", 10))
+    return {"spearman_f_distance": _spearman(frame["f"], frame["value"]),
+            "max_distance": float(largest["value"].max())}
+
+
+@claims.claim(
+    "C5", "figR05_mlp_lipschitz", "spec §6 C5",
+    "The Lipschitz constant near the data grows with f and tracks the trajectory.",
+    "Spearman(f, λ_train end); Spearman(λ_train, τ_last10); Spearman(λ_train, total)",
+    {"paper": [Criterion("spearman_f_lipschitz", ">=", 0.7),
+               Criterion("spearman_lipschitz_tau", ">=", 0.9),
+               Criterion("spearman_lipschitz_total", ">=", 0.8)],
+     "smoke": [Criterion("spearman_lipschitz_tau", ">=", 0.9),
+               Criterion("spearman_lipschitz_total", ">=", 0.8, gating=False)]},
+    not_evaluated={"smoke": "Spearman(f, λ) is reported, not evaluated, at smoke (f=1.0 "
+                            "underfits)"})
+def c5_lipschitz(inputs: ClaimInputs) -> dict[str, float | bool]:
+    lam = _e1a(inputs, _lipschitz_end(inputs))
+    tau = _tau_last10(inputs).reindex(lam.index)
+    total = _total(inputs).reindex(lam.index)
+    return {"spearman_f_lipschitz": _spearman(lam["f"], lam["value"]),
+            "spearman_lipschitz_tau": _spearman(lam["value"], tau),
+            "spearman_lipschitz_total": _spearman(lam["value"], total)}
+
+
+@claims.claim(
+    "C6", "figR06_mlp_losses", "spec §6 C6",
+    "High frequencies are harder: the final test loss rises with f.",
+    "Spearman(f, final test loss); median final train loss at f=0.25",
+    {"paper": [Criterion("spearman_f_test_loss", ">=", 0.8),
+               Criterion("median_train_loss_f025", "<", 1e-3)],
+     "smoke": [Criterion("spearman_f_test_loss", ">=", 0.8),
+               Criterion("median_train_loss_f025", "<", 1e-3, gating=False)]})
+def c6_losses(inputs: ClaimInputs) -> dict[str, float | bool]:
+    test = _e1a(inputs, traj.final_value(inputs.metrics, "loss", "test"))
+    train = _e1a(inputs, traj.final_value(inputs.metrics, "loss", "train"))
+    return {"spearman_f_test_loss": _spearman(test["f"], test["value"]),
+            "median_train_loss_f025": float(_median_by_f(train).get(0.25, np.nan))}
+
+
+claims.pending("C7", "fig06_linear_regions", "Theorem 2; spec §6 C7",
+               "λ far from data is bounded via training regions.",
+               "share of feasible off-training grid points with λ ≤ LP*", E1A_BUILT_ONLY + " (E2)")
+claims.pending("C8", "figX01_steadiness_far_lipschitz", "abstract; suite extension; spec §6 C8",
+               "Steadier b1 goes with lower far-field complexity.",
+               "Spearman(V_last10, far λ mean); Spearman(τ_last10, far λ mean)",
+               "the far-field Lipschitz probe (§4.4) is not built yet")
+claims.pending("C9", "figR07_cnn_dynamics; figX02_corruption_mlp", "spec §6 C9",
+               "Label corruption gives a longer trajectory, larger variance and distance.",
+               "Spearman(p, τ), (p, total), (p, V), (p, d)", E1A_BUILT_ONLY + " (E1b, E1c)")
+claims.pending("C10", "figR08_cnn_losses", "spec §6 C10",
+               "Corruption gives a worse test loss and slower train-loss decrease.",
+               "Spearman(p, final test loss); train-loss AUC medians per p",
+               E1A_BUILT_ONLY + " (E1b; paper scale only)")
+claims.pending("C11", "figR09_mnist_architecture", "spec §6 C11 [inferred]",
+               "A better-suited architecture (CNN) trains more steadily than the MLP.",
+               "τ over the last 20% of windows, CNN vs MLP per seed; final test loss",
+               E1A_BUILT_ONLY + " (E3; paper scale only)")
+claims.pending("C12", "figR10_batch_size", "spec §6 C12 [inferred]",
+               "The frequency ordering of τ persists with minibatches (16, 32).",
+               "per batch size: τ over the last 10% of iterations, f=0.75 vs f=0.25 per seed",
+               E1A_BUILT_ONLY + " (E4)")

@@ -1,0 +1,121 @@
+"""loukas2021 figures (spec §5), one function per figure; each reads tables only.
+
+The official outputs these reconstruct are named in each caption. Mean ± std are over seeds,
+computed per run first (never on repeat-averaged biases, pitfall P14).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from trainlens.plotting import FigureInputs, FigureSet, categorical
+from trainlens.probes import trajectory as traj
+
+figures = FigureSet("loukas2021")
+E1A = ("e1a",)
+
+
+def _with_frequency(inputs: FigureInputs, rows: pd.DataFrame) -> pd.DataFrame:
+    freq = inputs.runs.set_index("run_id")["data_frequency"]
+    rows = rows[rows["run_id"].isin(inputs.runs.loc[inputs.runs["experiment"] == "e1a", "run_id"])]
+    return categorical(rows.assign(f=rows["run_id"].map(freq)), "f")
+
+
+def _band(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, smooth: bool = False) -> None:
+    """Per f: mean over seeds (raw, faint, when ``smooth``), its EMA, and a ± std band."""
+    palette = sns.color_palette("viridis", len(frame["f"].cat.categories))
+    for color, (f, rows) in zip(palette, frame.groupby("f", observed=True), strict=True):
+        stats = rows.groupby(x)[y].agg(["mean", "std"]).sort_index()
+        mean = stats["mean"].to_numpy()
+        line = traj.ema(mean) if smooth else mean
+        if smooth:
+            ax.plot(stats.index, mean, color=color, alpha=0.3, linewidth=0.7)
+        ax.plot(stats.index, line, color=color, label=f"f = {f}")
+        ax.fill_between(stats.index, line - stats["std"], line + stats["std"], color=color,
+                        alpha=0.15, linewidth=0)
+    ax.legend(title="frequency")
+
+
+@figures.figure("figR01_mlp_trajectory",
+                "E1a: per-epoch trajectory T_k = mean normalised bias step τ_t (§4.5) vs epoch; "
+                "faint: mean over seeds, solid: its EMA (w = 0.95), band: ± std over seeds. "
+                "Official output: experiment_1/mlp/trajectory.pdf.", E1A)
+def trajectory(inputs: FigureInputs) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _band(ax, _with_frequency(inputs, traj.per_epoch(inputs.metrics, "trajectory")), "epoch",
+          "value", smooth=True)
+    ax.set(xlabel="epoch", ylabel="trajectory per epoch $T_k$")
+    return fig
+
+
+@figures.figure("figR02_mlp_total_trajectory",
+                "E1a: total trajectory Σ_{k≤K} T_k vs epoch K, mean ± std over seeds. "
+                "Official output: experiment_1/mlp/integral_trajectory.pdf.", E1A)
+def total_trajectory(inputs: FigureInputs) -> plt.Figure:
+    rows = _with_frequency(inputs, traj.per_epoch(inputs.metrics, "trajectory"))
+    rows = rows.assign(total=rows.groupby("run_id")["value"].cumsum())
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _band(ax, rows, "epoch", "total")
+    ax.set(xlabel="epoch", ylabel="total trajectory")
+    return fig
+
+
+def _violin(inputs: FigureInputs, metric: str, ylabel: str, log: bool) -> plt.Figure:
+    rows = _with_frequency(inputs, traj.per_epoch(inputs.metrics, metric))
+    last = rows.groupby("run_id", group_keys=False).tail(10)  # last 10 epochs, pooled over seeds
+    fig, ax = plt.subplots(figsize=(5, 4))
+    sns.violinplot(data=last, x="f", y="value", hue="f", palette="viridis", legend=False,
+                   cut=0, ax=ax, log_scale=log)
+    ax.set(xlabel="frequency f", ylabel=ylabel)
+    return fig
+
+
+@figures.figure("figR03_mlp_variance",
+                "E1a: update variance V_k = mean ‖b_t − b̄_k‖²/η² per epoch (§4.6), last 10 "
+                "epochs of every run pooled over seeds, log scale. "
+                "Official output: experiment_1/mlp/variance.pdf.", E1A)
+def variance(inputs: FigureInputs) -> plt.Figure:
+    return _violin(inputs, "update_variance", "update variance $V_k$", log=True)
+
+
+@figures.figure("figR04_mlp_distance",
+                "E1a: distance of b1 from its true initialisation ‖b_t − b_0‖ (§4.7), per-epoch "
+                "means over the last 10 epochs, pooled over seeds. The official plot measures "
+                "from the bias after step 1 (P15) and pools per step. "
+                "Official output: experiment_1/mlp/distance.pdf.", E1A)
+def distance(inputs: FigureInputs) -> plt.Figure:
+    fig = _violin(inputs, "distance_from_init", "distance from init $d_t$", log=False)
+    fig.axes[0].set_ylim(-0.1, 1.1)
+    return fig
+
+
+@figures.figure("figR05_mlp_lipschitz",
+                "E1a: Lipschitz constant at the visited sample λ(x_t; θ_{t−1}) = τ_t, EMA "
+                "(w = 0.95) per run, mean ± std over seeds, vs iteration. The official plot "
+                "evaluates λ after the step (P10) and averages over repeats first (P14). "
+                "Official output: experiment_1/mlp/lipschitz.pdf.", E1A)
+def lipschitz(inputs: FigureInputs) -> plt.Figure:
+    rows = _with_frequency(inputs, traj.per_epoch(inputs.metrics, "lipschitz_visited_ema"))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _band(ax, rows, "step", "value")
+    ax.set(xlabel="iteration", ylabel="λ at the visited sample (EMA)")
+    return fig
+
+
+@figures.figure("figR06_mlp_losses",
+                "E1a: train loss (mean of per-step losses in the epoch), test loss (end of "
+                "epoch), and mean absolute errors, mean ± std over seeds. Errors are per-epoch "
+                "means, not the official cumulative running means (P16). "
+                "Official outputs: experiment_1/mlp/{train,test}_{loss,error}.pdf.", E1A)
+def losses(inputs: FigureInputs) -> plt.Figure:
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    panels = [("loss", "train", "train loss"), ("loss", "test", "test loss"),
+              ("abs_error", "train", "train error"), ("abs_error", "test", "test error")]
+    for ax, (metric, split, label) in zip(axes.flat, panels, strict=True):
+        _band(ax, _with_frequency(inputs, traj.per_epoch(inputs.metrics, metric, split)),
+              "epoch", "value")
+        ax.set(xlabel="epoch", ylabel=label)
+        ax.set_ylim(bottom=0)
+    return fig

@@ -1,0 +1,54 @@
+"""Run table and helpers shared by every stage.
+
+INPUTS:  experiments/config.yaml (validated against experiments/schemas/config.schema.yaml),
+         experiments/<paper>.yaml (validated and resolved by trainlens.config),
+         analysis/<paper>/figures.py (the figure stems).
+OUTPUTS: none; defines PAPERS, SCALE, GROUPS, FIGURES and the wildcard constraints.
+"""
+
+from snakemake.utils import validate
+
+from trainlens.cli import load_module
+from trainlens.config import load_experiments
+from trainlens.data import DATASETS
+
+
+validate(config, "../experiments/schemas/config.schema.yaml")
+
+SCALE = config["scale"]
+PAPERS = config["papers"]
+DATA_ROOT = config["data_root"]
+DEVICE = config["device"]
+# paper -> group id -> trainlens.config.Group (one training job per group)
+GROUPS = {
+    paper: {g.group_id: g for g in load_experiments(f"experiments/{paper}.yaml", SCALE)}
+    for paper in PAPERS
+}
+# paper -> figure stems registered in analysis/<paper>/figures.py
+FIGURES = {
+    paper: list(load_module(f"analysis/{paper}/figures.py").figures.figures)
+    for paper in PAPERS
+}
+
+
+wildcard_constraints:
+    paper="|".join(PAPERS),
+    group=r"[a-z][a-z0-9_]*-[0-9a-f]{8}",
+    figure=r"fig[RX]?[0-9]{2}_[a-z0-9_]+",
+    dataset="|".join(DATASETS),
+
+
+def group_files(paper, name):
+    """One file per training group of ``paper``: results/<paper>/groups/<group>/<name>."""
+    return [f"results/{paper}/groups/{group}/{name}" for group in GROUPS[paper]]
+
+
+def dataset_stamps(wildcards):
+    """Download stamps of the datasets a group reads (none for generated or bundled data)."""
+    group = GROUPS[wildcards.paper][wildcards.group]
+    names = {member["data"]["name"] for member in group.config["members"]}
+    return [
+        f"{DATA_ROOT}/{name}/.verified"
+        for name in sorted(names)
+        if DATASETS[name].needs_download
+    ]

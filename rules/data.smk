@@ -1,0 +1,18 @@
+"""Datasets that torchvision downloads (mnist, fashion_mnist, cifar10, cifar100).
+
+INPUTS:  none (the network; offline, a missing dataset stops with the files to put in place).
+OUTPUTS: <data_root>/<dataset>/.verified, a stamp listing every file with its checksum, written
+         only after the download was verified; the data files sit in torchvision's layout.
+"""
+
+
+rule download_dataset:
+    output:
+        f"{DATA_ROOT}/{{dataset}}/.verified",
+    log:
+        "logs/data/download_dataset/{dataset}.log",
+    params:
+        data_root=DATA_ROOT,
+    shell:
+        "trainlens download --dataset {wildcards.dataset} --data-root {params.data_root} "
+        "> {log} 2>&1"

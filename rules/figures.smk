@@ -1,0 +1,81 @@
+"""Figures, claim checks, paper reports and the manifest of everything built.
+
+INPUTS:  results/<paper>/tables/{runs,metrics}.parquet, analysis/<paper>/{figures,claims}.py,
+         analysis/<paper>/notes.md (declared as inputs: editing them rebuilds what they feed)
+OUTPUTS: figures/<paper>/<figure>.{pdf,png}, results/<paper>/claims.tsv,
+         figures/<paper>/REPORT.md, figures/all (path and sha256 of every figure and report)
+"""
+
+
+rule plot_figure:
+    input:
+        runs="results/{paper}/tables/runs.parquet",
+        metrics="results/{paper}/tables/metrics.parquet",
+        module="analysis/{paper}/figures.py",
+    output:
+        pdf="figures/{paper}/{figure}.pdf",
+        png="figures/{paper}/{figure}.png",
+    log:
+        "logs/{paper}/plot_figure/{figure}.log",
+    params:
+        scale=SCALE,
+    shell:
+        "trainlens plot --figures-module {input.module} --figure {wildcards.figure} "
+        "--runs {input.runs} --metrics {input.metrics} --scale {params.scale} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule check_claims:
+    input:
+        runs="results/{paper}/tables/runs.parquet",
+        metrics="results/{paper}/tables/metrics.parquet",
+        module="analysis/{paper}/claims.py",
+    output:
+        "results/{paper}/claims.tsv",
+    log:
+        "logs/{paper}/check_claims.log",
+    params:
+        scale=SCALE,
+    shell:
+        "trainlens claims --claims-module {input.module} --runs {input.runs} "
+        "--metrics {input.metrics} --scale {params.scale} --out {output} > {log} 2>&1"
+
+
+rule write_report:
+    input:
+        claims="results/{paper}/claims.tsv",
+        pngs=lambda w: expand("figures/{{paper}}/{figure}.png", figure=FIGURES[w.paper]),
+        experiments="experiments/{paper}.yaml",
+        module="analysis/{paper}/figures.py",
+        notes="analysis/{paper}/notes.md",
+    output:
+        "figures/{paper}/REPORT.md",
+    log:
+        "logs/{paper}/write_report.log",
+    params:
+        scale=SCALE,
+    shell:
+        "trainlens report --experiments {input.experiments} --figures-module {input.module} "
+        "--claims {input.claims} --notes {input.notes} --scale {params.scale} --out {output} "
+        "--pngs {input.pngs} > {log} 2>&1"
+
+
+rule write_manifest:
+    input:
+        claims=expand("results/{paper}/claims.tsv", paper=PAPERS),
+        reports=expand("figures/{paper}/REPORT.md", paper=PAPERS),
+        figures=[
+            f"figures/{paper}/{figure}.{ext}"
+            for paper in PAPERS
+            for figure in FIGURES[paper]
+            for ext in ("pdf", "png")
+        ],
+    output:
+        "figures/all",
+    log:
+        "logs/write_manifest.log",
+    params:
+        stop=" --stop-on-gating-fail" if config.get("stop_on_gating_fail") else "",
+    shell:
+        "trainlens manifest --out {output} --claims {input.claims}{params.stop} "
+        "--files {input.reports} {input.figures} 2>&1 | tee {log}"

@@ -1,0 +1,27 @@
+"""Measurement: the experiment's probes on every checkpoint of a group (no retraining).
+
+INPUTS:  results/<paper>/groups/<group>/{config.json,checkpoints/}
+OUTPUTS: results/<paper>/groups/<group>/probe_metrics.parquet (mean and max per probe, run,
+         checkpoint and split)
+"""
+
+
+rule measure_group:
+    input:
+        config="results/{paper}/groups/{group}/config.json",
+        checkpoints="results/{paper}/groups/{group}/checkpoints",
+        data=dataset_stamps,
+    output:
+        "results/{paper}/groups/{group}/probe_metrics.parquet",
+    log:
+        "logs/{paper}/measure_group/{group}.log",
+    benchmark:
+        "results/{paper}/benchmarks/measure_group/{group}.tsv"
+    params:
+        data_root=DATA_ROOT,
+        device=DEVICE,
+    threads: 1
+    shell:
+        "trainlens measure --config {input.config} --checkpoints {input.checkpoints} "
+        "--data-root {params.data_root} --out {output} --device {params.device} "
+        "--threads {threads} > {log} 2>&1"

@@ -1,0 +1,29 @@
+"""Tables: the per-group parts concatenated into the paper's tidy tables (design.md "Tables").
+
+INPUTS:  results/<paper>/groups/*/{runs,train_metrics,probe_metrics}.parquet
+OUTPUTS: results/<paper>/tables/runs.parquet     one row per run
+         results/<paper>/tables/metrics.parquet  long: run_id, step, epoch, split, metric, value
+"""
+
+
+rule collect_runs:
+    input:
+        lambda w: group_files(w.paper, "runs.parquet"),
+    output:
+        "results/{paper}/tables/runs.parquet",
+    log:
+        "logs/{paper}/collect_runs.log",
+    shell:
+        "trainlens collect --table runs --out {output} {input} > {log} 2>&1"
+
+
+rule collect_metrics:
+    input:
+        lambda w: group_files(w.paper, "train_metrics.parquet")
+        + group_files(w.paper, "probe_metrics.parquet"),
+    output:
+        "results/{paper}/tables/metrics.parquet",
+    log:
+        "logs/{paper}/collect_metrics.log",
+    shell:
+        "trainlens collect --table metrics --out {output} {input} > {log} 2>&1"

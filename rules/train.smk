@@ -1,0 +1,46 @@
+"""Training: one job per group (the seeds, and vmappable grid values, of one configuration).
+
+INPUTS:  experiments/<paper>.yaml; downloaded datasets where a group needs one.
+OUTPUTS: results/<paper>/groups/<group>/config.json     resolved science config of the group
+         results/<paper>/groups/<group>/runs.parquet    one row per run (status, config, time)
+         results/<paper>/groups/<group>/train_metrics.parquet  per-epoch / per-step metrics
+         results/<paper>/groups/<group>/checkpoints/    log-spaced checkpoints of all members
+         results/<paper>/groups/<group>/trace.npz       per-step traces (where recorded)
+"""
+
+
+rule resolve_group:
+    input:
+        experiments="experiments/{paper}.yaml",
+    output:
+        "results/{paper}/groups/{group}/config.json",
+    log:
+        "logs/{paper}/resolve_group/{group}.log",
+    params:
+        scale=SCALE,
+    shell:
+        "trainlens resolve --experiments {input.experiments} --scale {params.scale} "
+        "--group {wildcards.group} --out {output} > {log} 2>&1"
+
+
+rule train_group:
+    input:
+        config="results/{paper}/groups/{group}/config.json",
+        data=dataset_stamps,
+    output:
+        runs="results/{paper}/groups/{group}/runs.parquet",
+        metrics="results/{paper}/groups/{group}/train_metrics.parquet",
+        checkpoints=directory("results/{paper}/groups/{group}/checkpoints"),
+        trace="results/{paper}/groups/{group}/trace.npz",
+    log:
+        "logs/{paper}/train_group/{group}.log",
+    benchmark:
+        "results/{paper}/benchmarks/train_group/{group}.tsv"
+    params:
+        data_root=DATA_ROOT,
+        device=DEVICE,
+    threads: 1
+    shell:
+        "trainlens train --config {input.config} --data-root {params.data_root} "
+        "--runs {output.runs} --metrics {output.metrics} --checkpoints {output.checkpoints} "
+        "--trace {output.trace} --device {params.device} --threads {threads} > {log} 2>&1"

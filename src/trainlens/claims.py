@@ -1,0 +1,141 @@
+"""Claims: one function per claim of a paper's spec, checked against thresholds fixed in advance.
+
+A claim function computes named statistics from the tables; it never decides the verdict. The
+verdict comes from the claim's ``criteria`` for the current scale (statistic, operator, value,
+gating), declared next to the function and copied from the spec. A claim that does not reproduce
+is a FAIL with its statistic: a result, not a bug. Claims of the spec that are not built yet, or
+not evaluated at this scale, are still listed, with an empty verdict and the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from trainlens.provenance import git_commit
+
+OPERATORS: dict[str, Callable[[object, object], bool]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
+}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """``statistic op value``; a non-gating criterion is reported but does not gate the build."""
+
+    statistic: str
+    op: str
+    value: float | bool
+    gating: bool = True
+
+    def holds(self, statistics: dict[str, float | bool]) -> bool:
+        observed = statistics.get(self.statistic)
+        if observed is None or (isinstance(observed, float) and math.isnan(observed)):
+            return False  # a statistic that could not be computed cannot pass
+        return bool(OPERATORS[self.op](observed, self.value))
+
+    def text(self) -> str:
+        return f"{self.statistic} {self.op} {self.value}" + ("" if self.gating else " (non-gating)")
+
+
+@dataclass(frozen=True)
+class ClaimInputs:
+    """What claim functions read: the paper's tables, with diverged and failed runs removed."""
+
+    runs: pd.DataFrame
+    metrics: pd.DataFrame
+    scale: str
+    excluded: int = 0  # runs removed because they diverged or failed
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_id: str
+    figure: str
+    source: str
+    statement: str
+    statistic: str
+    criteria: dict[str, list[Criterion]]  # scale -> criteria; a missing scale is not evaluated
+    compute: Callable[[ClaimInputs], dict[str, float | bool]] | None = None
+    not_built: str = ""  # reason, for claims of the spec this suite does not compute yet
+    not_evaluated: dict[str, str] = field(default_factory=dict)  # scale -> reason
+
+
+class ClaimSet:
+    """The claims of one paper, in spec order. Use ``@claims.claim(...)`` and ``claims.pending``."""
+
+    def __init__(self, paper: str) -> None:
+        self.paper = paper
+        self.claims: dict[str, Claim] = {}
+
+    def _add(self, claim: Claim) -> None:
+        if claim.claim_id in self.claims:
+            raise ValueError(f"{self.paper}: claim {claim.claim_id} registered twice")
+        self.claims[claim.claim_id] = claim
+
+    def claim(self, claim_id: str, figure: str, source: str, statement: str, statistic: str,
+              criteria: dict[str, list[Criterion]], not_evaluated: dict[str, str] | None = None):
+        def register(compute: Callable[[ClaimInputs], dict[str, float | bool]]):
+            self._add(Claim(claim_id, figure, source, statement, statistic, criteria, compute,
+                            not_evaluated=not_evaluated or {}))
+            return compute
+
+        return register
+
+    def pending(self, claim_id: str, figure: str, source: str, statement: str, statistic: str,
+                reason: str) -> None:
+        """A claim of the spec that this version of the suite does not evaluate, and why."""
+        self._add(Claim(claim_id, figure, source, statement, statistic, {}, None, reason))
+
+
+def _format(statistics: dict[str, float | bool]) -> str:
+    def one(v: float | bool) -> str:
+        return str(v) if isinstance(v, bool) else f"{v:.4g}"
+
+    return "; ".join(f"{k}={one(v)}" for k, v in statistics.items())
+
+
+def evaluate(claim: Claim, inputs: ClaimInputs) -> dict[str, object]:
+    """One claims.tsv row: statistics, threshold text, PASS/FAIL (or empty) and the reason."""
+    criteria = claim.criteria.get(inputs.scale)
+    row = {"claim_id": claim.claim_id, "figure": claim.figure, "source": claim.source,
+           "statement": claim.statement, "statistic": claim.statistic, "value": "",
+           "threshold": "", "scale": inputs.scale, "passed": "", "gating": "",
+           "n_runs": int(len(inputs.runs)), "reason": ""}
+    if claim.compute is None:
+        row["reason"] = f"not built yet: {claim.not_built}"
+        return row
+    statistics = claim.compute(inputs)
+    row["value"] = _format(statistics)
+    if not criteria:
+        row["reason"] = claim.not_evaluated.get(inputs.scale, f"not evaluated at {inputs.scale}")
+        return row
+    failed = [c for c in criteria if not c.holds(statistics)]
+    row["threshold"] = "; ".join(c.text() for c in criteria)
+    row["passed"] = "FAIL" if failed else "PASS"
+    row["gating"] = "FAIL" if any(c.gating for c in failed) else (
+        "PASS" if any(c.gating for c in criteria) else "n/a")
+    reasons = [f"failed: {c.text()}" for c in failed]
+    if inputs.excluded:
+        reasons.append(f"{inputs.excluded} diverged/failed run(s) excluded")
+    if claim.not_evaluated.get(inputs.scale):
+        reasons.append(claim.not_evaluated[inputs.scale])
+    row["reason"] = "; ".join(reasons)
+    return row
+
+
+def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,
+               scale: str) -> pd.DataFrame:
+    """Evaluate every claim of ``claims`` on the ok runs; the claims table of design.md."""
+    ok = runs[runs["status"] == "ok"]
+    inputs = ClaimInputs(ok, metrics[metrics["run_id"].isin(ok["run_id"])], scale,
+                         excluded=int(len(runs) - len(ok)))
+    rows = [evaluate(claim, inputs) for claim in claims.claims.values()]
+    table = pd.DataFrame(rows)
+    table.insert(0, "paper", claims.paper)
+    table["git_commit"] = git_commit()
+    return table

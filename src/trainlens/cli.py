@@ -1,0 +1,191 @@
+"""The ``trainlens`` command: thin entry points that the Snakemake rules call.
+
+Each subcommand takes files, not values, and calls one plain function of the package, so every
+job can be rerun by hand from the command that ``snakemake -p`` prints. Bad input ends with one
+line naming what is wrong (exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from trainlens.config import SCALES, ConfigError
+
+
+def load_module(path: str | Path) -> ModuleType:
+    """Import ``analysis/<slug>/figures.py`` or ``claims.py`` from its path (rules pass files)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"analysis module {path} not found")
+    name = f"trainlens_analysis_{path.parent.name}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)  # oversubscribed threads are many times slower on 2 cores
+
+
+def cmd_resolve(a: argparse.Namespace) -> None:
+    from trainlens.config import find_group
+    from trainlens.io import write_json
+
+    write_json(a.out, find_group(a.experiments, a.scale, a.group).config)
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from trainlens.training.group import train_group
+
+    _threads(a.threads)
+    train_group(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace, a.device)
+
+
+def cmd_measure(a: argparse.Namespace) -> None:
+    from trainlens.measure import measure_group
+
+    _threads(a.threads)
+    measure_group(a.config, a.checkpoints, a.data_root, a.out, a.device)
+
+
+def cmd_collect(a: argparse.Namespace) -> None:
+    from trainlens.tables import concat_tables, write_table
+
+    write_table(concat_tables(a.parts, a.table), a.out, a.table)
+
+
+def _inputs(a: argparse.Namespace):
+    from trainlens.tables import read_table
+
+    return read_table(a.runs, "runs"), read_table(a.metrics, "metrics")
+
+
+def cmd_plot(a: argparse.Namespace) -> None:
+    from trainlens.config import config_hash
+    from trainlens.plotting import FigureInputs, save_figure, use_style
+
+    figure_set = load_module(a.figures_module).figures
+    if a.figure not in figure_set.figures:
+        raise ConfigError(f"figure {a.figure!r} unknown; known: {sorted(figure_set.figures)}")
+    spec = figure_set.figures[a.figure]
+    runs, metrics = _inputs(a)
+    runs = runs[runs["experiment"].isin(spec.experiments)]
+    use_style()
+    fig = spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], a.scale))
+    fig.suptitle(spec.stem, fontsize=9, x=0.01, ha="left")
+    save_figure(fig, a.pdf, a.png, spec.stem, spec.full_caption, a.scale,
+                config_hash(sorted(runs["run_id"])))
+
+
+def cmd_claims(a: argparse.Namespace) -> None:
+    from trainlens.claims import run_claims
+    from trainlens.tables import write_table
+
+    runs, metrics = _inputs(a)
+    table = run_claims(load_module(a.claims_module).claims, runs, metrics, a.scale)
+    write_table(table, a.out, "claims")
+    for row in table.itertuples():
+        print(f"{row.paper}:{row.claim_id:<4} {row.passed or '-':<5} {row.value} {row.reason}")
+
+
+def cmd_report(a: argparse.Namespace) -> None:
+    import yaml
+
+    from trainlens.report import write_report
+    from trainlens.tables import read_table
+
+    with open(a.experiments) as handle:
+        document = yaml.safe_load(handle)
+    figure_set = load_module(a.figures_module).figures
+    pngs = {Path(p).stem: p for p in a.pngs}
+    write_report(document["paper"], document.get("title", document["paper"]), figure_set,
+                 read_table(a.claims, "claims"), a.notes, pngs, a.scale, a.out)
+
+
+def cmd_manifest(a: argparse.Namespace) -> None:
+    from trainlens.report import gating_failures, write_manifest
+
+    failed = gating_failures(a.claims)
+    if failed:
+        print("gating claims FAILED (reported in the papers' REPORT.md):\n  " + "\n  ".join(failed),
+              file=sys.stderr)
+        if a.stop_on_gating_fail:
+            raise SystemExit(1)
+    write_manifest(a.files, a.out)
+    reports = [f for f in a.files if f.endswith("REPORT.md")]
+    print("trainlens: built " + ", ".join(reports) + f" (manifest: {a.out})")
+
+
+def cmd_download(a: argparse.Namespace) -> None:
+    from trainlens.data import DATASETS
+    from trainlens.data.torchvision_sets import download
+
+    if a.dataset not in DATASETS or not DATASETS[a.dataset].needs_download:
+        allowed = sorted(k for k, v in DATASETS.items() if v.needs_download)
+        raise ConfigError(f"dataset {a.dataset!r} is not downloadable; allowed: {allowed}")
+    print(f"verified {download(a.dataset, a.data_root)}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="trainlens", description=__doc__.split("\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help: str, *args: tuple[str, dict]) -> None:
+        p = sub.add_parser(name, help=help, description=help)
+        for flag, kwargs in args:
+            p.add_argument(flag, **kwargs)
+        p.set_defaults(func=func)
+
+    req = {"required": True}
+    scale = ("--scale", {"choices": SCALES, "required": True})
+    threads = ("--threads", {"type": int, "default": 1, "help": "torch threads (the job's threads)"})
+    device = ("--device", {"default": "cpu", "help": "cpu, cuda or cuda:N"})
+    data_root = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
+    tables = (("--runs", req), ("--metrics", req))
+    add("resolve", cmd_resolve, "write the resolved config.json of one training group",
+        ("--experiments", req), scale, ("--group", req), ("--out", req))
+    add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
+        ("--config", req), data_root, *tables, ("--checkpoints", req), ("--trace", {}),
+        device, threads)
+    add("measure", cmd_measure, "run a group's probes on its checkpoints",
+        ("--config", req), ("--checkpoints", req), data_root, ("--out", req), device, threads)
+    add("collect", cmd_collect, "concatenate per-group table parts into one table",
+        ("--table", {"choices": ["runs", "metrics"], "required": True}), ("--out", req),
+        ("parts", {"nargs": "+"}))
+    add("plot", cmd_plot, "draw one figure of a paper from its tables",
+        ("--figures-module", req), ("--figure", req), *tables, scale, ("--pdf", req),
+        ("--png", req))
+    add("claims", cmd_claims, "check a paper's claims and write claims.tsv",
+        ("--claims-module", req), *tables, scale, ("--out", req))
+    add("report", cmd_report, "write a paper's REPORT.md", ("--experiments", req),
+        ("--figures-module", req), ("--claims", req), ("--notes", req), scale, ("--out", req),
+        ("--pngs", {"nargs": "+", "required": True}))
+    add("manifest", cmd_manifest, "write figures/all: every figure and report with its sha256",
+        ("--out", req), ("--claims", {"nargs": "+", "required": True}),
+        ("--stop-on-gating-fail", {"action": "store_true"}),
+        ("--files", {"nargs": "+", "required": True}))
+    add("download", cmd_download, "download and verify a torchvision dataset",
+        ("--dataset", req), data_root)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, FileNotFoundError, ValueError) as error:
+        print(f"trainlens {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

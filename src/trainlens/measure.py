@@ -1,0 +1,49 @@
+"""The measure stage: run a group's probes on every checkpoint (design principle 3).
+
+Training saves log-spaced checkpoints; this stage rebuilds each member's data from its seed,
+loads each checkpoint and applies the probes listed in the experiment (``probes: [...]``). A new
+probe therefore never needs retraining. Each probe returns per-example values; the table keeps
+their mean and max per (run, checkpoint, split).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from trainlens.io import load_checkpoint
+from trainlens.probes import PROBES
+from trainlens.tables import write_table
+from trainlens.training.group import build_member, load_group_config
+
+
+def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_root: str | Path,
+                  out: str | Path, device: str = "cpu") -> pd.DataFrame:
+    """Probe every checkpoint of the group in ``config_path``; writes the metrics part ``out``."""
+    config = load_group_config(config_path)
+    unknown = [p for p in config.get("probes", []) if p not in PROBES]
+    if unknown:
+        raise ValueError(f"probes {unknown} unknown; allowed: {sorted(PROBES)}")
+    torch_device = torch.device(device)
+    members = [build_member(config, m, Path(data_root), torch_device) for m in config["members"]]
+    files = sorted(Path(checkpoints_dir).glob("step_*.pt"))
+    if not files:
+        raise FileNotFoundError(f"no checkpoints (step_*.pt) in {checkpoints_dir}")
+    rows = []
+    for file in files:
+        checkpoint = load_checkpoint(file)
+        for index, member in enumerate(members):
+            state = {k: v[index] for k, v in checkpoint["params"].items()}
+            member.model.load_state_dict(state)
+            for split, x in (("train", member.split.x_train), ("test", member.split.x_test)):
+                for name in config.get("probes", []):
+                    values = PROBES[name](member.model, x).detach().to(torch.float64)
+                    for stat, value in (("mean", values.mean()), ("max", values.max())):
+                        rows.append({"run_id": member.run_id, "step": int(checkpoint["step"]),
+                                     "epoch": float(checkpoint["epoch"]), "split": split,
+                                     "metric": f"{name}_{stat}", "value": float(value)})
+    table = pd.DataFrame(rows, columns=["run_id", "step", "epoch", "split", "metric", "value"])
+    write_table(table.astype({"step": "int64", "value": "float64"}), out, "metrics")
+    return table

@@ -1,0 +1,100 @@
+"""Shared figure style, the figure registry, and ``save_figure`` with provenance metadata.
+
+Every figure is one function in ``analysis/<slug>/figures.py`` registered with ``@figures.figure``;
+it reads tables only and returns a matplotlib Figure. ``save_figure`` writes pdf and png
+atomically (Agg backend) and embeds the git commit, the config hash of the runs it shows, the
+scale and the package versions: in the PNG as text chunks, in the PDF's Keywords field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from trainlens.io import atomic_write  # noqa: E402
+from trainlens.provenance import provenance  # noqa: E402
+
+RECONSTRUCTED_NOTE = "Reconstructed figure: the paper's figure number and text were not recovered."
+EXTENSION_NOTE = "Suite extension: not a figure of the paper."
+
+
+@dataclass(frozen=True)
+class FigureInputs:
+    runs: pd.DataFrame
+    metrics: pd.DataFrame
+    scale: str
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    stem: str  # figNN_name, figRNN_name (reconstructed) or figXNN_name (extension)
+    caption: str
+    experiments: tuple[str, ...]
+    draw: Callable[[FigureInputs], plt.Figure]
+
+    @property
+    def kind_note(self) -> str:
+        """Reconstructed and extension figures say so in their caption (design.md "Names")."""
+        if self.stem.startswith("figR"):
+            return RECONSTRUCTED_NOTE
+        if self.stem.startswith("figX"):
+            return EXTENSION_NOTE
+        return ""
+
+    @property
+    def full_caption(self) -> str:
+        return f"{self.caption} {self.kind_note}".strip()
+
+
+class FigureSet:
+    """The figures of one paper, keyed by file stem."""
+
+    def __init__(self, paper: str) -> None:
+        self.paper = paper
+        self.figures: dict[str, FigureSpec] = {}
+
+    def figure(self, stem: str, caption: str, experiments: tuple[str, ...]):
+        def register(draw: Callable[[FigureInputs], plt.Figure]):
+            if stem in self.figures:
+                raise ValueError(f"{self.paper}: figure {stem} registered twice")
+            self.figures[stem] = FigureSpec(stem, caption, experiments, draw)
+            return draw
+
+        return register
+
+
+def use_style() -> None:
+    """One look for every figure of the suite."""
+    sns.set_theme(context="paper", style="whitegrid", palette="viridis", font_scale=1.1)
+    plt.rcParams.update({"figure.dpi": 120, "savefig.dpi": 150, "savefig.bbox": "tight"})
+
+
+def categorical(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Make ``column`` an ordered categorical of its sorted values (seaborn hue order with
+    pandas 3 string columns is unreliable otherwise; see shared/notes/snakemake.md)."""
+    frame = frame.copy()
+    frame[column] = pd.Categorical(frame[column], categories=sorted(frame[column].unique()),
+                                   ordered=True)
+    return frame
+
+
+def save_figure(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path, stem: str,
+                caption: str, scale: str, config_hash: str) -> None:
+    """Write ``fig`` as pdf and png, atomically, with provenance metadata."""
+    meta = {"figure": stem, "scale": scale, "config_hash": config_hash, **provenance()}
+    pdf_meta = {"Title": stem, "Subject": caption, "Keywords": json.dumps(meta, sort_keys=True),
+                "Creator": "trainlens"}
+    png_meta = {"Title": stem, "Description": caption, **{f"trainlens:{k}": str(v)
+                                                           for k, v in meta.items()}}
+    atomic_write(pdf_path, lambda tmp: fig.savefig(tmp, format="pdf", metadata=pdf_meta))
+    atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png", metadata=png_meta))
+    plt.close(fig)

@@ -1,0 +1,99 @@
+"""The paper report (figures/<slug>/REPORT.md) and the manifest of everything built (figures/all).
+
+Every number in the report comes from claims.tsv; the only hand-written text is the paper's
+``analysis/<slug>/notes.md`` (what is reconstructed, deviations from the paper), which holds no
+results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from trainlens.io import atomic_write_text
+from trainlens.plotting import FigureSet
+from trainlens.provenance import git_commit, versions
+
+VERDICT_MARK = {"PASS": "PASS", "FAIL": "**FAIL**", "": "not evaluated"}
+
+
+def _claims_table(rows: pd.DataFrame) -> str:
+    lines = ["| claim | statement | statistic | threshold | verdict | gating | note |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows.itertuples():
+        cells = [row.claim_id, row.statement, row.value or row.statistic, row.threshold or "–",
+                 VERDICT_MARK.get(row.passed, row.passed), row.gating or "–", row.reason or ""]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataFrame,
+                 notes_path: str | Path, figure_paths: dict[str, str | Path], scale: str,
+                 out: str | Path) -> Path:
+    """REPORT.md: summary counts, every claim, every figure with the claims it supports."""
+    out = Path(out)
+    evaluated = claims[claims["passed"] != ""]
+    n_pass = int((evaluated["passed"] == "PASS").sum())
+    gating_fail = claims[claims["gating"] == "FAIL"]["claim_id"].tolist()
+    commit = git_commit()
+    parts = [
+        f"# {paper}: regenerated figures and claim checks",
+        "",
+        f"*{title}*",
+        "",
+        f"Scale **{scale}** · trainlens {versions()['trainlens']} · commit `{commit}` · "
+        f"torch {versions()['torch']}",
+        "",
+        f"**Claims: {n_pass} PASS, {len(evaluated) - n_pass} FAIL, "
+        f"{len(claims) - len(evaluated)} not evaluated** (of {len(claims)} in the spec)."
+        + (f" Gating claims that FAIL: {', '.join(gating_fail)}." if gating_fail else ""),
+        "",
+        "A FAIL is a result, reported with its statistic; thresholds are the spec's, fixed before "
+        "any run. Figures whose id starts with `figR` are reconstructions (the paper's figure "
+        "number was not recovered); `figX` figures are suite extensions.",
+        "",
+        "## Claims",
+        "",
+        _claims_table(claims),
+        "",
+        "## Figures",
+    ]
+    for stem, spec in figure_set.figures.items():
+        if stem not in figure_paths:
+            continue
+        png = os.path.relpath(figure_paths[stem], out.parent)
+        parts += ["", f"### {stem}", "", f"![{stem}]({png})", "", spec.full_caption, ""]
+        supported = claims[claims["figure"].str.split("; ").apply(lambda figs: stem in figs)]
+        parts.append(_claims_table(supported) if len(supported) else "No claim uses this figure.")
+    parts += ["", Path(notes_path).read_text().strip(), "",
+              "## How to cite this figure", "",
+              f"Cite the paper ({title}) for the science and trainlens {versions()['trainlens']} "
+              f"at commit `{commit}` for the regenerated figure.", ""]
+    return atomic_write_text(out, "\n".join(parts))
+
+
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(paths: list[str | Path], out: str | Path) -> Path:
+    """figures/all: one line per figure and report built, ``path<TAB>sha256``, sorted."""
+    lines = ["path\tsha256"] + [f"{p}\t{sha256(p)}" for p in sorted(map(str, paths))]
+    return atomic_write_text(out, "\n".join(lines) + "\n")
+
+
+def gating_failures(claims_tables: list[str | Path]) -> list[str]:
+    """``paper:Cn (reason)`` for every gating claim that failed, across the given claims.tsv."""
+    failed = []
+    for path in claims_tables:
+        table = pd.read_csv(path, sep="\t", keep_default_na=False)
+        for row in table[table["gating"] == "FAIL"].itertuples():
+            failed.append(f"{row.paper}:{row.claim_id} ({row.reason})")
+    return failed
