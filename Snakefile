@@ -1,7 +1,7 @@
 """trainlens: regenerate the figures and claims of papers on training dynamics and complexity.
 
-    snakemake --cores 2 figures/all                      # smoke scale (default)
-    snakemake --cores 8 figures/all --config scale=paper # the papers' configurations
+snakemake --cores 2 figures/all                      # smoke scale (default)
+snakemake --cores 8 figures/all --config scale=paper # the papers' configurations
 """
 
 

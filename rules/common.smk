@@ -6,12 +6,13 @@ INPUTS:  experiments/config.yaml (validated against experiments/schemas/config.s
 OUTPUTS: none; defines PAPERS, SCALE, GROUPS, FIGURES and the wildcard constraints.
 """
 
+from pathlib import Path
+
 from snakemake.utils import validate
 
 from trainlens.cli import load_module
 from trainlens.config import load_experiments
 from trainlens.data import DATASETS
-
 
 validate(config, "../experiments/schemas/config.schema.yaml")
 

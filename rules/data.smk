@@ -11,8 +11,11 @@ rule download_dataset:
         f"{DATA_ROOT}/{{dataset}}/.verified",
     log:
         "logs/data/download_dataset/{dataset}.log",
+    conda:
+        "../envs/trainlens.yaml"
     params:
-        data_root=DATA_ROOT,
+        # the data root is the stamp's grandparent: <data_root>/<dataset>/.verified
+        data_root=lambda wildcards, output: Path(output[0]).parent.parent,
     shell:
         "trainlens download --dataset {wildcards.dataset} --data-root {params.data_root} "
         "> {log} 2>&1"

@@ -17,6 +17,8 @@ rule plot_figure:
         png="figures/{paper}/{figure}.png",
     log:
         "logs/{paper}/plot_figure/{figure}.log",
+    conda:
+        "../envs/trainlens.yaml"
     params:
         scale=SCALE,
     shell:
@@ -34,6 +36,8 @@ rule check_claims:
         "results/{paper}/claims.tsv",
     log:
         "logs/{paper}/check_claims.log",
+    conda:
+        "../envs/trainlens.yaml"
     params:
         scale=SCALE,
     shell:
@@ -52,6 +56,8 @@ rule write_report:
         "figures/{paper}/REPORT.md",
     log:
         "logs/{paper}/write_report.log",
+    conda:
+        "../envs/trainlens.yaml"
     params:
         scale=SCALE,
     shell:
@@ -74,6 +80,8 @@ rule write_manifest:
         "figures/all",
     log:
         "logs/write_manifest.log",
+    conda:
+        "../envs/trainlens.yaml"
     params:
         stop=" --stop-on-gating-fail" if config.get("stop_on_gating_fail") else "",
     shell:

@@ -17,10 +17,12 @@ rule measure_group:
         "logs/{paper}/measure_group/{group}.log",
     benchmark:
         "results/{paper}/benchmarks/measure_group/{group}.tsv"
+    conda:
+        "../envs/trainlens.yaml"
+    threads: 1
     params:
         data_root=DATA_ROOT,
         device=DEVICE,
-    threads: 1
     shell:
         "trainlens measure --config {input.config} --checkpoints {input.checkpoints} "
         "--data-root {params.data_root} --out {output} --device {params.device} "

@@ -13,6 +13,8 @@ rule collect_runs:
         "results/{paper}/tables/runs.parquet",
     log:
         "logs/{paper}/collect_runs.log",
+    conda:
+        "../envs/trainlens.yaml"
     shell:
         "trainlens collect --table runs --out {output} {input} > {log} 2>&1"
 
@@ -25,5 +27,7 @@ rule collect_metrics:
         "results/{paper}/tables/metrics.parquet",
     log:
         "logs/{paper}/collect_metrics.log",
+    conda:
+        "../envs/trainlens.yaml"
     shell:
         "trainlens collect --table metrics --out {output} {input} > {log} 2>&1"

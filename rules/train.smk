@@ -16,6 +16,8 @@ rule resolve_group:
         "results/{paper}/groups/{group}/config.json",
     log:
         "logs/{paper}/resolve_group/{group}.log",
+    conda:
+        "../envs/trainlens.yaml"
     params:
         scale=SCALE,
     shell:
@@ -36,10 +38,12 @@ rule train_group:
         "logs/{paper}/train_group/{group}.log",
     benchmark:
         "results/{paper}/benchmarks/train_group/{group}.tsv"
+    conda:
+        "../envs/trainlens.yaml"
+    threads: 1
     params:
         data_root=DATA_ROOT,
         device=DEVICE,
-    threads: 1
     shell:
         "trainlens train --config {input.config} --data-root {params.data_root} "
         "--runs {output.runs} --metrics {output.metrics} --checkpoints {output.checkpoints} "

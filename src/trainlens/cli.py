@@ -146,7 +146,7 @@ def parser() -> argparse.ArgumentParser:
 
     req = {"required": True}
     scale = ("--scale", {"choices": SCALES, "required": True})
-    threads = ("--threads", {"type": int, "default": 1, "help": "torch threads (the job's threads)"})
+    threads = ("--threads", {"type": int, "default": 1, "help": "torch threads (the job's)"})
     device = ("--device", {"default": "cpu", "help": "cpu, cuda or cuda:N"})
     data_root = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
     tables = (("--runs", req), ("--metrics", req))

@@ -66,7 +66,7 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
             continue
         png = os.path.relpath(figure_paths[stem], out.parent)
         parts += ["", f"### {stem}", "", f"![{stem}]({png})", "", spec.full_caption, ""]
-        supported = claims[claims["figure"].str.split("; ").apply(lambda figs: stem in figs)]
+        supported = claims[[stem in figs.split("; ") for figs in claims["figure"]]]
         parts.append(_claims_table(supported) if len(supported) else "No claim uses this figure.")
     parts += ["", Path(notes_path).read_text().strip(), "",
               "## How to cite this figure", "",

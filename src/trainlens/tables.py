@@ -46,7 +46,8 @@ def validate(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     spec = TABLES[table]
     missing = [c for c in spec if c not in frame.columns]
     if missing:
-        raise ValueError(f"table {table!r} is missing column(s) {missing}; has {list(frame.columns)}")
+        raise ValueError(f"table {table!r} is missing column(s) {missing}; "
+                         f"has {list(frame.columns)}")
     for column, kind in spec.items():
         if len(frame) and not _kind_ok(frame[column], kind):
             raise ValueError(f"table {table!r} column {column!r} has dtype {frame[column].dtype}, "

@@ -96,11 +96,12 @@ class LoukasCNN(nn.Module):
         c, s = config.in_channels, config.image_size
         self.shift = BiasShift(c * s * s)
         c1, c2 = config.conv_channels
+        k, pool = config.kernel_size, config.pool
         out = config.spatial_out()
         self.features = nn.Sequential(
             nn.Unflatten(1, (c, s, s)),
-            nn.Conv2d(c, c1, config.kernel_size), nn.ReLU(), nn.MaxPool2d(config.pool, config.pool),
-            nn.Conv2d(c1, c2, config.kernel_size), nn.ReLU(), nn.MaxPool2d(config.pool, config.pool),
+            nn.Conv2d(c, c1, k), nn.ReLU(), nn.MaxPool2d(pool, pool),
+            nn.Conv2d(c1, c2, k), nn.ReLU(), nn.MaxPool2d(pool, pool),
             nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Linear(c2 * out * out, config.hidden), nn.ReLU(),

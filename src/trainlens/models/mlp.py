@@ -32,7 +32,8 @@ class MLPConfig:
             raise ValueError(f"model.activation must be one of {sorted(ACTIVATIONS)}, "
                              f"got {self.activation!r}")
         if self.init not in WEIGHT_SCHEMES:
-            raise ValueError(f"model.init must be one of {sorted(WEIGHT_SCHEMES)}, got {self.init!r}")
+            raise ValueError(f"model.init must be one of {sorted(WEIGHT_SCHEMES)}, "
+                             f"got {self.init!r}")
 
 
 class MLP(nn.Module):

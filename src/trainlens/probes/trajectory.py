@@ -58,14 +58,14 @@ def last_epochs_mean(metrics: pd.DataFrame, metric: str, n_epochs: int = 10,
                      split: str = "train") -> pd.Series:
     """Mean of a per-epoch metric over each run's last ``n_epochs`` epochs (τ_last10, V, d)."""
     rows = per_epoch(metrics, metric, split)
-    return rows.groupby("run_id")["value"].apply(lambda v: float(np.nanmean(v.to_numpy()[-n_epochs:])))
+    return rows.groupby("run_id")["value"].apply(lambda v: float(np.nanmean(v.iloc[-n_epochs:])))
 
 
 def last_epochs_max(metrics: pd.DataFrame, metric: str, n_epochs: int = 10,
                     split: str = "train") -> pd.Series:
     """Max of a per-epoch metric over each run's last ``n_epochs`` epochs."""
     rows = per_epoch(metrics, metric, split)
-    return rows.groupby("run_id")["value"].apply(lambda v: float(np.nanmax(v.to_numpy()[-n_epochs:])))
+    return rows.groupby("run_id")["value"].apply(lambda v: float(np.nanmax(v.iloc[-n_epochs:])))
 
 
 def total(metrics: pd.DataFrame, metric: str = "trajectory", split: str = "train") -> pd.Series:

@@ -69,6 +69,7 @@ class StepState:
     params_before: dict[str, torch.Tensor]  # θ_{t-1}, (M, ...)
     params: dict[str, torch.Tensor]  # θ_t, after the step
     grads: dict[str, torch.Tensor]  # at θ_{t-1}, (M, ...)
+    x: torch.Tensor  # the batch of this step, (M, B, ...)
     z: torch.Tensor  # outputs at θ_{t-1}, (M, B[, K])
     y: torch.Tensor  # targets, (M, B)
     losses: torch.Tensor  # per-example loss at θ_{t-1}, (M, B)
@@ -202,8 +203,8 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
             step += 1
             bad = ~torch.isfinite(per_example).all(dim=1) & (first_bad < 0)
             first_bad = torch.where(bad, step, first_bad)
-            state = StepState(step, epoch, steps_per_epoch, lr, params_before, params, grads, z, y,
-                              per_example, loss)
+            state = StepState(step, epoch, steps_per_epoch, lr, params_before, params, grads, x, z,
+                              y, per_example, loss)
             for hook in hooks:
                 hook.after_step(state)
         with torch.no_grad():

@@ -27,7 +27,8 @@ class MetricLog:
         self._steps[(metric, split)].append(step)
         self._values[(metric, split)].append(values.detach().to("cpu", torch.float64))
 
-    def frame(self, run_ids: list[str], valid_until: list[int | None] | None = None) -> pd.DataFrame:
+    def frame(self, run_ids: list[str],
+              valid_until: list[int | None] | None = None) -> pd.DataFrame:
         """The long table. Rows of a member after ``valid_until[m]`` (its divergence step) are
         dropped: a diverged run's later values are NaN noise, not measurements."""
         parts = []

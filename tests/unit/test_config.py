@@ -1,0 +1,141 @@
+"""Experiment files: resolution into groups and run ids, rejection of malformed files, and the
+agreement of the JSON schemas with the registries."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from trainlens.config import ConfigError, load_experiments
+from trainlens.data import DATASETS
+from trainlens.models import MODELS
+from trainlens.probes import PROBES
+
+REPO = Path(__file__).resolve().parents[2]
+EXPERIMENTS = REPO / "experiments"
+LOUKAS = EXPERIMENTS / "loukas2021.yaml"
+SCHEMAS = EXPERIMENTS / "schemas"
+
+
+def load_yaml(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
+def write_variant(tmp_path: Path, edit) -> Path:
+    document = copy.deepcopy(load_yaml(LOUKAS))
+    edit(document)
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def e1a(document: dict) -> dict:
+    return document["experiments"]["e1a"]
+
+
+@pytest.mark.parametrize(("scale", "n_train", "lr", "epochs"),
+                         [("smoke", 30, 0.01, 500), ("paper", 100, 0.001, 3000)])
+def test_e1a_resolves_to_one_group_of_12(scale: str, n_train: int, lr: float, epochs: int) -> None:
+    (group,) = load_experiments(LOUKAS, scale)
+    members = group.config["members"]
+    assert group.experiment == "e1a" and group.paper == "loukas2021" and len(members) == 12
+    pairs = {(m["data"]["frequency"], m["seed"]) for m in members}
+    assert pairs == {(f, s) for f in (0.25, 0.5, 0.75, 1.0) for s in (0, 1, 2)}
+    assert all(m["data"]["n_train"] == n_train and m["train_lr"] == lr for m in members)
+    assert group.config["train"]["epochs"] == epochs
+
+
+def test_run_ids_are_unique_hex_and_stable() -> None:
+    ids = load_experiments(LOUKAS, "smoke")[0].run_ids
+    assert all(re.fullmatch(r"e1a-[0-9a-f]{8}", i) for i in ids)
+    assert len(set(ids)) == 12
+    assert load_experiments(LOUKAS, "smoke")[0].run_ids == ids
+    assert set(load_experiments(LOUKAS, "paper")[0].run_ids).isdisjoint(ids)
+
+
+def test_run_ids_change_with_a_science_value(tmp_path: Path) -> None:
+    ids = load_experiments(LOUKAS, "smoke")[0].run_ids
+    changed = write_variant(tmp_path, lambda d: e1a(d)["smoke"]["train"].update(lr=0.02))
+    new_ids = load_experiments(changed, "smoke")[0].run_ids
+    assert len(new_ids) == 12 and set(new_ids).isdisjoint(ids)
+
+
+def set_in(keys: tuple, value):
+    def edit(document: dict) -> None:
+        node = document
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    (set_in(("colour",), "blue"), "colour"),
+    (set_in(("experiments", "e1a", "data", "n_trian"), 30), "n_trian"),
+    (set_in(("experiments", "e1a", "smoke", "train", "epochs"), "ten"), "epochs"),
+    (set_in(("experiments", "e1a", "smoke", "train", "epochs"), 2.5), "epochs"),
+    (set_in(("experiments", "e1a", "data", "name"), "sinusiod"), "sinusiod"),
+    (set_in(("experiments", "e1a", "model", "name"), "resnet18"), "resnet18"),
+    (set_in(("experiments", "e1a", "grid", "data.frequency"), []), "data.frequency"),
+    (set_in(("experiments", "e1a", "ensemble_over"), ["data.n_train"]), "data.n_train"),
+], ids=["top-level", "data-key", "epochs-str", "epochs-float", "dataset", "model", "empty-grid",
+        "ensemble-over"])
+def test_malformed_files_name_the_key(tmp_path: Path, edit, named: str) -> None:
+    path = write_variant(tmp_path, edit)
+    with pytest.raises(ConfigError) as error:
+        load_experiments(path, "smoke")
+    assert named in str(error.value)
+
+
+def test_bad_scale_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="huge"):
+        load_experiments(LOUKAS, "huge")
+
+
+def workflow_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_yaml(SCHEMAS / "config.schema.yaml"))
+
+
+def test_workflow_config_is_valid_and_strict() -> None:
+    config = load_yaml(EXPERIMENTS / "config.yaml")
+    validator = workflow_validator()
+    validator.validate(config)
+    for bad in ({**config, "colour": "blue"}, {**config, "scale": "huge"},
+                {**config, "papers": ["nosuchpaper"]}):
+        assert not validator.is_valid(bad)
+
+
+def papers_with_experiments() -> set[str]:
+    return {p.stem for p in EXPERIMENTS.glob("*.yaml") if p.name != "config.yaml"}
+
+
+def test_schema_paper_enums_equal_the_experiment_files() -> None:
+    experiments_schema = load_yaml(SCHEMAS / "experiments.schema.yaml")
+    config_schema = load_yaml(SCHEMAS / "config.schema.yaml")
+    assert set(experiments_schema["properties"]["paper"]["enum"]) == papers_with_experiments()
+    assert set(config_schema["properties"]["papers"]["items"]["enum"]) == papers_with_experiments()
+    for slug in papers_with_experiments():
+        assert load_yaml(EXPERIMENTS / f"{slug}.yaml")["paper"] == slug
+
+
+def test_schema_probe_enum_equals_registry() -> None:
+    schema = load_yaml(SCHEMAS / "experiments.schema.yaml")
+    probes = schema["$defs"]["experiment"]["properties"]["probes"]["items"]["enum"]
+    assert set(probes) == set(PROBES)
+
+
+def test_every_data_and_model_name_is_registered() -> None:
+    for slug in papers_with_experiments():
+        for spec in load_yaml(EXPERIMENTS / f"{slug}.yaml")["experiments"].values():
+            blocks = [spec] + [spec[s] for s in ("smoke", "paper") if s in spec]
+            for block in blocks:
+                for kind, registry in (("data", DATASETS), ("model", MODELS)):
+                    names = [block.get(kind, {}).get("name")]
+                    names += block.get("grid", {}).get(f"{kind}.name", [])
+                    assert {n for n in names if n is not None} <= set(registry), (slug, kind)

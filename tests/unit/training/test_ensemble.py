@@ -1,0 +1,69 @@
+"""The torch.func ensemble equals training each member alone (loukas2021 setup, float64)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainlens.models.loukas import FIRST_BIAS
+from trainlens.training.ensemble import Hook, StepState, TrainConfig, train_ensemble
+from trainlens.training.group import build_member, train_config
+from trainlens.training.reference import train_alone
+
+
+class BiasRecorder(Hook):
+    def __init__(self) -> None:
+        self.bias: list[torch.Tensor] = []
+
+    def after_step(self, state: StepState) -> None:
+        self.bias.append(state.params[FIRST_BIAS].clone())
+
+
+def _members(config: dict, indices: list[int]):
+    return [build_member(config, config["members"][i], Path("data"), torch.device("cpu"))
+            for i in indices]
+
+
+def test_ensemble_matches_each_member_trained_alone(e1a_smoke_config):
+    indices = [0, 4, 8, 11]  # different frequencies and seeds: different data, init and order
+    train = TrainConfig(**{**vars(train_config(e1a_smoke_config)), "epochs": 3})
+    members = _members(e1a_smoke_config, indices)
+    alone = _members(e1a_smoke_config, indices)
+    recorder = BiasRecorder()
+    result = train_ensemble([copy.deepcopy(m.model) for m in members], [m.split for m in members],
+                            train, [m.order_rng for m in members], [recorder],
+                            lrs=[m.lr for m in members])
+    ensemble_trace = torch.stack(recorder.bias)  # (T, M, d)
+    for k, member in enumerate(alone):
+        trace = torch.stack(train_alone(member.model, member.split, train, member.order_rng,
+                                        member.lr, record=FIRST_BIAS))
+        assert trace.dtype == torch.float64
+        assert torch.allclose(ensemble_trace[:, k], trace, rtol=0, atol=1e-10)
+        for name, value in member.model.named_parameters():
+            assert torch.allclose(result.params[name][k], value, rtol=0, atol=1e-10), name
+    assert result.steps == 3 * members[0].split.x_train.shape[0]
+
+
+def test_per_member_learning_rates_are_used(e1a_smoke_config):
+    (member,) = _members(e1a_smoke_config, [0])
+    train = TrainConfig(**{**vars(train_config(e1a_smoke_config)), "epochs": 1})
+    rngs = [np.random.default_rng(0), np.random.default_rng(0)]
+    result = train_ensemble([copy.deepcopy(member.model), copy.deepcopy(member.model)],
+                            [member.split, member.split], train, rngs, lrs=[1e-2, 0.0])
+    initial = dict(member.model.named_parameters())
+    assert torch.equal(result.params[FIRST_BIAS][1], initial[FIRST_BIAS].detach())
+    assert not torch.equal(result.params[FIRST_BIAS][0], initial[FIRST_BIAS].detach())
+
+
+def test_divergence_is_recorded_not_raised(e1a_smoke_config):
+    (member,) = _members(e1a_smoke_config, [9])
+    train = TrainConfig(**{**vars(train_config(e1a_smoke_config)), "epochs": 3})
+    rngs = [np.random.default_rng(1), np.random.default_rng(1)]
+    result = train_ensemble([copy.deepcopy(member.model), copy.deepcopy(member.model)],
+                            [member.split, member.split], train, rngs, lrs=[1e-2, 1e3])
+    assert result.diverged_step[0] is None
+    assert result.diverged_step[1] is not None and 1 <= result.diverged_step[1] <= result.steps
+    assert torch.isfinite(result.params[FIRST_BIAS][0]).all()
