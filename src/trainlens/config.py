@@ -19,6 +19,8 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,12 +63,41 @@ def validate_schema(document: Any, schema_name: str, where: str) -> None:
         raise ConfigError(f"{where}: key '{key}': {first.message}")
 
 
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Does a YAML/JSON value fit a dataclass field annotation (int, float, str, bool, tuples,
+    optionals)? YAML lists stand for tuples; an int is a valid float; a bool is not an int."""
+    if hint is Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            return False
+        element_hints = [args[0]] * len(value) if args[-1:] == (Ellipsis,) else list(args)
+        return len(element_hints) == len(value) and all(
+            _type_ok(v, h) for v, h in zip(value, element_hints))
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
 def make_dataclass_config(cls: type, values: dict[str, Any], where: str) -> Any:
-    """Build ``cls(**values)``, naming unknown keys and the allowed ones on failure."""
+    """Build ``cls(**values)``, naming unknown keys, wrongly typed values and the allowed ones."""
     allowed = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        if not _type_ok(value, hints[key]):
+            expected = getattr(hints[key], "__name__", str(hints[key]))
+            raise ConfigError(f"{where}.{key}: expected {expected}, got {value!r} "
+                              f"({type(value).__name__})")
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
@@ -172,8 +203,10 @@ def load_experiments(path: str | Path, scale: str) -> list[Group]:
     validate_schema(document, "experiments.schema.yaml", str(path))
     groups = []
     for name, spec in document["experiments"].items():
-        groups += resolve_experiment(document["paper"], name, spec, scale,
-                                     f"{path}: experiments.{name}")
+        for other in SCALES:  # resolve every scale: a paper-scale typo fails at smoke too
+            resolved = resolve_experiment(document["paper"], name, spec, other,
+                                          f"{path}: experiments.{name} ({other} scale)")
+            groups += resolved if other == scale else []
     return groups
 
 

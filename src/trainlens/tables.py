@@ -72,8 +72,11 @@ def read_table(path: str | Path, table: str) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table {table!r} not found at {path}; build it with snakemake")
-    frame = pd.read_csv(path, sep="\t", keep_default_na=False) if path.suffix == ".tsv" \
-        else pd.read_parquet(path)
+    if path.suffix == ".tsv":
+        # claims.tsv uses empty cells for "no verdict"; the numeric tables use them for NaN.
+        frame = pd.read_csv(path, sep="\t", keep_default_na=table != "claims")
+    else:
+        frame = pd.read_parquet(path)
     return validate(frame, table)
 
 
