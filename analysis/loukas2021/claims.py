@@ -140,13 +140,23 @@ def c6_losses(inputs: ClaimInputs) -> dict[str, float | bool]:
             "median_train_loss_f025": float(_median_by_f(train).get(0.25, np.nan))}
 
 
+@claims.claim(
+    "C8", "figX01_steadiness_far_lipschitz", "abstract; suite extension; spec §6 C8",
+    "Steadier first-layer bias goes with lower complexity far from the data.",
+    "Spearman(V_last10, far-field λ mean); Spearman(τ_last10, far-field λ mean), E1a runs",
+    {scale: [Criterion("spearman_variance_far", ">=", 0.4),
+             Criterion("spearman_tau_far", ">=", 0.6)] for scale in ("paper", "smoke")})
+def c8_far_field(inputs: ClaimInputs) -> dict[str, float | bool]:
+    far = _e1a(inputs, traj.final_value(inputs.metrics, "far_field_lipschitz_mean", "far_field"))
+    variance = traj.last_epochs_mean(inputs.metrics, "update_variance", 10).reindex(far.index)
+    return {"spearman_variance_far": _spearman(variance, far["value"]),
+            "spearman_tau_far": _spearman(_tau_last10(inputs).reindex(far.index), far["value"]),
+            "spearman_f_far": _spearman(far["f"], far["value"])}
+
+
 claims.pending("C7", "fig06_linear_regions", "Theorem 2; spec §6 C7",
                "λ far from data is bounded via training regions.",
                "share of feasible off-training grid points with λ ≤ LP*", E1A_BUILT_ONLY + " (E2)")
-claims.pending("C8", "figX01_steadiness_far_lipschitz", "abstract; suite extension; spec §6 C8",
-               "Steadier b1 goes with lower far-field complexity.",
-               "Spearman(V_last10, far λ mean); Spearman(τ_last10, far λ mean)",
-               "the far-field Lipschitz probe (§4.4) is not built yet")
 claims.pending("C9", "figR07_cnn_dynamics; figX02_corruption_mlp", "spec §6 C9",
                "Label corruption gives a longer trajectory, larger variance and distance.",
                "Spearman(p, τ), (p, total), (p, V), (p, d)", E1A_BUILT_ONLY + " (E1b, E1c)")

@@ -119,3 +119,25 @@ def losses(inputs: FigureInputs) -> plt.Figure:
         ax.set(xlabel="epoch", ylabel=label)
         ax.set_ylim(bottom=0)
     return fig
+
+
+@figures.figure("figX01_steadiness_far_lipschitz",
+                "E1a: steadiness of b1 against complexity far from the data, one point per run: "
+                "update variance V (left) and τ (right), both over the last 10 epochs, vs the "
+                "mean λ on the far-field grid [−3, 3]² \\ [−1, 1]² embedded with the run's Q "
+                "(§4.4) at the final checkpoint.", E1A)
+def steadiness_far_lipschitz(inputs: FigureInputs) -> plt.Figure:
+    runs = inputs.runs.set_index("run_id")
+    frame = pd.DataFrame({
+        "V": traj.last_epochs_mean(inputs.metrics, "update_variance", 10),
+        "tau": traj.last_epochs_mean(inputs.metrics, "trajectory", 10),
+        "far": traj.final_value(inputs.metrics, "far_field_lipschitz_mean", "far_field"),
+    }).join(runs["data_frequency"].rename("f"))
+    frame = categorical(frame, "f")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, x, label in ((axes[0], "V", "update variance $V$ (last 10 epochs)"),
+                         (axes[1], "tau", "τ (last 10 epochs)")):
+        sns.scatterplot(data=frame, x=x, y="far", hue="f", palette="viridis", s=60, ax=ax)
+        ax.set(xlabel=label, ylabel="far-field λ (mean)")
+    axes[0].set_xscale("log")
+    return fig

@@ -134,7 +134,8 @@ def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,
     ok = runs[runs["status"] == "ok"]
     inputs = ClaimInputs(ok, metrics[metrics["run_id"].isin(ok["run_id"])], scale,
                          excluded=int(len(runs) - len(ok)))
-    rows = [evaluate(claim, inputs) for claim in claims.claims.values()]
+    ordered = sorted(claims.claims.values(), key=lambda c: int(c.claim_id.lstrip("C")))
+    rows = [evaluate(claim, inputs) for claim in ordered]
     table = pd.DataFrame(rows)
     table.insert(0, "paper", claims.paper)
     table["git_commit"] = git_commit()

@@ -1,9 +1,10 @@
 """The measure stage: run a group's probes on every checkpoint (design principle 3).
 
 Training saves log-spaced checkpoints; this stage rebuilds each member's data from its seed,
-loads each checkpoint and applies the probes listed in the experiment (``probes: [...]``). A new
-probe therefore never needs retraining. Each probe returns per-example values; the table keeps
-their mean and max per (run, checkpoint, split).
+loads each checkpoint and applies the probes listed in the experiment (``probes: [...]``) to each
+of the probe's input sets (train/test data, or a far-field grid). A new probe therefore never
+needs retraining. The table keeps the mean and max of the per-example values as metrics
+``<probe>_mean``/``<probe>_max`` per (run, checkpoint, input set as ``split``).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
         for index, member in enumerate(members):
             state = {k: v[index] for k, v in checkpoint["params"].items()}
             member.model.load_state_dict(state)
-            for split, x in (("train", member.split.x_train), ("test", member.split.x_test)):
-                for name in config.get("probes", []):
-                    values = PROBES[name](member.model, x).detach().to(torch.float64)
+            for name in config.get("probes", []):
+                probe = PROBES[name]
+                for split, x in probe.inputs(member.split).items():
+                    values = probe.measure(member.model, x).detach().to(torch.float64)
                     for stat, value in (("mean", values.mean()), ("max", values.max())):
                         rows.append({"run_id": member.run_id, "step": int(checkpoint["step"]),
                                      "epoch": float(checkpoint["epoch"]), "split": split,

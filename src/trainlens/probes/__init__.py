@@ -1,21 +1,40 @@
 """Probes: pure functions of (model, batch) that measure complexity. Public API.
 
-``PROBES`` maps the probe names used in ``experiments/<slug>.yaml`` (``probes: [...]``) to
-functions ``(model, x) -> per-example values``; the measure stage runs them on checkpoints.
+``PROBES`` maps the probe names of ``experiments/<slug>.yaml`` (``probes: [...]``) to a probe
+function ``(model, x) -> per-example values`` and the input sets it is evaluated on (a function
+of the run's data split returning named batches). The measure stage runs them on checkpoints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from trainlens.data.base import Split
+from trainlens.data.sinusoid import far_field_inputs
 from trainlens.probes import trajectory
 from trainlens.probes.lipschitz import input_gradient_norms, input_jacobians
 
-PROBES: dict[str, Callable[[nn.Module, torch.Tensor], torch.Tensor]] = {
-    "lipschitz": input_gradient_norms,
+
+def data_inputs(split: Split) -> dict[str, torch.Tensor]:
+    """The run's own training and test inputs."""
+    return {"train": split.x_train, "test": split.x_test}
+
+
+@dataclass(frozen=True)
+class Probe:
+    measure: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+    inputs: Callable[[Split], dict[str, torch.Tensor]]
+
+
+PROBES: dict[str, Probe] = {
+    # loukas2021 §4.2: λ near the data
+    "lipschitz": Probe(input_gradient_norms, data_inputs),
+    # loukas2021 §4.4 (suite extension, C8): λ on a latent grid far from the data
+    "far_field_lipschitz": Probe(input_gradient_norms, far_field_inputs),
 }
 
-__all__ = ["PROBES", "input_gradient_norms", "input_jacobians", "trajectory"]
+__all__ = ["PROBES", "Probe", "input_gradient_norms", "input_jacobians", "trajectory"]
