@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -146,7 +147,24 @@ def make_sgd_step(base: nn.Module, loss: Loss, compile: bool = False):
                for name, p in params.items()}
         return new, grads, z, per_example
 
-    return torch.compile(sgd_step, dynamic=False) if compile else sgd_step
+    if not compile:
+        return sgd_step
+    compiled = torch.compile(sgd_step, dynamic=False)
+    state = {"step": compiled}
+
+    def step_with_fallback(*args):
+        # Inductor needs a C++ compiler; without one, train on eagerly rather than fail.
+        try:
+            return state["step"](*args)
+        except Exception as error:  # noqa: BLE001 - any backend failure, reported below
+            if state["step"] is sgd_step:
+                raise
+            warnings.warn(f"torch.compile failed ({type(error).__name__}: {error}); "
+                          "training continues without compiling", stacklevel=2)
+            state["step"] = sgd_step
+            return sgd_step(*args)
+
+    return step_with_fallback
 
 
 def _gather(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
