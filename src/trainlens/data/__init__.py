@@ -1,0 +1,22 @@
+"""Dataset registry. Add a dataset by writing ``data/<name>.py`` and one entry here.
+
+Every loader returns a :class:`Split` of tensors; the registry key is the ``data.name`` of an
+experiment, and the schema enum in ``experiments/schemas`` is kept equal to it by a test.
+"""
+
+from __future__ import annotations
+
+from trainlens.data import digits, sinusoid, torchvision_sets
+from trainlens.data.base import DatasetSpec, Split
+
+DATASETS: dict[str, DatasetSpec] = {
+    "sinusoid": DatasetSpec(sinusoid.SinusoidConfig, sinusoid.load, varies_with_seed=True),
+    "digits": DatasetSpec(digits.DigitsConfig, digits.load, varies_with_seed=False),
+    **{
+        name: DatasetSpec(torchvision_sets.TorchvisionConfig, torchvision_sets.loader(name),
+                          varies_with_seed=False, needs_download=True)
+        for name in torchvision_sets.SOURCES
+    },
+}
+
+__all__ = ["DATASETS", "DatasetSpec", "Split"]

@@ -1,0 +1,83 @@
+"""The loukas2021 E1a generator: a 2-D sinusoid embedded in 10 dimensions (spec §3 E1a).
+
+u ~ U([-1, 1]^2), y = cos(2πf·u1)·cos(2πf·u2), x = s·Q·[u; 0_8] with Q the orthogonal factor of
+QR(randn(10, 10)/√10) and s = 10. Data and Q are redrawn for every seed; Q is returned in
+``extras`` so that grid probes (E2, far-field Lipschitz) embed with the run's own Q (pitfall P18).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainlens.data.base import Split
+
+
+@dataclass(frozen=True)
+class SinusoidConfig:
+    """E1a data. ``n_test`` defaults to ⌊test_fraction·n_train⌋ as in the official code."""
+
+    name: str = "sinusoid"
+    n_train: int = 100
+    frequency: float = 0.25
+    test_fraction: float = 0.3
+    embed_dim: int = 10
+    embed_scale: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.n_train < 1:
+            raise ValueError(f"data.n_train must be >= 1, got {self.n_train}")
+        if self.embed_dim < 2:
+            raise ValueError(f"data.embed_dim must be >= 2 (the latent plane), got {self.embed_dim}")
+
+
+def target(u: np.ndarray, frequency: float) -> np.ndarray:
+    """y = cos(2πf·u1)·cos(2πf·u2) for latent points ``u`` of shape (n, 2)."""
+    return np.cos(2 * np.pi * frequency * u[:, 0]) * np.cos(2 * np.pi * frequency * u[:, 1])
+
+
+def embed(u: np.ndarray, q: np.ndarray, scale: float) -> np.ndarray:
+    """x = scale·Q·[u; 0]: latent (n, 2) points into the ``q.shape[0]``-dimensional input space."""
+    padded = np.zeros((u.shape[0], q.shape[0]))
+    padded[:, :2] = u
+    return scale * padded @ q.T
+
+
+def random_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:
+    """The orthogonal factor of QR(randn(dim, dim)/√dim), as in the official generator."""
+    q, _ = np.linalg.qr(rng.standard_normal((dim, dim)) / np.sqrt(dim))
+    return q
+
+
+def load(config: SinusoidConfig, rng: np.random.Generator, data_root: Path) -> Split:
+    """Draw Q, the train and the test set from the run's data stream (``data_root`` unused)."""
+    q = random_orthogonal(config.embed_dim, rng)
+    n_test = int(np.floor(config.test_fraction * config.n_train))
+    u_train = rng.uniform(-1.0, 1.0, size=(config.n_train, 2))
+    u_test = rng.uniform(-1.0, 1.0, size=(n_test, 2))
+
+    def tensors(u: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        x = embed(u, q, config.embed_scale)
+        return torch.from_numpy(x), torch.from_numpy(target(u, config.frequency))
+
+    x_train, y_train = tensors(u_train)
+    x_test, y_test = tensors(u_test)
+    return Split(x_train, y_train, x_test, y_test,
+                 extras={"Q": q, "u_train": u_train, "embed_scale": np.array(config.embed_scale)})
+
+
+def far_field_latent(points: int = 41, outer: float = 3.0, inner: float = 1.0) -> np.ndarray:
+    """The latent grid of loukas2021 §4.4: ``points``² over [−outer, outer]² minus [−inner, inner]²
+    (the square the training data is drawn from), shape (n, 2)."""
+    axis = np.linspace(-outer, outer, points)
+    u = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    return u[np.abs(u).max(axis=1) > inner]
+
+
+def far_field_inputs(split: Split) -> dict[str, torch.Tensor]:
+    """Far-field grid points embedded with the run's own Q (pitfall P18), as model inputs."""
+    x = embed(far_field_latent(), split.extras["Q"], float(split.extras["embed_scale"]))
+    return {"far_field": torch.from_numpy(x).to(split.x_train)}

@@ -1,0 +1,312 @@
+"""MNIST, Fashion-MNIST, CIFAR-10 and CIFAR-100, read through torchvision from verified files only.
+
+A run never downloads: :func:`load_torchvision` first checks every file against torchvision's own
+MD5 table and otherwise fails with the command that fetches it; :func:`download` is that command.
+The MD5s are read from torchvision's class attributes at call time, never retyped, so they always
+belong to the installed reader. These datasets do not vary with the seed, and first-n-per-class
+subsets follow file order, as the loukas2021 official code does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import torch
+
+from trainlens.data.base import Loader, Split
+
+
+@dataclass(frozen=True)
+class RequiredFile:
+    """A file relative to the data root, checked by ``md5`` or, when that is None, against the
+    decompressed content of its verified ``archive``: MNIST-like sets have official MD5s only for
+    the ``.gz`` files, while torchvision reads the extracted ones (and only checks they exist).
+    """
+
+    relpath: str
+    md5: str | None
+    archive: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where torchvision expects one dataset; the class is imported lazily (torchvision is slow)."""
+
+    class_name: str  # in torchvision.datasets
+    folder: str  # relative to the data root, as torchvision lays it out
+    n_classes: int
+    kind: Literal["idx", "cifar"]
+
+    def dataset_class(self) -> Any:
+        import torchvision.datasets
+
+        return getattr(torchvision.datasets, self.class_name)
+
+    def files(self) -> list[RequiredFile]:
+        """Every file needed on disk, archives before the files extracted from them."""
+        cls = self.dataset_class()
+        if self.kind == "idx":
+            archives = [RequiredFile(f"{self.folder}/{gz}", md5) for gz, md5 in cls.resources]
+            return archives + [RequiredFile(a.relpath.removesuffix(".gz"), None, a.relpath)
+                               for a in archives]
+        batches = [*cls.train_list, *cls.test_list, [cls.meta["filename"], cls.meta["md5"]]]
+        return [RequiredFile(f"{self.folder}/{name}", md5) for name, md5 in batches]
+
+
+SOURCES: dict[str, Source] = {
+    "mnist": Source("MNIST", "MNIST/raw", 10, "idx"),
+    "fashion_mnist": Source("FashionMNIST", "FashionMNIST/raw", 10, "idx"),
+    "cifar10": Source("CIFAR10", "cifar-10-batches-py", 10, "cifar"),
+    "cifar100": Source("CIFAR100", "cifar-100-python", 100, "cifar"),
+}
+
+
+@dataclass(frozen=True)
+class TorchvisionConfig:
+    """Which images, how many, and how to scale them.
+
+    ``classes`` keeps only these labels, relabelled 0..k-1 in the given order.
+    ``n_train_per_class``/``n_test_per_class`` keep the first n images of each kept class in file
+    order. Pixels go through ToTensor (/255) then (x − mean)/std on every channel. ``coarse_labels``
+    (cifar100 only) uses the 20 super-classes, which torchvision drops, from the raw files.
+    """
+
+    name: str
+    classes: tuple[int, ...] | None = None
+    n_train_per_class: int | None = None
+    n_test_per_class: int | None = None
+    normalize_mean: float = 0.5
+    normalize_std: float = 0.5
+    flatten: bool = False
+    coarse_labels: bool = False
+
+    def __post_init__(self) -> None:
+        _source(self.name)
+        if self.coarse_labels and self.name != "cifar100":
+            raise ValueError(f"data.coarse_labels can be true only for cifar100, not {self.name!r}")
+        if self.classes is not None:
+            object.__setattr__(self, "classes", tuple(self.classes))
+            n = self.n_classes
+            ok = all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < n
+                     for c in self.classes)
+            if not ok or len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
+                raise ValueError(f"data.classes must be >= 2 distinct labels in 0..{n - 1} for "
+                                 f"{self.name}, got {self.classes}")
+        for key in ("n_train_per_class", "n_test_per_class"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"data.{key} must be an integer >= 1 or null, got {value!r}")
+        if not math.isfinite(self.normalize_mean):
+            raise ValueError(f"data.normalize_mean must be finite, got {self.normalize_mean}")
+        if not (math.isfinite(self.normalize_std) and self.normalize_std > 0):
+            raise ValueError(f"data.normalize_std must be finite and > 0, got {self.normalize_std}")
+
+    @property
+    def n_classes(self) -> int:
+        """The number of labels before ``classes`` filtering."""
+        return 20 if self.coarse_labels else SOURCES[self.name].n_classes  # 20 super-classes
+
+
+def _source(name: str) -> Source:
+    if name not in SOURCES:
+        raise ValueError(f"data.name must be one of {sorted(SOURCES)}, got {name!r}")
+    return SOURCES[name]
+
+
+def _inside(root: Path, relpath: str) -> Path:
+    """``root/relpath`` resolved, refusing anything (``..``, a symlink) that leads out of root."""
+    base = root.resolve()
+    path = (base / relpath).resolve()
+    if not path.is_relative_to(base):
+        raise ValueError(f"{relpath!r} resolves to {path}, outside the data root {base}")
+    return path
+
+
+def _md5(path: Path, opener: Callable[..., IO[bytes]] = open) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with opener(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch_hint(name: str, data_root: Path) -> str:
+    return (f"`snakemake --cores 1 data/{name}/.verified` (from the repository root) or "
+            f"`trainlens download --dataset {name} --data-root {data_root}`")
+
+
+def _verify(name: str, data_root: Path, checksums: Mapping[str, str] | None) -> dict[str, str]:
+    """:func:`verify_files`, returning the actual MD5 of every file checked."""
+    root = Path(data_root)
+    files = (_source(name).files() if checksums is None
+             else [RequiredFile(rel, md5) for rel, md5 in checksums.items()])
+    paths = {f.relpath: _inside(root, f.relpath) for f in files}
+    missing = [paths[f.relpath] for f in files if not paths[f.relpath].is_file()]
+    if missing:
+        listing = "".join(f"\n  {p.name}  (must be in {p.parent}/)" for p in missing)
+        raise FileNotFoundError(f"{name}: {len(missing)} required file(s) missing under the data "
+                                f"root {root}:{listing}\nFetch them with "
+                                f"{_fetch_hint(name, root)}.")
+    actual = {rel: _md5(path) for rel, path in paths.items()}
+    bad: dict[str, str] = {}
+    for f in files:
+        expected, what = f.md5, ""
+        if f.archive is not None:
+            if f.archive in bad:
+                continue  # its archive is wrong already: downloading again replaces both
+            expected, what = _md5(paths[f.archive], gzip.open), f" (the decompressed {f.archive})"
+        if actual[f.relpath] != expected:
+            bad[f.relpath] = (f"\n  {paths[f.relpath]}: expected MD5 {expected}{what}, "
+                              f"got {actual[f.relpath]}")
+    if bad:
+        raise ValueError(f"{name}: checksum mismatch (corrupt, truncated or wrong file):"
+                         f"{''.join(bad.values())}\nDelete the file(s) and download again with "
+                         f"{_fetch_hint(name, root)}.")
+    return actual
+
+
+def verify_files(name: str, data_root: Path, checksums: Mapping[str, str] | None = None) -> None:
+    """Check that every file of ``name`` exists under ``data_root`` and has the right MD5.
+
+    ``checksums`` (relpath -> MD5) replaces torchvision's table; tests use it for tiny files.
+    Raises FileNotFoundError listing every missing file and where it goes, ValueError on a
+    checksum mismatch or on a path that leaves the data root.
+    """
+    _verify(name, data_root, checksums)
+
+
+def download(name: str, data_root: Path) -> Path:
+    """Fetch ``name`` unless verified in place; return its stamp ``<root>/<name>/.verified``.
+
+    torchvision downloads into a temporary folder inside the data root (same filesystem, so each
+    ``os.replace`` is atomic and no partial file is seen at its final path). The old stamp goes
+    first and the new one comes last, so a stamp only ever covers a complete, verified set.
+    """
+    import torchvision
+
+    source = _source(name)
+    root = Path(data_root).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = root / name / ".verified"
+    stamp.unlink(missing_ok=True)
+    try:
+        md5s = _verify(name, root, None)
+    except (FileNotFoundError, ValueError) as missing:
+        staging = Path(tempfile.mkdtemp(prefix=f".download-{name}-", dir=root))
+        try:
+            try:
+                source.dataset_class()(root=str(staging), train=True, download=True)
+            except (OSError, RuntimeError) as error:  # offline: urllib errors, torchvision's
+                raise FileNotFoundError(f"downloading {name} failed ({error}). {missing}") \
+                    from None
+            md5s = _verify(name, staging, None)
+            for rel in md5s:
+                target = _inside(root, rel)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / rel, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    record = {"dataset": name, "files": md5s, "torchvision": torchvision.__version__,
+              "verified_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    tmp = stamp.with_name(f".verified.{os.getpid()}.tmp")  # per process: concurrent runs
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, stamp)
+    return stamp
+
+
+def _reader(source: Source) -> Any:
+    """torchvision's class minus two checks that would undercut :func:`verify_files`.
+
+    MNIST would prefer a legacy ``processed/*.pt`` cache to the raw files just verified; CIFAR
+    re-hashes every file per split against its own table, repeating the check just made against
+    the caller's. The name is kept because MNIST derives its folder from it.
+    """
+    base = source.dataset_class()
+    if source.kind == "idx":
+        overrides: dict[str, Any] = {"_check_legacy_exist": lambda self: False}
+    else:
+        overrides = {"train_list": [[f, None] for f, _ in base.train_list],
+                     "test_list": [[f, None] for f, _ in base.test_list],
+                     "meta": {**base.meta, "md5": None}}
+    return type(base.__name__, (base,), overrides)
+
+
+def _select(x: torch.Tensor, y: torch.Tensor, config: TorchvisionConfig, n_per_class: int | None,
+            split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep ``config.classes`` (relabelled) and then the first ``n_per_class`` of each, in order."""
+    if config.classes is not None:
+        relabel = torch.full((config.n_classes,), -1, dtype=torch.int64)
+        relabel[list(config.classes)] = torch.arange(len(config.classes))
+        y = relabel[y]
+        x, y = x[y >= 0], y[y >= 0]
+    if n_per_class is not None:
+        keep = torch.zeros(len(y), dtype=torch.bool)
+        for c in range(len(config.classes) if config.classes is not None else config.n_classes):
+            (rows,) = torch.nonzero(y == c, as_tuple=True)
+            if len(rows) < n_per_class:
+                raise ValueError(f"data.n_{split}_per_class = {n_per_class}, but the {split} split "
+                                 f"of {config.name} has only {len(rows)} images of class {c}")
+            keep[rows[:n_per_class]] = True
+        x, y = x[keep], y[keep]
+    return x, y
+
+
+def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_root: Path,
+                     checksums: Mapping[str, str] | None = None) -> Split:
+    """Verify, then read both splits whole: float32 NCHW inputs (or flat) and int64 labels.
+
+    ``rng`` is unused: every seed sees the same images. ``checksums`` as in :func:`verify_files`.
+    """
+    source = _source(config.name)
+    verify_files(config.name, data_root, checksums)
+    reader = _reader(source)
+    tensors: list[torch.Tensor] = []
+    for split, n_per_class in (("train", config.n_train_per_class),
+                               ("test", config.n_test_per_class)):
+        dataset = reader(root=str(data_root), train=split == "train", download=False)
+        if source.kind == "idx":
+            x = dataset.data.unsqueeze(1)  # uint8 (N, 28, 28) -> (N, 1, 28, 28)
+        else:
+            x = torch.from_numpy(dataset.data).permute(0, 3, 1, 2)  # torchvision keeps HWC
+        y = torch.as_tensor(dataset.targets, dtype=torch.int64)
+        if config.coarse_labels:
+            batches = dataset.train_list if split == "train" else dataset.test_list
+            coarse: list[int] = []
+            for file_name, _ in batches:
+                with open(Path(data_root) / source.folder / file_name, "rb") as f:
+                    coarse.extend(pickle.load(f, encoding="latin1")["coarse_labels"])
+            if len(coarse) != len(y):
+                raise ValueError(f"{config.name}: {len(coarse)} coarse labels for {len(y)} images")
+            y = torch.tensor(coarse, dtype=torch.int64)
+        x, y = _select(x, y, config, n_per_class, split)
+        # ToTensor then Normalize, as the official code's transforms do.
+        x = (x.to(torch.float32).div(255) - config.normalize_mean) / config.normalize_std
+        tensors += [x.reshape(len(x), -1) if config.flatten else x.contiguous(), y]
+    return Split(*tensors)
+
+
+def loader(name: str) -> Loader:
+    """The registry's loader for ``name``: :func:`load_torchvision` with the name checked."""
+    _source(name)
+
+    def load(config: TorchvisionConfig, rng: np.random.Generator, data_root: Path) -> Split:
+        if config.name != name:
+            raise ValueError(f"data.name is {config.name!r}, but this is the {name!r} loader")
+        return load_torchvision(config, rng, data_root)
+
+    load.__name__ = load.__qualname__ = f"load_{name}"
+    return load

@@ -1,0 +1,363 @@
+"""torchvision_sets on tiny files written in the exact on-disk formats torchvision reads.
+
+MNIST-like: big-endian IDX files (magic 2051 images, 2049 labels) in ``<root>/<Class>/raw`` plus
+their ``.gz`` archives. CIFAR: pickled dicts of ``data`` (N x 3072 uint8, R then G then B planes,
+each 32x32 row-major) and labels. Expected values are computed here from the bytes written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision.datasets as tvd
+
+from trainlens.data import torchvision_sets as tv
+from trainlens.data.torchvision_sets import TorchvisionConfig, load_torchvision, verify_files
+
+RNG = np.random.default_rng(0)
+MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+               "t10k-labels-idx1-ubyte"]
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def checksums_of(root: Path) -> dict[str, str]:
+    """relpath -> MD5 of every file written under ``root``."""
+    return {p.relative_to(root).as_posix(): md5(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def write_mnist(root: Path, folder: str = "MNIST", n_train: int = 30, n_test: int = 20) -> dict:
+    """IDX files + .gz archives; labels cycle 0..9 shuffled so classes interleave in file order."""
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    arrays = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = RNG.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = RNG.permutation(np.arange(n) % 10).astype(np.uint8)
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            struct.pack(">II", 2049, n) + labels.tobytes())
+        arrays[prefix] = (images, labels)
+    for name in MNIST_FILES:
+        (raw / f"{name}.gz").write_bytes(gzip.compress((raw / name).read_bytes(), mtime=0))
+    return arrays
+
+
+def dump(path: Path, obj: dict) -> None:
+    path.write_bytes(pickle.dumps(obj, protocol=2))
+
+
+def write_cifar10(root: Path, per_batch: int = 6, n_test: int = 12) -> dict:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    batches = []
+    for i in range(1, 6):
+        data = RNG.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        labels = [int(v) for v in RNG.integers(0, 10, size=per_batch)]
+        dump(folder / f"data_batch_{i}", {"batch_label": f"batch {i}", "data": data,
+                                          "labels": labels})
+        batches.append((data, labels))
+    test = RNG.integers(0, 256, size=(n_test, 3072), dtype=np.uint8)
+    test_labels = [int(v) for v in np.arange(n_test) % 10]
+    dump(folder / "test_batch", {"data": test, "labels": test_labels})
+    dump(folder / "batches.meta", {"label_names": [f"c{i}" for i in range(10)]})
+    return {"train": (np.concatenate([d for d, _ in batches]), sum((lb for _, lb in batches), [])),
+            "test": (test, test_labels)}
+
+
+def write_cifar100(root: Path, n_train: int = 40, n_test: int = 10) -> dict:
+    folder = root / "cifar-100-python"
+    folder.mkdir(parents=True)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        data = RNG.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+        fine = [int(v) for v in RNG.integers(0, 100, size=n)]
+        coarse = [int(v) for v in RNG.integers(0, 20, size=n)]
+        dump(folder / split, {"data": data, "fine_labels": fine, "coarse_labels": coarse})
+        arrays[split] = (data, fine, coarse)
+    dump(folder / "meta", {"fine_label_names": [f"f{i}" for i in range(100)],
+                           "coarse_label_names": [f"k{i}" for i in range(20)]})
+    return arrays
+
+
+def first_n_per_class(labels, classes, n) -> list[int]:
+    """Row indices kept by classes + first-n-per-class, by a plain scan in file order."""
+    seen = dict.fromkeys(classes, 0)
+    kept = []
+    for i, label in enumerate(labels):
+        if label in seen and seen[label] < n:
+            seen[label] += 1
+            kept.append(i)
+    return kept
+
+
+def test_mnist_shapes_values_and_first_n_per_class(tmp_path: Path) -> None:
+    arrays = write_mnist(tmp_path)
+    config = TorchvisionConfig("mnist", classes=(7, 2), n_train_per_class=2, n_test_per_class=1,
+                               normalize_mean=0.1307, normalize_std=0.3081)
+    split = load_torchvision(config, np.random.default_rng(), tmp_path, checksums_of(tmp_path))
+    for prefix, x, y, n in (("train", split.x_train, split.y_train, 2),
+                            ("t10k", split.x_test, split.y_test, 1)):
+        images, labels = arrays[prefix]
+        kept = first_n_per_class(labels.tolist(), (7, 2), n)
+        assert len(kept) == 2 * n
+        assert x.shape == (2 * n, 1, 28, 28) and x.dtype == torch.float32
+        assert y.dtype == torch.int64
+        assert y.tolist() == [0 if labels[i] == 7 else 1 for i in kept]
+        expected = (images[kept].astype(np.float64) / 255 - 0.1307) / 0.3081
+        np.testing.assert_allclose(x[:, 0].numpy(), expected, rtol=0, atol=1e-5)
+
+
+def test_fashion_mnist_full_and_flat(tmp_path: Path) -> None:
+    arrays = write_mnist(tmp_path, folder="FashionMNIST", n_train=12, n_test=7)
+    sums = checksums_of(tmp_path)
+    split = load_torchvision(TorchvisionConfig("fashion_mnist", flatten=True), None, tmp_path, sums)
+    images, labels = arrays["train"]
+    assert split.x_train.shape == (12, 784) and split.x_test.shape == (7, 784)
+    assert split.y_train.tolist() == labels.tolist()
+    np.testing.assert_allclose(split.x_train.numpy(),
+                               (images.reshape(12, -1) / 255 - 0.5) / 0.5, atol=1e-6)
+
+
+def test_mnist_ignores_legacy_processed_cache(tmp_path: Path) -> None:
+    arrays = write_mnist(tmp_path)
+    sums = checksums_of(tmp_path)
+    processed = tmp_path / "MNIST" / "processed"
+    processed.mkdir()
+    fake = (torch.zeros(3, 28, 28, dtype=torch.uint8), torch.zeros(3, dtype=torch.int64))
+    for name in ("training.pt", "test.pt"):
+        torch.save(fake, processed / name)
+    split = load_torchvision(TorchvisionConfig("mnist"), None, tmp_path, sums)
+    assert split.y_train.tolist() == arrays["train"][1].tolist()
+
+
+def test_cifar10_layout_and_values(tmp_path: Path) -> None:
+    arrays = write_cifar10(tmp_path)
+    split = load_torchvision(TorchvisionConfig("cifar10", normalize_mean=0.2, normalize_std=0.7),
+                             None, tmp_path, checksums_of(tmp_path))
+    rows, labels = arrays["train"]
+    assert split.x_train.shape == (30, 3, 32, 32) and split.x_test.shape == (12, 3, 32, 32)
+    assert split.x_train.dtype == torch.float32 and split.y_train.dtype == torch.int64
+    assert split.y_train.tolist() == labels and split.y_test.tolist() == arrays["test"][1]
+    for i, c, h, w in ((0, 0, 0, 0), (7, 1, 2, 3), (29, 2, 31, 30), (13, 2, 5, 17)):
+        pixel = rows[i, c * 1024 + h * 32 + w]
+        assert split.x_train[i, c, h, w].item() == pytest.approx((pixel / 255 - 0.2) / 0.7,
+                                                                 abs=1e-6)
+    expected = (rows.reshape(30, 3, 32, 32) / 255 - 0.2) / 0.7
+    np.testing.assert_allclose(split.x_train.numpy(), expected, atol=1e-6)
+
+
+def test_cifar10_classes_and_n_per_class(tmp_path: Path) -> None:
+    arrays = write_cifar10(tmp_path)
+    config = TorchvisionConfig("cifar10", classes=(3, 0, 9), n_test_per_class=1)
+    split = load_torchvision(config, None, tmp_path, checksums_of(tmp_path))
+    train_rows, train_labels = arrays["train"]
+    kept = [i for i, label in enumerate(train_labels) if label in (3, 0, 9)]
+    assert split.y_train.tolist() == [(3, 0, 9).index(train_labels[i]) for i in kept]
+    np.testing.assert_allclose(split.x_train.reshape(len(kept), -1).numpy(),
+                               train_rows[kept] / 255 * 2 - 1, atol=1e-6)
+    test_kept = first_n_per_class(arrays["test"][1], (3, 0, 9), 1)
+    assert split.y_test.tolist() == [(3, 0, 9).index(arrays["test"][1][i]) for i in test_kept]
+
+
+def test_cifar100_fine_and_coarse_labels(tmp_path: Path) -> None:
+    arrays = write_cifar100(tmp_path)
+    sums = checksums_of(tmp_path)
+    fine = load_torchvision(TorchvisionConfig("cifar100"), None, tmp_path, sums)
+    assert fine.y_train.tolist() == arrays["train"][1] and fine.y_test.tolist() == arrays["test"][1]
+    coarse = load_torchvision(TorchvisionConfig("cifar100", coarse_labels=True, flatten=True),
+                              None, tmp_path, sums)
+    assert coarse.y_train.tolist() == arrays["train"][2]
+    assert coarse.y_test.tolist() == arrays["test"][2]
+    assert coarse.x_train.shape == (40, 3072)
+    np.testing.assert_allclose(coarse.x_test.numpy(), arrays["test"][0] / 255 * 2 - 1, atol=1e-6)
+    picked = load_torchvision(TorchvisionConfig("cifar100", coarse_labels=True, classes=(4, 11)),
+                              None, tmp_path, sums)
+    wanted = [c for c in arrays["train"][2] if c in (4, 11)]
+    assert picked.y_train.tolist() == [(4, 11).index(c) for c in wanted]
+
+
+def test_too_few_images_per_class_is_an_error(tmp_path: Path) -> None:
+    write_mnist(tmp_path, n_train=30)  # 3 images of each digit
+    config = TorchvisionConfig("mnist", classes=(1, 2), n_train_per_class=4)
+    with pytest.raises(ValueError, match="n_train_per_class = 4.*only 3 images of class 0"):
+        load_torchvision(config, None, tmp_path, checksums_of(tmp_path))
+
+
+def test_missing_file_names_file_folder_and_command(tmp_path: Path) -> None:
+    write_mnist(tmp_path)
+    sums = checksums_of(tmp_path)
+    (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(FileNotFoundError) as err:
+        load_torchvision(TorchvisionConfig("mnist"), None, tmp_path, sums)
+    message = str(err.value)
+    assert "t10k-labels-idx1-ubyte " in message and "train-labels" not in message
+    assert str(tmp_path.resolve() / "MNIST" / "raw") in message
+    assert "snakemake --cores 1 data/mnist/.verified" in message
+    assert f"trainlens download --dataset mnist --data-root {tmp_path}" in message
+
+
+def test_official_table_lists_every_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as err:
+        verify_files("cifar100", tmp_path)
+    for name in ("train", "test", "meta"):
+        assert f"\n  {name}  (must be in {tmp_path.resolve() / 'cifar-100-python'}/)" in str(
+            err.value)
+    with pytest.raises(FileNotFoundError) as err:
+        verify_files("fashion_mnist", tmp_path)
+    for name in MNIST_FILES:
+        assert f"{name}.gz " in str(err.value) and f"{name} " in str(err.value)
+    assert str(tmp_path.resolve() / "FashionMNIST" / "raw") in str(err.value)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_corrupt_file_is_named(tmp_path: Path, damage: str) -> None:
+    write_cifar10(tmp_path)
+    sums = checksums_of(tmp_path)
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    blob = bytearray(path.read_bytes())
+    if damage == "flip":
+        blob[len(blob) // 2] ^= 0xFF
+    else:
+        del blob[-10:]
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError) as err:
+        load_torchvision(TorchvisionConfig("cifar10"), None, tmp_path, sums)
+    message = str(err.value)
+    expected = sums["cifar-10-batches-py/data_batch_3"]
+    assert f"data_batch_3: expected MD5 {expected}, got {md5(path)}" in message
+    assert "data_batch_1" not in message and "Delete the file" in message
+
+
+def test_official_checksums_reject_tiny_files(tmp_path: Path) -> None:
+    write_cifar10(tmp_path)
+    with pytest.raises(ValueError) as err:
+        verify_files("cifar10", tmp_path)
+    message = str(err.value)
+    official_md5 = dict(tvd.CIFAR10.test_list)["test_batch"]
+    test_batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    assert f"test_batch: expected MD5 {official_md5}, got {md5(test_batch)}" in message
+    assert tvd.CIFAR10.meta["md5"] in message and "download again" in message
+
+
+def test_mnist_archive_checked_against_official_md5(tmp_path: Path) -> None:
+    write_mnist(tmp_path)
+    with pytest.raises(ValueError) as err:
+        verify_files("mnist", tmp_path)
+    official = dict(tvd.MNIST.resources)["train-images-idx3-ubyte.gz"]
+    assert f"train-images-idx3-ubyte.gz: expected MD5 {official}" in str(err.value)
+
+
+def patch_mnist_table(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Make torchvision's own MNIST table hold the tiny archives' MD5s (read at call time)."""
+    sums = checksums_of(root)
+    monkeypatch.setattr(tvd.MNIST, "resources",
+                        [(f"{n}.gz", sums[f"MNIST/raw/{n}.gz"]) for n in MNIST_FILES])
+
+
+def test_extracted_file_checked_against_its_archive(tmp_path: Path, monkeypatch) -> None:
+    arrays = write_mnist(tmp_path)
+    patch_mnist_table(monkeypatch, tmp_path)
+    split = tv.loader("mnist")(TorchvisionConfig("mnist"), None, tmp_path)
+    assert split.y_test.tolist() == arrays["t10k"][1].tolist()
+    path = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-28])
+    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte: expected MD5 .* decompressed"):
+        verify_files("mnist", tmp_path)
+
+
+def test_path_outside_data_root_is_rejected(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    (root / "inner").mkdir(parents=True)
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"x")
+    with pytest.raises(ValueError, match="outside the data root"):
+        verify_files("mnist", root, {"../outside.bin": md5(outside)})
+    (root / "link").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ValueError, match="outside the data root"):
+        verify_files("mnist", root, {"link/outside.bin": md5(outside)})
+    (root / "inner" / "ok.bin").write_bytes(b"x")
+    verify_files("mnist", root, {"inner/../inner/ok.bin": md5(root / "inner" / "ok.bin")})
+
+
+def test_sources_match_torchvision_layout() -> None:
+    assert tv.SOURCES["mnist"].folder == f"{tvd.MNIST.__name__}/raw"
+    assert tv.SOURCES["fashion_mnist"].folder == f"{tvd.FashionMNIST.__name__}/raw"
+    assert tv.SOURCES["cifar10"].folder == tvd.CIFAR10.base_folder == "cifar-10-batches-py"
+    assert tv.SOURCES["cifar100"].folder == tvd.CIFAR100.base_folder == "cifar-100-python"
+    files = {f.relpath: f.md5 for f in tv.SOURCES["cifar100"].files()}
+    assert files == {"cifar-100-python/train": "16019d7e3df5f24257cddd939b257f8d",
+                     "cifar-100-python/test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+                     "cifar-100-python/meta": "7973b15100ade9c7d40fb424638fde48"}
+    assert len(tv.SOURCES["cifar10"].files()) == 7
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [
+    ({"name": "svhn"}, "data.name"),
+    ({"name": "mnist", "classes": (0, 10)}, "data.classes"),
+    ({"name": "mnist", "classes": (3, 3)}, "data.classes"),
+    ({"name": "cifar100", "classes": (0, 20), "coarse_labels": True}, "data.classes"),
+    ({"name": "cifar10", "coarse_labels": True}, "data.coarse_labels"),
+    ({"name": "mnist", "n_train_per_class": 0}, "data.n_train_per_class"),
+    ({"name": "mnist", "n_test_per_class": 1.5}, "data.n_test_per_class"),
+    ({"name": "mnist", "normalize_std": 0.0}, "data.normalize_std"),
+    ({"name": "mnist", "normalize_mean": float("nan")}, "data.normalize_mean"),
+])
+def test_config_validation(kwargs: dict, key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        TorchvisionConfig(**kwargs)
+
+
+def test_config_accepts_lists_and_loader_checks_name(tmp_path: Path) -> None:
+    config = TorchvisionConfig("cifar100", classes=[99, 0])
+    assert config.classes == (99, 0)
+    with pytest.raises(ValueError, match="'mnist' loader"):
+        tv.loader("mnist")(TorchvisionConfig("cifar10"), None, tmp_path)
+    with pytest.raises(ValueError, match="data.name"):
+        tv.loader("svhn")
+
+
+def test_download_moves_verified_files_and_stamps(tmp_path: Path, monkeypatch) -> None:
+    """The download flow offline: torchvision's MNIST.download is replaced by a local writer."""
+    source = tmp_path / "source"
+    arrays = write_mnist(source)
+    patch_mnist_table(monkeypatch, source)
+
+    def fake_download(self) -> None:
+        for path in (source / "MNIST" / "raw").iterdir():
+            Path(self.raw_folder).mkdir(parents=True, exist_ok=True)
+            (Path(self.raw_folder) / path.name).write_bytes(path.read_bytes())
+
+    monkeypatch.setattr(tvd.MNIST, "download", fake_download)
+    root = tmp_path / "data"
+    stamp = tv.download("mnist", root)
+    assert stamp == root.resolve() / "mnist" / ".verified"
+    record = json.loads(stamp.read_text())
+    assert record["files"] == checksums_of(source) and len(record["files"]) == 8
+    assert record["torchvision"] == __import__("torchvision").__version__
+    assert record["verified_at"].endswith("+00:00")
+    assert sorted(p.name for p in root.iterdir()) == ["MNIST", "mnist"]  # staging removed
+    split = load_torchvision(TorchvisionConfig("mnist"), None, root)
+    assert split.y_train.tolist() == arrays["train"][1].tolist()
+
+    def no_network(self) -> None:
+        raise AssertionError("verified files must not be fetched again")
+
+    monkeypatch.setattr(tvd.MNIST, "download", no_network)
+    assert tv.download("mnist", root) == stamp
+
+
+def test_download_rejects_unknown_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="data.name must be one of"):
+        tv.download("svhn", tmp_path)
