@@ -23,7 +23,8 @@ rule measure_group:
     params:
         data_root=DATA_ROOT,
         device=DEVICE,
+        deterministic="--deterministic" if config.get("deterministic") else "",
     shell:
         "trainlens measure --config {input.config} --checkpoints {input.checkpoints} "
-        "--data-root {params.data_root} --out {output} --device {params.device} "
+        "--data-root {params.data_root} --out {output} --device {params.device} {params.deterministic} "
         "--threads {threads} > {log} 2>&1"

@@ -6,6 +6,8 @@ OUTPUTS: results/<paper>/groups/<group>/config.json     resolved science config 
          results/<paper>/groups/<group>/train_metrics.parquet  per-epoch / per-step metrics
          results/<paper>/groups/<group>/checkpoints/    log-spaced checkpoints of all members
          results/<paper>/groups/<group>/trace.npz       per-step traces (where recorded)
+         results/<paper>/groups/<group>/.train_state/   resumable state while training (removed
+                                                        at the end; not an output)
 """
 
 
@@ -44,7 +46,11 @@ rule train_group:
     params:
         data_root=DATA_ROOT,
         device=DEVICE,
+        deterministic="--deterministic" if config.get("deterministic") else "",
+        # resumable state: not an output, so it survives a killed job and --rerun-incomplete
+        state_dir=lambda w: f"results/{w.paper}/groups/{w.group}/.train_state",
     shell:
         "trainlens train --config {input.config} --data-root {params.data_root} "
         "--runs {output.runs} --metrics {output.metrics} --checkpoints {output.checkpoints} "
-        "--trace {output.trace} --device {params.device} --threads {threads} > {log} 2>&1"
+        "--trace {output.trace} --state-dir {params.state_dir} --device {params.device} {params.deterministic} "
+        "--threads {threads} > {log} 2>&1"

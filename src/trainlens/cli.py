@@ -29,10 +29,25 @@ def load_module(path: str | Path) -> ModuleType:
     return module
 
 
-def _threads(n: int) -> None:
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _threads(n: int, deterministic: bool = False) -> None:
+    import os
+
     import torch
 
     torch.set_num_threads(n)  # oversubscribed threads are many times slower on 2 cores
+    if deterministic:
+        # cuBLAS needs a fixed workspace for deterministic GEMMs; set before CUDA initialises.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
 
 
 def cmd_resolve(a: argparse.Namespace) -> None:
@@ -45,14 +60,15 @@ def cmd_resolve(a: argparse.Namespace) -> None:
 def cmd_train(a: argparse.Namespace) -> None:
     from trainlens.training.group import train_group
 
-    _threads(a.threads)
-    train_group(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace, a.device)
+    _threads(a.threads, a.deterministic)
+    train_group(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace, a.device,
+                a.state_dir, a.save_interval)
 
 
 def cmd_measure(a: argparse.Namespace) -> None:
     from trainlens.measure import measure_group
 
-    _threads(a.threads)
+    _threads(a.threads, a.deterministic)
     measure_group(a.config, a.checkpoints, a.data_root, a.out, a.device)
 
 
@@ -146,17 +162,24 @@ def parser() -> argparse.ArgumentParser:
 
     req = {"required": True}
     scale = ("--scale", {"choices": SCALES, "required": True})
-    threads = ("--threads", {"type": int, "default": 1, "help": "torch threads (the job's)"})
+    threads = ("--threads", {"type": positive_int, "default": 1,
+                             "help": "torch threads (the job's)"})
     device = ("--device", {"default": "cpu", "help": "cpu, cuda or cuda:N"})
+    deterministic = ("--deterministic", {"action": "store_true",
+                                         "help": "deterministic kernels (GPU; slower)"})
     data_root = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
     tables = (("--runs", req), ("--metrics", req))
     add("resolve", cmd_resolve, "write the resolved config.json of one training group",
         ("--experiments", req), scale, ("--group", req), ("--out", req))
     add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
         ("--config", req), data_root, *tables, ("--checkpoints", req), ("--trace", {}),
-        device, threads)
+        ("--state-dir", {"help": "keep resumable state here; a restarted job resumes from it"}),
+        ("--save-interval", {"type": float, "default": 60.0,
+                             "help": "seconds between resumable states (at epoch ends)"}),
+        device, threads, deterministic)
     add("measure", cmd_measure, "run a group's probes on its checkpoints",
-        ("--config", req), ("--checkpoints", req), data_root, ("--out", req), device, threads)
+        ("--config", req), ("--checkpoints", req), data_root, ("--out", req), device, threads,
+        deterministic)
     add("collect", cmd_collect, "concatenate per-group table parts into one table",
         ("--table", {"choices": ["runs", "metrics"], "required": True}), ("--out", req),
         ("parts", {"nargs": "+"}))
@@ -183,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except (ConfigError, FileNotFoundError, ValueError) as error:
         print(f"trainlens {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyError as error:  # a hand-edited config.json or table missing a field
+        print(f"trainlens {args.command}: error: missing key {error} in an input file; "
+              "regenerate it with snakemake", file=sys.stderr)
         return 2
     return 0
 

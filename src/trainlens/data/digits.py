@@ -44,9 +44,11 @@ class DigitsConfig:
             object.__setattr__(self, "classes", tuple(self.classes))
             bad = [c for c in self.classes if not 0 <= c <= 9]
             if bad or len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
-                raise ValueError(f"data.classes must be >= 2 distinct digits in 0..9, got {self.classes}")
+                raise ValueError(f"data.classes must be >= 2 distinct digits in 0..9, "
+                                 f"got {self.classes}")
         if self.image_size < 8:
-            raise ValueError(f"data.image_size must be >= 8 (the native size), got {self.image_size}")
+            raise ValueError(f"data.image_size must be >= 8 (the native size), "
+                             f"got {self.image_size}")
         if self.channels not in (1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {self.channels}")
 

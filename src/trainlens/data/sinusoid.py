@@ -30,8 +30,14 @@ class SinusoidConfig:
     def __post_init__(self) -> None:
         if self.n_train < 1:
             raise ValueError(f"data.n_train must be >= 1, got {self.n_train}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}")
+        if self.frequency <= 0 or self.embed_scale <= 0:
+            raise ValueError(f"data.frequency and data.embed_scale must be > 0, got "
+                             f"{self.frequency}, {self.embed_scale}")
         if self.embed_dim < 2:
-            raise ValueError(f"data.embed_dim must be >= 2 (the latent plane), got {self.embed_dim}")
+            raise ValueError(f"data.embed_dim must be >= 2 (the latent plane), "
+                             f"got {self.embed_dim}")
 
 
 def target(u: np.ndarray, frequency: float) -> np.ndarray:

@@ -20,6 +20,12 @@ from trainlens.models.init import initialize_
 FIRST_BIAS = "shift.bias"  # the parameter b1 whose trajectory the paper studies
 
 
+def _require_positive(config: object, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if getattr(config, key) < 1:
+            raise ValueError(f"model.{key} must be >= 1, got {getattr(config, key)}")
+
+
 class BiasShift(nn.Module):
     """x ↦ ReLU(x + b1), i.e. ReLU(I·x + b1) with the identity weight frozen."""
 
@@ -45,6 +51,9 @@ class LoukasMLPConfig:
     input_dim: int = 10
     width: int = 32
     hidden_layers: int = 3
+
+    def __post_init__(self) -> None:
+        _require_positive(self, ("input_dim", "width", "hidden_layers"))
 
 
 class LoukasMLP(nn.Module):
@@ -77,6 +86,14 @@ class LoukasCNNConfig:
     kernel_size: int = 5
     pool: int = 3
     hidden: int = 384
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "conv_channels", tuple(self.conv_channels))
+        _require_positive(self, ("in_channels", "image_size", "kernel_size", "pool", "hidden"))
+        if len(self.conv_channels) != 2 or min(self.conv_channels) < 1:
+            raise ValueError(f"model.conv_channels must be two positive ints, got "
+                             f"{self.conv_channels}")
+        self.spatial_out()
 
     def spatial_out(self) -> int:
         size = self.image_size

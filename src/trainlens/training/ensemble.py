@@ -27,6 +27,7 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from trainlens.data.base import Split
 from trainlens.training.losses import LOSSES, Loss
+from trainlens.training.resume import Resumer, rng_state, set_rng_state
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -54,6 +55,8 @@ class TrainConfig:
         for key in ("lr", "epochs", "batch_size"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"train.{key} must be > 0, got {getattr(self, key)}")
+        if self.checkpoints < 0:
+            raise ValueError(f"train.checkpoints must be >= 0, got {self.checkpoints}")
         if not 0 < self.lr_decay_per_epoch <= 1:
             raise ValueError(f"train.lr_decay_per_epoch must be in (0, 1], got "
                              f"{self.lr_decay_per_epoch}")
@@ -99,6 +102,12 @@ class Hook:
     def after_epoch(self, state: EvalState) -> None: ...
 
     def after_training(self, params: dict[str, torch.Tensor], step: int) -> None: ...
+
+    def state_dict(self) -> dict:
+        """What the hook needs to resume at an epoch boundary (tensors, numbers, strings)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 @dataclass
@@ -181,13 +190,16 @@ def stack_splits(splits: Sequence[Split]) -> tuple[torch.Tensor, ...]:
 
 def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config: TrainConfig,
                    order_rngs: Sequence[np.random.Generator], hooks: Sequence[Hook] = (),
-                   lrs: Sequence[float] | None = None) -> EnsembleResult:
+                   lrs: Sequence[float] | None = None,
+                   resumer: Resumer | None = None) -> EnsembleResult:
     """Train ``models`` (one per member) with per-member data, shuffle streams and lrs.
 
     Each epoch every member draws a fresh permutation of its training set from its own
     ``order_rngs[m]`` and walks it in batches of ``config.batch_size`` (the last partial batch is
     dropped, as a DataLoader with drop_last would). ``lrs`` overrides ``config.lr`` per member
     (lr is vmappable). Models and splits must already have the training dtype and device.
+    With a ``resumer``, the loop starts from its saved state if there is one and saves its state
+    at epoch boundaries (see :mod:`trainlens.training.resume`).
     """
     start = time.perf_counter()
     loss = LOSSES[config.loss]
@@ -206,10 +218,20 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
 
     steps_per_epoch = n_train // config.batch_size
     first_bad = torch.full((n_members,), -1, dtype=torch.long, device=device)
-    for hook in hooks:
-        hook.before_training(params)
-    step = 0
-    for epoch in range(config.epochs):
+    step, first_epoch, elapsed_before = 0, 0, 0.0
+    saved = resumer.load() if resumer is not None else None
+    if saved is None:
+        for hook in hooks:
+            hook.before_training(params)
+    else:
+        params = {name: p.to(device) for name, p in saved["params"].items()}
+        first_bad = saved["first_bad"].to(device)
+        step, first_epoch, elapsed_before = saved["step"], saved["next_epoch"], saved["wall_time_s"]
+        for rng, state in zip(order_rngs, saved["order_rngs"]):
+            set_rng_state(rng, state)
+        for hook, state in zip(hooks, saved["hooks"]):
+            hook.load_state_dict(state)
+    for epoch in range(first_epoch, config.epochs):
         lr = lr0 * config.lr_decay_per_epoch ** epoch
         order = torch.from_numpy(np.stack([rng.permutation(n_train) for rng in order_rngs]))
         order = order.to(device)
@@ -229,7 +251,12 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
             z_test = forward(params, x_test)
         for hook in hooks:
             hook.after_epoch(EvalState(step, epoch, params, z_test, y_test, loss))
+        if resumer is not None and (resumer.due() or epoch + 1 == config.epochs):
+            resumer.save({"step": step, "next_epoch": epoch + 1, "params": params,
+                          "first_bad": first_bad,
+                          "order_rngs": [rng_state(rng) for rng in order_rngs],
+                          "wall_time_s": elapsed_before + time.perf_counter() - start}, hooks)
     for hook in hooks:
         hook.after_training(params, step)
     diverged = [int(s) if s >= 0 else None for s in first_bad.tolist()]
-    return EnsembleResult(params, step, diverged, time.perf_counter() - start)
+    return EnsembleResult(params, step, diverged, elapsed_before + time.perf_counter() - start)

@@ -9,6 +9,8 @@ checkpoints and (optionally) per-step traces.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -22,13 +24,14 @@ from torch import nn
 
 from trainlens.config import make_dataclass_config
 from trainlens.data import DATASETS, Split
-from trainlens.io import atomic_write, save_npz
+from trainlens.io import atomic_write, load_checkpoint, save_npz
 from trainlens.models import MODELS
 from trainlens.provenance import git_commit
 from trainlens.tables import write_table
 from trainlens.training.ensemble import DTYPES, EvalState, Hook, TrainConfig, train_ensemble
 from trainlens.training.hooks import BiasTrajectoryHook, CheckpointHook, LossHook
 from trainlens.training.recorder import MetricLog
+from trainlens.training.resume import Resumer
 from trainlens.training.schedule import log_spaced_steps
 from trainlens.training.seeds import RunStreams
 
@@ -108,10 +111,46 @@ def repeat_groups(config: dict[str, Any]) -> list[list[int]]:
     return list(groups.values())
 
 
+def _resumer(state_dir: Path, interval_s: float, config: dict[str, Any],
+             log: MetricLog) -> Resumer:
+    """Resumable state in ``state_dir``; a state saved for another config is discarded."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = json.dumps(config, sort_keys=True)
+    path = state_dir / "state.pt"
+    if path.exists() and load_checkpoint(path)["extra"].get("config") != fingerprint:
+        print(f"[{config['group_id']}] discarding {path}: saved for another config",
+              file=sys.stderr)
+        shutil.rmtree(state_dir)
+        state_dir.mkdir(parents=True)
+
+    def load_extra(extra: dict[str, Any]) -> None:
+        log.load_state_dict(extra["log"])
+        print(f"[{config['group_id']}] resuming from {path}", file=sys.stderr, flush=True)
+
+    return Resumer(path, interval_s, lambda: {"config": fingerprint, "log": log.state_dict()},
+                   load_extra)
+
+
+def _publish_directory(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` so that ``target`` appears complete or not at all."""
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+
+
 def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | Path,
                 metrics_out: str | Path, checkpoints_dir: str | Path,
-                trace_out: str | Path | None = None, device: str = "cpu") -> pd.DataFrame:
-    """Train every member of the group in ``config_path``; returns the runs table part."""
+                trace_out: str | Path | None = None, device: str = "cpu",
+                state_dir: str | Path | None = None, save_interval_s: float = 60.0
+                ) -> pd.DataFrame:
+    """Train every member of the group in ``config_path``; returns the runs table part.
+
+    With ``state_dir``, the job saves resumable state there (at most every ``save_interval_s``
+    seconds) and resumes from it when restarted; checkpoints are kept there too and copied to
+    ``checkpoints_dir`` at the end, after which the state is removed.
+    """
     config = load_group_config(config_path)
     torch_device = torch.device(device)
     members = [build_member(config, m, Path(data_root), torch_device) for m in config["members"]]
@@ -121,9 +160,10 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
     total_steps = steps_per_epoch * train.epochs
     run_ids = [m.run_id for m in members]
     log = MetricLog(steps_per_epoch)
+    work_checkpoints = Path(state_dir) / "checkpoints" if state_dir else Path(checkpoints_dir)
     hooks: list[Hook] = [
         LossHook(log),
-        CheckpointHook(Path(checkpoints_dir), log_spaced_steps(total_steps, train.checkpoints),
+        CheckpointHook(work_checkpoints, log_spaced_steps(total_steps, train.checkpoints),
                        run_ids, steps_per_epoch),
         ProgressHook(config["group_id"], train.epochs),
     ]
@@ -138,8 +178,10 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
         trajectory_hook = BiasTrajectoryHook(log, bias_name, repeat_groups(config), ema_every,
                                              trace=bool(record.get("trace")))
         hooks.append(trajectory_hook)
+    resumer = _resumer(Path(state_dir), save_interval_s, config, log) if state_dir else None
     result = train_ensemble([m.model for m in members], [m.split for m in members], train,
-                            [m.order_rng for m in members], hooks, lrs=[m.lr for m in members])
+                            [m.order_rng for m in members], hooks, lrs=[m.lr for m in members],
+                            resumer=resumer)
     write_table(log.frame(run_ids, result.diverged_step), metrics_out, "metrics")
     if trace_out is not None:
         arrays = trajectory_hook.trace_arrays() if trajectory_hook and trajectory_hook.trace else {}
@@ -153,4 +195,7 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
         "git_commit": git_commit(), "ensemble_size": len(members), **m.row,
     } for m, diverged in zip(members, result.diverged_step)])
     write_table(runs, runs_out, "runs")
+    if state_dir:
+        _publish_directory(work_checkpoints, Path(checkpoints_dir))
+        shutil.rmtree(state_dir)  # last: until every output is in place, the job can resume
     return runs

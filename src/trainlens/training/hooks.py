@@ -177,6 +177,22 @@ class BiasTrajectoryHook(Hook):
         log.log("distance_from_first_step", "train", step, (b - self._b_first).norm(dim=1))
         self._reset_epoch(b)
 
+    def state_dict(self) -> dict:
+        """State at an epoch boundary (the per-epoch sums are empty there)."""
+        return {"b0": self._b0, "b_first": self._b_first, "ema": self._ema, "b_ref": self._b_ref,
+                "official_prev": None if self._official_prev is None else list(self._official_prev),
+                "cnn_prev": self._cnn_prev,
+                "traces": {k: torch.stack(v) if v else None for k, v in self.traces.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._b0, self._b_first, self._ema = state["b0"], state["b_first"], state["ema"]
+        prev = state["official_prev"]
+        self._official_prev = None if prev is None else tuple(prev)
+        self._cnn_prev = state["cnn_prev"]
+        self._reset_epoch(state["b_ref"])
+        self.traces = {k: [] if v is None else list(v.unbind(0))
+                       for k, v in state["traces"].items()}
+
     def trace_arrays(self) -> dict[str, np.ndarray]:
         """Per-step traces: tau (T, M), abs_dloss_dz (T, M), bias (T+1, M, d) from b_0."""
         return {k: torch.stack(v).numpy() for k, v in self.traces.items() if v}

@@ -27,6 +27,18 @@ class MetricLog:
         self._steps[(metric, split)].append(step)
         self._values[(metric, split)].append(values.detach().to("cpu", torch.float64))
 
+    def state_dict(self) -> dict:
+        keys = list(self._steps)
+        return {"keys": [list(k) for k in keys], "steps": [self._steps[k] for k in keys],
+                "values": [torch.stack(self._values[k]) for k in keys]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._steps.clear()
+        self._values.clear()
+        for key, steps, values in zip(state["keys"], state["steps"], state["values"]):
+            self._steps[tuple(key)] = list(steps)
+            self._values[tuple(key)] = list(values.unbind(0))
+
     def frame(self, run_ids: list[str],
               valid_until: list[int | None] | None = None) -> pd.DataFrame:
         """The long table. Rows of a member after ``valid_until[m]`` (its divergence step) are

@@ -1,0 +1,46 @@
+"""Resuming from a saved state gives exactly the uninterrupted trajectory and metrics (CPU)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainlens.models.loukas import FIRST_BIAS
+from trainlens.training.ensemble import TrainConfig, train_ensemble
+from trainlens.training.group import build_member, repeat_groups, train_config
+from trainlens.training.hooks import BiasTrajectoryHook, LossHook
+from trainlens.training.recorder import MetricLog
+from trainlens.training.resume import Resumer
+
+
+def _run(config: dict, epochs: int, state: Path | None, fresh_members: bool = True):
+    members = [build_member(config, m, Path("data"), torch.device("cpu"))
+               for m in config["members"][::3]]
+    train = TrainConfig(**{**vars(train_config(config)), "epochs": epochs})
+    log = MetricLog(members[0].split.x_train.shape[0])
+    groups = repeat_groups({"members": config["members"][::3]})
+    hooks = [LossHook(log), BiasTrajectoryHook(log, FIRST_BIAS, groups, trace=True)]
+    resumer = None
+    if state is not None:
+        resumer = Resumer(state, interval_s=0.0, extra_state=lambda: {"log": log.state_dict()},
+                          load_extra=lambda extra: log.load_state_dict(extra["log"]))
+    result = train_ensemble([copy.deepcopy(m.model) for m in members], [m.split for m in members],
+                            train, [m.order_rng for m in members], hooks,
+                            lrs=[m.lr for m in members], resumer=resumer)
+    return result, log.frame([m.run_id for m in members]), hooks[1].trace_arrays()
+
+
+def test_resume_after_half_the_epochs_is_bitwise_identical(tmp_path, e1a_smoke_config):
+    straight, straight_frame, straight_trace = _run(e1a_smoke_config, 8, None)
+    state = tmp_path / "state.pt"
+    _run(e1a_smoke_config, 4, state)  # stops after epoch 4, leaving its state behind
+    resumed, resumed_frame, resumed_trace = _run(e1a_smoke_config, 8, state)
+    assert resumed.steps == straight.steps
+    for name in straight.params:
+        assert torch.equal(resumed.params[name], straight.params[name]), name
+    assert straight_frame.equals(resumed_frame)
+    for key, value in straight_trace.items():
+        assert np.array_equal(value, resumed_trace[key], equal_nan=True), key
