@@ -8,6 +8,9 @@ snakemake --cores 8 figures/all --config scale=paper # the papers' configuration
 configfile: "experiments/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"

@@ -13,6 +13,7 @@ from snakemake.utils import validate
 from trainlens.cli import load_module
 from trainlens.config import load_experiments
 from trainlens.data import DATASETS
+from trainlens.report import figure_labels
 
 validate(config, "../experiments/schemas/config.schema.yaml")
 
@@ -25,9 +26,9 @@ GROUPS = {
     paper: {g.group_id: g for g in load_experiments(f"experiments/{paper}.yaml", SCALE)}
     for paper in PAPERS
 }
-# paper -> figure stems registered in analysis/<paper>/figures.py
+# paper -> figure stem -> trainlens.plotting.FigureSpec (from analysis/<paper>/figures.py)
 FIGURES = {
-    paper: list(load_module(f"analysis/{paper}/figures.py").figures.figures)
+    paper: load_module(f"analysis/{paper}/figures.py").figures.figures
     for paper in PAPERS
 }
 
@@ -53,3 +54,9 @@ def dataset_stamps(wildcards):
         for name in sorted(names)
         if DATASETS[name].needs_download
     ]
+
+
+def figure_report_labels(wildcards):
+    """Report labels of a figure: the verdicts of its claims (read when the report is built)."""
+    claims = f"results/{wildcards.paper}/claims.tsv"
+    return figure_labels(claims, wildcards.figure)

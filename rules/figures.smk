@@ -14,13 +14,22 @@ rule plot_figure:
         module="analysis/{paper}/figures.py",
     output:
         pdf="figures/{paper}/{figure}.pdf",
-        png="figures/{paper}/{figure}.png",
+        png=report(
+            "figures/{paper}/{figure}.png",
+            caption="../report/figure.rst",
+            category="{paper}",
+            subcategory="figures",
+            labels=figure_report_labels,
+        ),
     log:
         "logs/{paper}/plot_figure/{figure}.log",
     conda:
         "../envs/trainlens.yaml"
     params:
         scale=SCALE,
+        # for the report caption (report/figure.rst); static, so they never trigger reruns
+        kind=lambda w: FIGURES[w.paper][w.figure].kind,
+        caption=lambda w: FIGURES[w.paper][w.figure].full_caption,
     shell:
         "trainlens plot --figures-module {input.module} --figure {wildcards.figure} "
         "--runs {input.runs} --metrics {input.metrics} --scale {params.scale} "
@@ -33,7 +42,12 @@ rule check_claims:
         metrics="results/{paper}/tables/metrics.parquet",
         module="analysis/{paper}/claims.py",
     output:
-        "results/{paper}/claims.tsv",
+        report(
+            "results/{paper}/claims.tsv",
+            caption="../report/claims.rst",
+            category="{paper}",
+            subcategory="claims",
+        ),
     log:
         "logs/{paper}/check_claims.log",
     conda:

@@ -51,6 +51,11 @@ class FigureSpec:
         return ""
 
     @property
+    def kind(self) -> str:
+        return {"figR": "reconstructed figure", "figX": "suite extension"}.get(
+            self.stem[:4], "paper figure")
+
+    @property
     def full_caption(self) -> str:
         return f"{self.caption} {self.kind_note}".strip()
 
@@ -91,8 +96,9 @@ def save_figure(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path, ste
                 caption: str, scale: str, config_hash: str) -> None:
     """Write ``fig`` as pdf and png, atomically, with provenance metadata."""
     meta = {"figure": stem, "scale": scale, "config_hash": config_hash, **provenance()}
+    # No CreationDate: the same results give byte-identical files (figures/all compares sha256).
     pdf_meta = {"Title": stem, "Subject": caption, "Keywords": json.dumps(meta, sort_keys=True),
-                "Creator": "trainlens"}
+                "Creator": "trainlens", "CreationDate": None}
     png_meta = {"Title": stem, "Description": caption, **{f"trainlens:{k}": str(v)
                                                            for k, v in meta.items()}}
     atomic_write(pdf_path, lambda tmp: fig.savefig(tmp, format="pdf", metadata=pdf_meta))

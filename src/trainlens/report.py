@@ -97,3 +97,17 @@ def gating_failures(claims_tables: list[str | Path]) -> list[str]:
         for row in table[table["gating"] == "FAIL"].itertuples():
             failed.append(f"{row.paper}:{row.claim_id} ({row.reason})")
     return failed
+
+
+def figure_labels(claims_path: str | Path, stem: str) -> dict[str, str]:
+    """Labels of one figure in ``snakemake --report``: each claim it supports with its verdict,
+    statistic and threshold, read from claims.tsv (empty until the claims are checked)."""
+    labels = {"figure": stem}
+    if not Path(claims_path).exists():
+        return {**labels, "claims": "not checked yet"}
+    claims = pd.read_csv(claims_path, sep="\t", keep_default_na=False)
+    for row in claims[[stem in figs.split("; ") for figs in claims["figure"]]].itertuples():
+        verdict = row.passed or f"not evaluated ({row.reason})"
+        labels[row.claim_id] = (f"{verdict}: {row.value}" + (f" (threshold {row.threshold})"
+                                                             if row.threshold else ""))
+    return labels
