@@ -140,6 +140,16 @@ def cmd_manifest(a: argparse.Namespace) -> None:
     print("trainlens: built " + ", ".join(reports) + f" (manifest: {a.out})")
 
 
+def cmd_list(a: argparse.Namespace) -> None:
+    import yaml
+
+    from trainlens.listing import listing
+
+    root = Path(a.root)
+    scale = a.scale or yaml.safe_load((root / "experiments" / "config.yaml").read_text())["scale"]
+    print(listing(root, scale))
+
+
 def cmd_download(a: argparse.Namespace) -> None:
     from trainlens.data import DATASETS
     from trainlens.data.torchvision_sets import download
@@ -197,6 +207,9 @@ def parser() -> argparse.ArgumentParser:
         ("--files", {"nargs": "+", "required": True}))
     add("download", cmd_download, "download and verify a torchvision dataset",
         ("--dataset", req), data_root)
+    add("list", cmd_list, "list papers, experiments, figures and claims with their status",
+        ("--root", {"default": ".", "help": "the repository (workflow) folder"}),
+        ("--scale", {"choices": SCALES, "help": "default: experiments/config.yaml"}))
     return top
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from trainlens.config import make_dataclass_config
 from trainlens.data import DATASETS, Split
@@ -83,24 +84,37 @@ def build_member(config: dict[str, Any], member: dict[str, Any], data_root: Path
 
 
 class ProgressHook(Hook):
-    """One line per ~10% of training (or every ``every_s`` seconds) on stderr, for job logs."""
+    """Progress over epochs: a tqdm bar in a terminal; in a job log (not a terminal) one line per
+    ~10% of training or every ``every_s`` seconds, with elapsed time and an estimate to go."""
 
     def __init__(self, label: str, epochs: int, every_s: float = 30.0) -> None:
         self.label, self.epochs, self.every_s = label, epochs, every_s
+        self._bar = tqdm(total=epochs, desc=label, unit="epoch") if sys.stderr.isatty() else None
         self._start = self._last = time.perf_counter()
         self._next_fraction = 0.1
+        self._first_epoch: int | None = None  # a resumed job starts mid-way
 
     def after_epoch(self, state: EvalState) -> None:
+        if self._bar is not None:
+            self._bar.n = state.epoch + 1
+            self._bar.refresh()
+            return
         now = time.perf_counter()
+        if self._first_epoch is None:
+            self._first_epoch = state.epoch
         done = (state.epoch + 1) / self.epochs
         if done >= self._next_fraction or now - self._last >= self.every_s or done == 1:
             elapsed = now - self._start
-            eta = elapsed / done * (1 - done)
+            eta = elapsed / (state.epoch + 1 - self._first_epoch) * (self.epochs - state.epoch - 1)
             print(f"[{self.label}] epoch {state.epoch + 1}/{self.epochs} step {state.step} "
                   f"elapsed {elapsed:.0f}s eta {eta:.0f}s", file=sys.stderr, flush=True)
             self._last = now
             while self._next_fraction <= done:
                 self._next_fraction += 0.1
+
+    def after_training(self, params: dict[str, torch.Tensor], step: int) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def repeat_groups(config: dict[str, Any]) -> list[list[int]]:

@@ -1,0 +1,50 @@
+"""``trainlens list``: papers, experiments, figures and claims, with their status from the last
+build (read from figures/ and results/; nothing is run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from trainlens.config import load_experiments
+
+
+def _claims(root: Path, paper: str) -> pd.DataFrame | None:
+    path = root / "results" / paper / "claims.tsv"
+    return pd.read_csv(path, sep="\t", keep_default_na=False) if path.exists() else None
+
+
+def listing(root: str | Path, scale: str) -> str:
+    """A plain-text overview of everything the workflow at ``root`` builds at ``scale``."""
+    from trainlens.cli import load_module
+
+    root = Path(root)
+    lines = []
+    for experiments_file in sorted((root / "experiments").glob("*.yaml")):
+        document = yaml.safe_load(experiments_file.read_text())
+        if "experiments" not in document:
+            continue  # config.yaml
+        paper = document["paper"]
+        groups = load_experiments(experiments_file, scale)
+        lines += [f"{paper}: {document.get('title', '')}", f"  experiments ({scale} scale):"]
+        for name in document["experiments"]:
+            mine = [g for g in groups if g.experiment == name]
+            runs = sum(len(g.run_ids) for g in mine)
+            lines.append(f"    {name:<8} {len(mine)} training job(s), {runs} run(s)")
+        figures = load_module(root / "analysis" / paper / "figures.py").figures.figures
+        lines.append("  figures:")
+        for stem, spec in figures.items():
+            built = (root / "figures" / paper / f"{stem}.png").exists()
+            lines.append(f"    {stem:<36} {'built' if built else 'not built'} ({spec.kind})")
+        claims = _claims(root, paper)
+        declared = load_module(root / "analysis" / paper / "claims.py").claims.claims
+        lines.append("  claims" + ("" if claims is not None else " (not checked yet)") + ":")
+        verdicts = {} if claims is None else claims.set_index("claim_id").to_dict("index")
+        for claim_id in sorted(declared, key=lambda c: int(c.lstrip("C"))):
+            row = verdicts.get(claim_id)
+            status = "-" if row is None else (row["passed"] or "not evaluated")
+            detail = "" if row is None else f" {row['value'] or row['reason']}"
+            lines.append(f"    {claim_id:<4} {status:<13}{detail}"[:160])
+    return "\n".join(lines)
