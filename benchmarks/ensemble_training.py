@@ -24,7 +24,8 @@ MEMBERS = 16
 
 
 def _members(epochs: int):
-    (group,) = load_experiments(REPO / "experiments" / "loukas2021.yaml", "smoke")
+    (group,) = [g for g in load_experiments(REPO / "experiments" / "loukas2021.yaml", "smoke")
+                if g.experiment == "e1a"]
     config = dict(group.config)
     # 16 members: the 12 E1a smoke runs plus 4 more seeds of f = 0.5
     extra = [{**m, "seed": m["seed"] + 10, "run_id": m["run_id"] + "x"}

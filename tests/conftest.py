@@ -20,5 +20,6 @@ def one_thread():
 @pytest.fixture
 def e1a_smoke_config() -> dict:
     """The resolved smoke E1a group config (12 members), as ``trainlens resolve`` writes it."""
-    (group,) = load_experiments(REPO / "experiments" / "loukas2021.yaml", "smoke")
+    (group,) = [g for g in load_experiments(REPO / "experiments" / "loukas2021.yaml", "smoke")
+                if g.experiment == "e1a"]
     return group.config

@@ -168,7 +168,29 @@ claims.pending("C11", "figR09_mnist_architecture", "spec §6 C11 [inferred]",
                "A better-suited architecture (CNN) trains more steadily than the MLP.",
                "τ over the last 20% of windows, CNN vs MLP per seed; final test loss",
                E1A_BUILT_ONLY + " (E3; paper scale only)")
-claims.pending("C12", "figR10_batch_size", "spec §6 C12 [inferred]",
-               "The frequency ordering of τ persists with minibatches (16, 32).",
-               "per batch size: τ over the last 10% of iterations, f=0.75 vs f=0.25 per seed",
-               E1A_BUILT_ONLY + " (E4)")
+@claims.claim(
+    "C12", "figR10_batch_size", "spec §6 C12 [inferred]",
+    "The frequency ordering of the trajectory persists with minibatches (16, 32).",
+    "per batch size: share of seeds whose mean τ over the last 10% of iterations is larger at "
+    "f=0.75 than at f=0.25 (the same seed index)",
+    {"paper": [Criterion("share_seeds_f075_gt_f025_bs16", ">=", 0.8),
+               Criterion("share_seeds_f075_gt_f025_bs32", ">=", 0.8)],
+     "smoke": [Criterion("share_seeds_f075_gt_f025_bs16", ">=", 0.8, gating=False),
+               Criterion("share_seeds_f075_gt_f025_bs32", ">=", 0.8, gating=False)]})
+def c12_batch_size(inputs: ClaimInputs) -> dict[str, float | bool]:
+    runs = inputs.runs[inputs.runs["experiment"] == "e4"].set_index("run_id")
+    epochs = traj.per_epoch(inputs.metrics, "trajectory")["run_id"].value_counts()
+    # equal steps per epoch, so the mean of T_k over the last 10% of epochs is the mean τ_t over
+    # the last 10% of iterations
+    n_last = max(1, int(round(0.1 * epochs.reindex(runs.index).min())))
+    tau = traj.last_epochs_mean(inputs.metrics, "trajectory", n_last).reindex(runs.index)
+    frame = runs.assign(tau=tau)[["seed", "data_frequency", "train_batch_size", "tau"]]
+    result = {}
+    for size in (16, 32):
+        table = frame[frame["train_batch_size"] == size].pivot(index="seed",
+                                                               columns="data_frequency",
+                                                               values="tau")
+        wins = (table.get(0.75) > table.get(0.25)) if len(table) else pd.Series(dtype=bool)
+        result[f"share_seeds_f075_gt_f025_bs{size}"] = float(wins.mean()) if len(wins) else \
+            float("nan")
+    return result

@@ -17,10 +17,13 @@ figures = FigureSet("loukas2021")
 E1A = ("e1a",)
 
 
-def _with_frequency(inputs: FigureInputs, rows: pd.DataFrame) -> pd.DataFrame:
-    freq = inputs.runs.set_index("run_id")["data_frequency"]
-    rows = rows[rows["run_id"].isin(inputs.runs.loc[inputs.runs["experiment"] == "e1a", "run_id"])]
-    return categorical(rows.assign(f=rows["run_id"].map(freq)), "f")
+def _with_frequency(inputs: FigureInputs, rows: pd.DataFrame,
+                    experiment: str = "e1a") -> pd.DataFrame:
+    runs = inputs.runs.set_index("run_id")
+    rows = rows[rows["run_id"].isin(runs.index[runs["experiment"] == experiment])]
+    rows = rows.assign(f=rows["run_id"].map(runs["data_frequency"]),
+                       batch_size=rows["run_id"].map(runs["train_batch_size"]))
+    return categorical(rows, "f")
 
 
 def _band(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, smooth: bool = False) -> None:
@@ -140,4 +143,24 @@ def steadiness_far_lipschitz(inputs: FigureInputs) -> plt.Figure:
         sns.scatterplot(data=frame, x=x, y="far", hue="f", palette="viridis", s=60, ax=ax)
         ax.set(xlabel=label, ylabel="far-field λ (mean)")
     axes[0].set_xscale("log")
+    return fig
+
+
+@figures.figure("figR10_batch_size",
+                "E4: minibatches of 16 (top) and 32 (bottom) on the E1a task: train loss and test "
+                "loss per epoch, and the EMA (w = 0.95) of the per-step τ_t = ‖Δb_t‖/(η·mean|ℓ'|) "
+                "(spec §4.1 for B > 1, ≤ the largest λ in the batch; the paper's B > 1 "
+                "statement is not known), mean ± std over seeds. "
+                "Official outputs: experiment_4/{train_loss,test_loss,trajectory}.pdf.", ("e4",))
+def batch_size(inputs: FigureInputs) -> plt.Figure:
+    panels = [("loss", "train", "epoch", "train loss"), ("loss", "test", "epoch", "test loss"),
+              ("lipschitz_visited_ema", "train", "step", "τ per step (EMA)")]
+    sizes = sorted(inputs.runs["train_batch_size"].unique())
+    fig, axes = plt.subplots(len(sizes), 3, figsize=(15, 3.8 * len(sizes)), squeeze=False,
+                             layout="constrained")
+    for row, size in zip(axes, sizes, strict=True):
+        for ax, (metric, split, x, label) in zip(row, panels, strict=True):
+            rows = _with_frequency(inputs, traj.per_epoch(inputs.metrics, metric, split), "e4")
+            _band(ax, rows[rows["batch_size"] == size], x, "value")
+            ax.set(xlabel="iteration" if x == "step" else x, ylabel=f"{label}, bs {size}")
     return fig

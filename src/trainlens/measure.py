@@ -47,5 +47,7 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
                                      "epoch": float(checkpoint["epoch"]), "split": split,
                                      "metric": f"{name}_{stat}", "value": float(value)})
     table = pd.DataFrame(rows, columns=["run_id", "step", "epoch", "split", "metric", "value"])
-    write_table(table.astype({"step": "int64", "value": "float64"}), out, "metrics")
+    # explicit dtypes: a group without probes writes an empty table that must still concatenate
+    table = table.astype({"step": "int64", "epoch": "float64", "value": "float64"})
+    write_table(table, out, "metrics")
     return table

@@ -83,4 +83,6 @@ def read_table(path: str | Path, table: str) -> pd.DataFrame:
 def concat_tables(paths: list[str | Path], table: str) -> pd.DataFrame:
     """Read and concatenate the per-job parts of one table."""
     frames = [read_table(p, table) for p in paths]
+    # an empty part (a group without probes) carries no dtypes worth keeping
+    frames = [f for f in frames if len(f)] or frames[:1]
     return validate(pd.concat(frames, ignore_index=True), table)

@@ -41,7 +41,8 @@ def e1a(document: dict) -> dict:
 @pytest.mark.parametrize(("scale", "n_train", "lr", "epochs"),
                          [("smoke", 30, 0.01, 500), ("paper", 100, 0.001, 3000)])
 def test_e1a_resolves_to_one_group_of_12(scale: str, n_train: int, lr: float, epochs: int) -> None:
-    (group,) = load_experiments(LOUKAS, scale)
+    (group,) = [g for g in load_experiments(LOUKAS, scale)
+                if g.experiment == "e1a"]
     members = group.config["members"]
     assert group.experiment == "e1a" and group.paper == "loukas2021" and len(members) == 12
     pairs = {(m["data"]["frequency"], m["seed"]) for m in members}

@@ -28,7 +28,7 @@ def _command(config: Path, out: Path) -> list[str]:
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_resume_gives_identical_tables(tmp_path, e1a_smoke_config):
     config = {**e1a_smoke_config, "members": e1a_smoke_config["members"][::3],
-              "train": {**e1a_smoke_config["train"], "epochs": 300}}
+              "train": {**e1a_smoke_config["train"], "epochs": 600}}
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     straight, killed = tmp_path / "straight", tmp_path / "killed"
@@ -37,11 +37,19 @@ def test_sigkill_at_random_points_then_resume_gives_identical_tables(tmp_path, e
     subprocess.run(_command(path, straight), check=True, capture_output=True, timeout=600)
 
     draw = random.Random(20261123)
+    state = killed / ".train_state" / "state.pt"
     kills = 0
     for _ in range(KILLS):
+        before = state.stat().st_mtime_ns if state.exists() else 0
         job = subprocess.Popen(_command(path, killed), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-        time.sleep(draw.uniform(1.0, 4.5))  # imports take ~2.5 s: some kills land before training
+        deadline = time.monotonic() + 120
+        # wait until this attempt has trained and saved at least once, then kill at a random
+        # moment (mid-epoch or mid-save) within the next 1.5 s
+        while job.poll() is None and time.monotonic() < deadline and (
+                not state.exists() or state.stat().st_mtime_ns == before):
+            time.sleep(0.02)
+        time.sleep(draw.uniform(0.0, 1.5))
         if job.poll() is None:
             job.kill()  # SIGKILL: no cleanup runs
             kills += 1

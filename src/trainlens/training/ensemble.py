@@ -40,6 +40,7 @@ class TrainConfig:
     lr: float = 1e-3
     epochs: int = 1
     batch_size: int = 1
+    drop_last: bool = False  # False: a shorter last batch, like DataLoader and the official code
     lr_decay_per_epoch: float = 1.0  # γ of ExponentialLR, stepped once per epoch
     dtype: str = "float64"
     checkpoints: int = 20  # log-spaced checkpoint steps (plus init and the final step)
@@ -60,6 +61,13 @@ class TrainConfig:
         if not 0 < self.lr_decay_per_epoch <= 1:
             raise ValueError(f"train.lr_decay_per_epoch must be in (0, 1], got "
                              f"{self.lr_decay_per_epoch}")
+
+    def steps_per_epoch(self, n_train: int) -> int:
+        """Optimizer steps per epoch: ⌈N/B⌉, or ⌊N/B⌋ with ``drop_last``."""
+        if self.drop_last and n_train < self.batch_size:
+            raise ValueError(f"train.batch_size={self.batch_size} exceeds the {n_train} training "
+                             "examples and train.drop_last is true: no step would be taken")
+        return n_train // self.batch_size if self.drop_last else -(-n_train // self.batch_size)
 
 
 @dataclass
@@ -195,9 +203,9 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
     """Train ``models`` (one per member) with per-member data, shuffle streams and lrs.
 
     Each epoch every member draws a fresh permutation of its training set from its own
-    ``order_rngs[m]`` and walks it in batches of ``config.batch_size`` (the last partial batch is
-    dropped, as a DataLoader with drop_last would). ``lrs`` overrides ``config.lr`` per member
-    (lr is vmappable). Models and splits must already have the training dtype and device.
+    ``order_rngs[m]`` and walks it in batches of ``config.batch_size`` (the last one shorter,
+    or dropped with ``config.drop_last``, as a DataLoader does). ``lrs`` overrides ``config.lr``
+    per member (lr is vmappable). Models and splits must already have the training dtype and device.
     With a ``resumer``, the loop starts from its saved state if there is one and saves its state
     at epoch boundaries (see :mod:`trainlens.training.resume`).
     """
@@ -206,9 +214,6 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
     base, params = stack_members(models)
     x_train, y_train, x_test, y_test = stack_splits(splits)
     n_members, n_train = x_train.shape[:2]
-    if n_train < config.batch_size:
-        raise ValueError(f"train.batch_size={config.batch_size} exceeds the {n_train} training "
-                         "examples")
     device = x_train.device
     lr0 = torch.tensor(lrs if lrs is not None else [config.lr] * n_members,
                        dtype=x_train.dtype, device=device)
@@ -216,7 +221,7 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
     step_fn = make_sgd_step(base, loss, config.compile)
     forward = vmap(lambda p, x: functional_call(base, p, (x,)))
 
-    steps_per_epoch = n_train // config.batch_size
+    steps_per_epoch = config.steps_per_epoch(n_train)
     first_bad = torch.full((n_members,), -1, dtype=torch.long, device=device)
     step, first_epoch, elapsed_before = 0, 0, 0.0
     saved = resumer.load() if resumer is not None else None

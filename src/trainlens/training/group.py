@@ -170,7 +170,7 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
     members = [build_member(config, m, Path(data_root), torch_device) for m in config["members"]]
     train = train_config(config)
     n_train = members[0].split.x_train.shape[0]
-    steps_per_epoch = n_train // train.batch_size
+    steps_per_epoch = train.steps_per_epoch(n_train)
     total_steps = steps_per_epoch * train.epochs
     run_ids = [m.run_id for m in members]
     log = MetricLog(steps_per_epoch)

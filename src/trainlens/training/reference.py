@@ -30,7 +30,7 @@ def train_alone(model: nn.Module, split: Split, config: TrainConfig,
     trace = []
     for _ in range(config.epochs):
         order = torch.from_numpy(order_rng.permutation(n_train))
-        for b in range(n_train // config.batch_size):
+        for b in range(config.steps_per_epoch(n_train)):
             index = order[b * config.batch_size:(b + 1) * config.batch_size]
             optimizer.zero_grad(set_to_none=True)
             loss.value(model(split.x_train[index]), split.y_train[index]).mean().backward()

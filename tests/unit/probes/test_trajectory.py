@@ -34,8 +34,8 @@ class VisitRecorder(Hook):
 @pytest.fixture(scope="module")
 def one_epoch():
     torch.set_num_threads(1)
-    (group,) = load_experiments(Path(__file__).parents[3] / "experiments" / "loukas2021.yaml",
-                                "smoke")
+    experiments = Path(__file__).parents[3] / "experiments" / "loukas2021.yaml"
+    (group,) = [g for g in load_experiments(experiments, "smoke") if g.experiment == "e1a"]
     config = group.config
     members = [build_member(config, m, Path("data"), torch.device("cpu"))
                for m in config["members"]]

@@ -67,3 +67,20 @@ def test_divergence_is_recorded_not_raised(e1a_smoke_config):
     assert result.diverged_step[0] is None
     assert result.diverged_step[1] is not None and 1 <= result.diverged_step[1] <= result.steps
     assert torch.isfinite(result.params[FIRST_BIAS][0]).all()
+
+
+def test_partial_last_batch_matches_dataloader_semantics(e1a_smoke_config):
+    # N = 30, B = 16: steps of 16 then 14 examples (drop_last=False), as torch's DataLoader and
+    # the official code do; the ensemble equals the plain loop on the same batches.
+    (member,) = _members(e1a_smoke_config, [2])
+    base = vars(train_config(e1a_smoke_config))
+    train = TrainConfig(**{**base, "epochs": 2, "batch_size": 16})
+    assert train.steps_per_epoch(30) == 2
+    assert TrainConfig(**{**base, "batch_size": 16, "drop_last": True}).steps_per_epoch(30) == 1
+    alone = copy.deepcopy(member.model)
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    result = train_ensemble([copy.deepcopy(member.model)], [member.split], train, [rng_a])
+    train_alone(alone, member.split, train, rng_b)
+    for name, value in alone.named_parameters():
+        assert torch.allclose(result.params[name][0], value, rtol=0, atol=1e-12), name
+    assert result.steps == 4
