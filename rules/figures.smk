@@ -1,6 +1,6 @@
 """Figures, claim checks, paper reports and the manifest of everything built.
 
-INPUTS:  results/<paper>/tables/{runs,metrics}.parquet, analysis/<paper>/{figures,claims}.py,
+INPUTS:  results/<paper>/tables/{runs,metrics,regions}.parquet, analysis/<paper>/{figures,claims}.py,
          analysis/<paper>/notes.md (declared as inputs: editing them rebuilds what they feed)
 OUTPUTS: figures/<paper>/<figure>.{pdf,png}, results/<paper>/claims.tsv,
          figures/<paper>/REPORT.md, figures/all (path and sha256 of every figure and report)
@@ -11,6 +11,7 @@ rule plot_figure:
     input:
         runs="results/{paper}/tables/runs.parquet",
         metrics="results/{paper}/tables/metrics.parquet",
+        regions="results/{paper}/tables/regions.parquet",
         module="analysis/{paper}/figures.py",
     output:
         pdf="figures/{paper}/{figure}.pdf",
@@ -32,7 +33,8 @@ rule plot_figure:
         caption=lambda w: FIGURES[w.paper][w.figure].full_caption,
     shell:
         "trainlens plot --figures-module {input.module} --figure {wildcards.figure} "
-        "--runs {input.runs} --metrics {input.metrics} --scale {params.scale} "
+        "--runs {input.runs} --metrics {input.metrics} --regions {input.regions} "
+        "--scale {params.scale} "
         "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -40,6 +42,7 @@ rule check_claims:
     input:
         runs="results/{paper}/tables/runs.parquet",
         metrics="results/{paper}/tables/metrics.parquet",
+        regions="results/{paper}/tables/regions.parquet",
         module="analysis/{paper}/claims.py",
     output:
         report(
@@ -56,7 +59,8 @@ rule check_claims:
         scale=SCALE,
     shell:
         "trainlens claims --claims-module {input.module} --runs {input.runs} "
-        "--metrics {input.metrics} --scale {params.scale} --out {output} > {log} 2>&1"
+        "--metrics {input.metrics} --regions {input.regions} --scale {params.scale} "
+        "--out {output} > {log} 2>&1"
 
 
 rule write_report:

@@ -3,6 +3,8 @@
 INPUTS:  results/<paper>/groups/<group>/{config.json,checkpoints/}
 OUTPUTS: results/<paper>/groups/<group>/probe_metrics.parquet (mean and max per probe, run,
          checkpoint and split)
+         results/<paper>/groups/<group>/probe_regions.parquet (linear regions on a latent grid at
+         the final checkpoint, for experiments with region_analysis; empty otherwise)
 """
 
 
@@ -12,7 +14,8 @@ rule measure_group:
         checkpoints="results/{paper}/groups/{group}/checkpoints",
         data=dataset_stamps,
     output:
-        "results/{paper}/groups/{group}/probe_metrics.parquet",
+        metrics="results/{paper}/groups/{group}/probe_metrics.parquet",
+        regions="results/{paper}/groups/{group}/probe_regions.parquet",
     log:
         "logs/{paper}/measure_group/{group}.log",
     benchmark:
@@ -26,5 +29,5 @@ rule measure_group:
         deterministic="--deterministic" if config.get("deterministic") else "",
     shell:
         "trainlens measure --config {input.config} --checkpoints {input.checkpoints} "
-        "--data-root {params.data_root} --out {output} --device {params.device} {params.deterministic} "
-        "--threads {threads} > {log} 2>&1"
+        "--data-root {params.data_root} --out {output.metrics} --regions {output.regions} "
+        "--device {params.device} {params.deterministic} --threads {threads} > {log} 2>&1"

@@ -1,8 +1,9 @@
 """Tables: the per-group parts concatenated into the paper's tidy tables (design.md "Tables").
 
-INPUTS:  results/<paper>/groups/*/{runs,train_metrics,probe_metrics}.parquet
+INPUTS:  results/<paper>/groups/*/{runs,train_metrics,probe_metrics,probe_regions}.parquet
 OUTPUTS: results/<paper>/tables/runs.parquet     one row per run
          results/<paper>/tables/metrics.parquet  long: run_id, step, epoch, split, metric, value
+         results/<paper>/tables/regions.parquet  per latent grid point (loukas2021 E2)
 """
 
 
@@ -31,3 +32,16 @@ rule collect_metrics:
         "../envs/trainlens.yaml"
     shell:
         "trainlens collect --table metrics --out {output} {input} > {log} 2>&1"
+
+
+rule collect_regions:
+    input:
+        lambda w: group_files(w.paper, "probe_regions.parquet"),
+    output:
+        "results/{paper}/tables/regions.parquet",
+    log:
+        "logs/{paper}/collect_regions.log",
+    conda:
+        "../envs/trainlens.yaml"
+    shell:
+        "trainlens collect --table regions --out {output} {input} > {log} 2>&1"

@@ -154,9 +154,26 @@ def c8_far_field(inputs: ClaimInputs) -> dict[str, float | bool]:
             "spearman_f_far": _spearman(far["f"], far["value"])}
 
 
-claims.pending("C7", "fig06_linear_regions", "Theorem 2; spec §6 C7",
-               "λ far from data is bounded via training regions.",
-               "share of feasible off-training grid points with λ ≤ LP*", E1A_BUILT_ONLY + " (E2)")
+@claims.claim(
+    "C7", "fig06_linear_regions", "Theorem 2; spec §6 C7",
+    "λ far from data is bounded via training regions: every feasible off-training grid point "
+    "satisfies λ(x) ≤ LP*(x).",
+    "share of feasible off-training grid points with λ ≤ LP*·(1 + 1e-6) + 1e-9; % of grid points "
+    "in training regions; % infeasible",
+    {scale: [Criterion("share_bounded", ">=", 1.0)] for scale in ("paper", "smoke")})
+def c7_lp_bound(inputs: ClaimInputs) -> dict[str, float | bool]:
+    e2 = inputs.runs.loc[inputs.runs["experiment"] == "e2", "run_id"]
+    grid = inputs.regions[inputs.regions["run_id"].isin(e2)]
+    off = grid[~grid["in_training_region"]]
+    feasible = off[np.isfinite(off["lp_bound"])]
+    bounded = feasible["lipschitz"] <= feasible["lp_bound"] * (1 + 1e-6) + 1e-9
+    return {"share_bounded": float(bounded.mean()) if len(feasible) else float("nan"),
+            "n_feasible_off_training": float(len(feasible)),
+            "pct_in_training_regions": 100.0 * float(grid["in_training_region"].mean()),
+            "pct_infeasible": 100.0 * float((~np.isfinite(off["lp_bound"])).sum())
+            / max(len(grid), 1)}
+
+
 claims.pending("C9", "figR07_cnn_dynamics; figX02_corruption_mlp", "spec §6 C9",
                "Label corruption gives a longer trajectory, larger variance and distance.",
                "Spearman(p, τ), (p, total), (p, V), (p, d)", E1A_BUILT_ONLY + " (E1b, E1c)")

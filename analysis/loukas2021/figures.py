@@ -7,6 +7,7 @@ computed per run first (never on repeat-averaged biases, pitfall P14).
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -163,4 +164,44 @@ def batch_size(inputs: FigureInputs) -> plt.Figure:
             rows = _with_frequency(inputs, traj.per_epoch(inputs.metrics, metric, split), "e4")
             _band(ax, rows[rows["batch_size"] == size], x, "value")
             ax.set(xlabel="iteration" if x == "step" else x, ylabel=f"{label}, bs {size}")
+    return fig
+
+
+@figures.figure("fig06_linear_regions",
+                "E2 (the paper's Fig. 6, Theorem 2): the latent plane [−1, 1]² of the E2 model, "
+                "embedded with its training Q. Panels: ground truth; the network's output; the "
+                "Lipschitz constant λ of each linear region; the LP bound of Theorem 2 for "
+                "regions that hold no training point (grey: regions with training points; "
+                "white: infeasible, bound = ∞); the number of training regions the bound "
+                "combines (nonzeros of α). Official outputs: experiment_2/{ground_truth, "
+                "output_surface, lipschitz_surface, linear_combinations_gradient, "
+                "linear_combinations_distinct}.png.", ("e2",))
+def linear_regions(inputs: FigureInputs) -> plt.Figure:
+    regions = inputs.regions
+    run = inputs.runs[inputs.runs["experiment"] == "e2"].iloc[0]
+    grid = regions[regions["run_id"] == run["run_id"]].sort_values(["u1", "u2"])
+    n = int(round(np.sqrt(len(grid))))
+    f = float(run["data_frequency"])
+
+    def image(column: str) -> np.ndarray:
+        return grid[column].to_numpy(dtype=float).reshape(n, n).T  # rows: u2, columns: u1
+
+    u1 = grid["u1"].to_numpy().reshape(n, n).T
+    u2 = grid["u2"].to_numpy().reshape(n, n).T
+    bound = np.where(image("lp_bound") == np.inf, np.nan, image("lp_bound"))
+    off = ~grid["in_training_region"].to_numpy().reshape(n, n).T
+    panels = [("ground truth", np.cos(2 * np.pi * f * u1) * np.cos(2 * np.pi * f * u2), "coolwarm"),
+              ("output", image("output"), "coolwarm"),
+              ("λ per region", image("lipschitz"), "viridis"),
+              ("LP bound (off-training regions)", np.where(off, bound, np.nan), "viridis"),
+              ("nonzeros of α", np.where(off & np.isfinite(bound), image("alpha_nonzeros"),
+                                         np.nan), "magma")]
+    fig, axes = plt.subplots(1, 5, figsize=(22, 4.4), layout="constrained")
+    for ax, (title, values, cmap) in zip(axes, panels, strict=True):
+        if title.startswith("LP") or title.startswith("nonzeros"):
+            ax.imshow(np.where(off, np.nan, 1.0), extent=(-1, 1, -1, 1), origin="lower",
+                      cmap="Greys", vmin=0, vmax=2)
+        shown = ax.imshow(values, extent=(-1, 1, -1, 1), origin="lower", cmap=cmap)
+        fig.colorbar(shown, ax=ax, shrink=0.8)
+        ax.set(title=title, xlabel="$u_1$", ylabel="$u_2$")
     return fig

@@ -50,6 +50,7 @@ class ClaimInputs:
     metrics: pd.DataFrame
     scale: str
     excluded: int = 0  # runs removed because they diverged or failed
+    regions: pd.DataFrame | None = None  # loukas2021 E2 grid analysis
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,11 @@ def evaluate(claim: Claim, inputs: ClaimInputs) -> dict[str, object]:
 
 
 def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,
-               scale: str) -> pd.DataFrame:
+               scale: str, regions: pd.DataFrame | None = None) -> pd.DataFrame:
     """Evaluate every claim of ``claims`` on the ok runs; the claims table of design.md."""
     ok = runs[runs["status"] == "ok"]
     inputs = ClaimInputs(ok, metrics[metrics["run_id"].isin(ok["run_id"])], scale,
-                         excluded=int(len(runs) - len(ok)))
+                         excluded=int(len(runs) - len(ok)), regions=regions)
     ordered = sorted(claims.claims.values(), key=lambda c: int(c.claim_id.lstrip("C")))
     rows = [evaluate(claim, inputs) for claim in ordered]
     table = pd.DataFrame(rows)

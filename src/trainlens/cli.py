@@ -69,7 +69,7 @@ def cmd_measure(a: argparse.Namespace) -> None:
     from trainlens.measure import measure_group
 
     _threads(a.threads, a.deterministic)
-    measure_group(a.config, a.checkpoints, a.data_root, a.out, a.device)
+    measure_group(a.config, a.checkpoints, a.data_root, a.out, a.regions, a.device)
 
 
 def cmd_collect(a: argparse.Namespace) -> None:
@@ -81,7 +81,8 @@ def cmd_collect(a: argparse.Namespace) -> None:
 def _inputs(a: argparse.Namespace):
     from trainlens.tables import read_table
 
-    return read_table(a.runs, "runs"), read_table(a.metrics, "metrics")
+    regions = read_table(a.regions, "regions") if a.regions else None
+    return read_table(a.runs, "runs"), read_table(a.metrics, "metrics"), regions
 
 
 def cmd_plot(a: argparse.Namespace) -> None:
@@ -92,10 +93,11 @@ def cmd_plot(a: argparse.Namespace) -> None:
     if a.figure not in figure_set.figures:
         raise ConfigError(f"figure {a.figure!r} unknown; known: {sorted(figure_set.figures)}")
     spec = figure_set.figures[a.figure]
-    runs, metrics = _inputs(a)
+    runs, metrics, regions = _inputs(a)
     runs = runs[runs["experiment"].isin(spec.experiments)]
     use_style()
-    fig = spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], a.scale))
+    fig = spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], a.scale,
+                                 regions))
     fig.suptitle(spec.stem, fontsize=9, x=0.01, ha="left")
     save_figure(fig, a.pdf, a.png, spec.stem, spec.full_caption, a.scale,
                 config_hash(sorted(runs["run_id"])))
@@ -105,8 +107,8 @@ def cmd_claims(a: argparse.Namespace) -> None:
     from trainlens.claims import run_claims
     from trainlens.tables import write_table
 
-    runs, metrics = _inputs(a)
-    table = run_claims(load_module(a.claims_module).claims, runs, metrics, a.scale)
+    runs, metrics, regions = _inputs(a)
+    table = run_claims(load_module(a.claims_module).claims, runs, metrics, a.scale, regions)
     write_table(table, a.out, "claims")
     for row in table.itertuples():
         print(f"{row.paper}:{row.claim_id:<4} {row.passed or '-':<5} {row.value} {row.reason}")
@@ -178,7 +180,8 @@ def parser() -> argparse.ArgumentParser:
     deterministic = ("--deterministic", {"action": "store_true",
                                          "help": "deterministic kernels (GPU; slower)"})
     data_root = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
-    tables = (("--runs", req), ("--metrics", req))
+    tables = (("--runs", req), ("--metrics", req),
+              ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
     add("resolve", cmd_resolve, "write the resolved config.json of one training group",
         ("--experiments", req), scale, ("--group", req), ("--out", req))
     add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
@@ -188,10 +191,12 @@ def parser() -> argparse.ArgumentParser:
                              "help": "seconds between resumable states (at epoch ends)"}),
         device, threads, deterministic)
     add("measure", cmd_measure, "run a group's probes on its checkpoints",
-        ("--config", req), ("--checkpoints", req), data_root, ("--out", req), device, threads,
-        deterministic)
+        ("--config", req), ("--checkpoints", req), data_root, ("--out", req),
+        ("--regions", {"help": "where to write the linear-regions table (loukas2021 E2)"}),
+        device, threads, deterministic)
     add("collect", cmd_collect, "concatenate per-group table parts into one table",
-        ("--table", {"choices": ["runs", "metrics"], "required": True}), ("--out", req),
+        ("--table", {"choices": ["runs", "metrics", "regions"], "required": True}),
+        ("--out", req),
         ("parts", {"nargs": "+"}))
     add("plot", cmd_plot, "draw one figure of a paper from its tables",
         ("--figures-module", req), ("--figure", req), *tables, scale, ("--pdf", req),

@@ -189,6 +189,7 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
         config = {"paper": paper, "experiment": name, "group_id": group_id, "scale": scale,
                   "description": resolved.get("description", ""), **shared[group_key],
                   "record": resolved.get("record", {}), "probes": resolved.get("probes", []),
+                  "region_analysis": resolved.get("region_analysis"),
                   "members": members}
         result.append(Group(paper, name, group_id, config))
     return result

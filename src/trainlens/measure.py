@@ -14,15 +14,37 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from trainlens.data.sinusoid import embed_like, latent_grid
 from trainlens.io import load_checkpoint
 from trainlens.probes import PROBES
+from trainlens.probes.regions import region_analysis
 from trainlens.tables import write_table
 from trainlens.training.group import build_member, load_group_config
 
+REGION_COLUMNS = {"run_id": "object", "step": "int64", "u1": "float64", "u2": "float64",
+                  "region": "int64", "in_training_region": "bool", "lipschitz": "float64",
+                  "output": "float64", "lp_bound": "float64", "alpha_nonzeros": "int64"}
+
+
+def _regions(config: dict, members: list, checkpoint: dict) -> pd.DataFrame:
+    """loukas2021 E2 on the final checkpoint: one row per latent grid point (spec §4.3)."""
+    points = config["region_analysis"]["grid_points"]
+    u = latent_grid(points)
+    parts = []
+    for index, member in enumerate(members):
+        member.model.load_state_dict({k: v[index] for k, v in checkpoint["params"].items()})
+        table = region_analysis(member.model, member.split.x_train, embed_like(member.split, u))
+        parts.append(table.assign(run_id=member.run_id, step=int(checkpoint["step"]),
+                                  u1=u[:, 0], u2=u[:, 1]))
+    return pd.concat(parts, ignore_index=True)[list(REGION_COLUMNS)]
+
 
 def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_root: str | Path,
-                  out: str | Path, device: str = "cpu") -> pd.DataFrame:
-    """Probe every checkpoint of the group in ``config_path``; writes the metrics part ``out``."""
+                  out: str | Path, regions_out: str | Path | None = None,
+                  device: str = "cpu") -> pd.DataFrame:
+    """Probe every checkpoint of the group in ``config_path``; writes the metrics part ``out``
+    and, for experiments with ``region_analysis``, the regions part ``regions_out`` (an empty
+    table otherwise)."""
     config = load_group_config(config_path)
     unknown = [p for p in config.get("probes", []) if p not in PROBES]
     if unknown:
@@ -50,4 +72,9 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
     # explicit dtypes: a group without probes writes an empty table that must still concatenate
     table = table.astype({"step": "int64", "epoch": "float64", "value": "float64"})
     write_table(table, out, "metrics")
+    if regions_out is not None:
+        regions = pd.DataFrame(columns=list(REGION_COLUMNS)).astype(REGION_COLUMNS)
+        if config.get("region_analysis"):
+            regions = _regions(config, members, load_checkpoint(files[-1]))
+        write_table(regions, regions_out, "regions")
     return table

@@ -32,6 +32,7 @@ class FigureInputs:
     runs: pd.DataFrame
     metrics: pd.DataFrame
     scale: str
+    regions: pd.DataFrame | None = None  # loukas2021 E2 grid analysis
 
 
 @dataclass(frozen=True)

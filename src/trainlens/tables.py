@@ -23,6 +23,11 @@ TABLES: dict[str, dict[str, str]] = {
         "run_id": "text", "step": "int", "epoch": "float", "split": "text", "metric": "text",
         "value": "float",
     },
+    "regions": {  # loukas2021 E2: one row per grid point of the latent plane (spec §4.3)
+        "run_id": "text", "step": "int", "u1": "float", "u2": "float", "region": "int",
+        "in_training_region": "bool", "lipschitz": "float", "output": "float",
+        "lp_bound": "float", "alpha_nonzeros": "int",
+    },
     "claims": {
         "paper": "text", "claim_id": "text", "figure": "text", "source": "text",
         "statement": "text", "statistic": "text", "value": "text", "threshold": "text",
@@ -36,6 +41,8 @@ STATUSES = ("ok", "diverged", "failed")
 def _kind_ok(series: pd.Series, kind: str) -> bool:
     if kind == "int":
         return pd.api.types.is_integer_dtype(series)
+    if kind == "bool":
+        return pd.api.types.is_bool_dtype(series)
     if kind == "float":
         return pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series)
     return pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)

@@ -78,12 +78,22 @@ def load(config: SinusoidConfig, rng: np.random.Generator, data_root: Path) -> S
 def far_field_latent(points: int = 41, outer: float = 3.0, inner: float = 1.0) -> np.ndarray:
     """The latent grid of loukas2021 §4.4: ``points``² over [−outer, outer]² minus [−inner, inner]²
     (the square the training data is drawn from), shape (n, 2)."""
-    axis = np.linspace(-outer, outer, points)
-    u = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    u = latent_grid(points, outer)
     return u[np.abs(u).max(axis=1) > inner]
+
+
+def latent_grid(points: int, extent: float = 1.0) -> np.ndarray:
+    """``points``² latent points on [−extent, extent]², u1 varying slowest, shape (n, 2)."""
+    axis = np.linspace(-extent, extent, points)
+    return np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+
+
+def embed_like(split: Split, u: np.ndarray) -> torch.Tensor:
+    """Latent points embedded with the run's own Q and scale (pitfall P18), as model inputs."""
+    x = embed(u, split.extras["Q"], float(split.extras["embed_scale"]))
+    return torch.from_numpy(x).to(split.x_train)
 
 
 def far_field_inputs(split: Split) -> dict[str, torch.Tensor]:
     """Far-field grid points embedded with the run's own Q (pitfall P18), as model inputs."""
-    x = embed(far_field_latent(), split.extras["Q"], float(split.extras["embed_scale"]))
-    return {"far_field": torch.from_numpy(x).to(split.x_train)}
+    return {"far_field": embed_like(split, far_field_latent())}
