@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-WORKFLOW_FILES = ("Snakefile", "rules", "experiments", "analysis", "envs")
+WORKFLOW_FILES = ("Snakefile", "rules", "experiments", "analysis", "envs", "report")
 
 
 def snakemake(*args: str, cwd: Path = REPO, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -91,3 +91,10 @@ def test_smoke_workflow_end_to_end(tmp_path):
     for row in evaluated.itertuples():
         assert row.value in report  # every statistic in the report comes from claims.tsv
     assert "figures/loukas2021/REPORT.md" in done.stdout + done.stderr
+    # snakemake --report: one HTML file that holds every figure of figures/all with its claims
+    done = snakemake("--report", "report.html", cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    pngs = [Path(p).name for p in built if p.endswith(".png")]
+    assert len(pngs) == len(stems) and all(name in html for name in pngs)
+    assert "spearman_f_tau" in html and "reconstructed figure" in html
