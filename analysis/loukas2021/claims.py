@@ -14,7 +14,7 @@ from trainlens.claims import ClaimInputs, ClaimSet, Criterion
 from trainlens.probes import trajectory as traj
 
 claims = ClaimSet("loukas2021")
-E1A_BUILT_ONLY = "E1a is built; this experiment is not built yet (issue: loukas2021 complete)"
+NOT_BUILT = "this experiment is not built yet (issue: loukas2021 complete)"
 
 
 def _e1a(inputs: ClaimInputs, values: pd.Series) -> pd.DataFrame:
@@ -176,15 +176,15 @@ def c7_lp_bound(inputs: ClaimInputs) -> dict[str, float | bool]:
 
 claims.pending("C9", "figR07_cnn_dynamics; figX02_corruption_mlp", "spec §6 C9",
                "Label corruption gives a longer trajectory, larger variance and distance.",
-               "Spearman(p, τ), (p, total), (p, V), (p, d)", E1A_BUILT_ONLY + " (E1b, E1c)")
+               "Spearman(p, τ), (p, total), (p, V), (p, d)", NOT_BUILT + " (E1b, E1c)")
 claims.pending("C10", "figR08_cnn_losses", "spec §6 C10",
                "Corruption gives a worse test loss and slower train-loss decrease.",
                "Spearman(p, final test loss); train-loss AUC medians per p",
-               E1A_BUILT_ONLY + " (E1b; paper scale only)")
+               NOT_BUILT + " (E1b; paper scale only)")
 claims.pending("C11", "figR09_mnist_architecture", "spec §6 C11 [inferred]",
                "A better-suited architecture (CNN) trains more steadily than the MLP.",
                "τ over the last 20% of windows, CNN vs MLP per seed; final test loss",
-               E1A_BUILT_ONLY + " (E3; paper scale only)")
+               NOT_BUILT + " (E3; paper scale only)")
 @claims.claim(
     "C12", "figR10_batch_size", "spec §6 C12 [inferred]",
     "The frequency ordering of the trajectory persists with minibatches (16, 32).",

@@ -93,6 +93,11 @@ class ClaimSet:
         self._add(Claim(claim_id, figure, source, statement, statistic, {}, None, reason))
 
 
+def claim_number(claim_id: str) -> int:
+    """C12 -> 12: claims are listed in spec order, not string order."""
+    return int(claim_id.lstrip("C"))
+
+
 def _format(statistics: dict[str, float | bool]) -> str:
     def one(v: float | bool) -> str:
         return str(v) if isinstance(v, bool) else f"{v:.4g}"
@@ -135,7 +140,7 @@ def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,
     ok = runs[runs["status"] == "ok"]
     inputs = ClaimInputs(ok, metrics[metrics["run_id"].isin(ok["run_id"])], scale,
                          excluded=int(len(runs) - len(ok)), regions=regions)
-    ordered = sorted(claims.claims.values(), key=lambda c: int(c.claim_id.lstrip("C")))
+    ordered = sorted(claims.claims.values(), key=lambda c: claim_number(c.claim_id))
     rows = [evaluate(claim, inputs) for claim in ordered]
     table = pd.DataFrame(rows)
     table.insert(0, "paper", claims.paper)

@@ -8,12 +8,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from trainlens.claims import claim_number
 from trainlens.config import load_experiments
+from trainlens.tables import read_table
 
 
 def _claims(root: Path, paper: str) -> pd.DataFrame | None:
     path = root / "results" / paper / "claims.tsv"
-    return pd.read_csv(path, sep="\t", keep_default_na=False) if path.exists() else None
+    return read_table(path, "claims") if path.exists() else None
 
 
 def listing(root: str | Path, scale: str) -> str:
@@ -42,7 +44,7 @@ def listing(root: str | Path, scale: str) -> str:
         declared = load_module(root / "analysis" / paper / "claims.py").claims.claims
         lines.append("  claims" + ("" if claims is not None else " (not checked yet)") + ":")
         verdicts = {} if claims is None else claims.set_index("claim_id").to_dict("index")
-        for claim_id in sorted(declared, key=lambda c: int(c.lstrip("C"))):
+        for claim_id in sorted(declared, key=claim_number):
             row = verdicts.get(claim_id)
             status = "-" if row is None else (row["passed"] or "not evaluated")
             detail = "" if row is None else f" {row['value'] or row['reason']}"

@@ -18,12 +18,13 @@ from trainlens.data.sinusoid import embed_like, latent_grid
 from trainlens.io import load_checkpoint
 from trainlens.probes import PROBES
 from trainlens.probes.regions import region_analysis
-from trainlens.tables import write_table
-from trainlens.training.group import build_member, load_group_config
+from trainlens.tables import TABLES, empty_table, write_table
+from trainlens.training.group import Member, build_member, load_group_config
 
-REGION_COLUMNS = {"run_id": "object", "step": "int64", "u1": "float64", "u2": "float64",
-                  "region": "int64", "in_training_region": "bool", "lipschitz": "float64",
-                  "output": "float64", "lp_bound": "float64", "alpha_nonzeros": "int64"}
+
+def _load_member(member: Member, checkpoint: dict, index: int) -> None:
+    """Put member ``index``'s slice of the stacked checkpoint parameters into its model."""
+    member.model.load_state_dict({k: v[index] for k, v in checkpoint["params"].items()})
 
 
 def _regions(config: dict, members: list, checkpoint: dict) -> pd.DataFrame:
@@ -32,11 +33,11 @@ def _regions(config: dict, members: list, checkpoint: dict) -> pd.DataFrame:
     u = latent_grid(points)
     parts = []
     for index, member in enumerate(members):
-        member.model.load_state_dict({k: v[index] for k, v in checkpoint["params"].items()})
+        _load_member(member, checkpoint, index)
         table = region_analysis(member.model, member.split.x_train, embed_like(member.split, u))
         parts.append(table.assign(run_id=member.run_id, step=int(checkpoint["step"]),
                                   u1=u[:, 0], u2=u[:, 1]))
-    return pd.concat(parts, ignore_index=True)[list(REGION_COLUMNS)]
+    return pd.concat(parts, ignore_index=True)[list(TABLES["regions"])]
 
 
 def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_root: str | Path,
@@ -58,8 +59,7 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
     for file in files:
         checkpoint = load_checkpoint(file)
         for index, member in enumerate(members):
-            state = {k: v[index] for k, v in checkpoint["params"].items()}
-            member.model.load_state_dict(state)
+            _load_member(member, checkpoint, index)
             for name in config.get("probes", []):
                 probe = PROBES[name]
                 for split, x in probe.inputs(member.split).items():
@@ -68,12 +68,12 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
                         rows.append({"run_id": member.run_id, "step": int(checkpoint["step"]),
                                      "epoch": float(checkpoint["epoch"]), "split": split,
                                      "metric": f"{name}_{stat}", "value": float(value)})
-    table = pd.DataFrame(rows, columns=["run_id", "step", "epoch", "split", "metric", "value"])
+    table = pd.DataFrame(rows, columns=list(TABLES["metrics"]))
     # explicit dtypes: a group without probes writes an empty table that must still concatenate
     table = table.astype({"step": "int64", "epoch": "float64", "value": "float64"})
     write_table(table, out, "metrics")
     if regions_out is not None:
-        regions = pd.DataFrame(columns=list(REGION_COLUMNS)).astype(REGION_COLUMNS)
+        regions = empty_table("regions")
         if config.get("region_analysis"):
             regions = _regions(config, members, load_checkpoint(files[-1]))
         write_table(regions, regions_out, "regions")

@@ -16,8 +16,14 @@ import pandas as pd
 from trainlens.io import atomic_write_text
 from trainlens.plotting import FigureSet
 from trainlens.provenance import git_commit, versions
+from trainlens.tables import read_table
 
 VERDICT_MARK = {"PASS": "PASS", "FAIL": "**FAIL**", "": "not evaluated"}
+
+
+def claims_of_figure(claims: pd.DataFrame, stem: str) -> pd.DataFrame:
+    """The rows of the claims a figure supports (a claim's ``figure`` may list several)."""
+    return claims[[stem in figures.split("; ") for figures in claims["figure"]]]
 
 
 def _claims_table(rows: pd.DataFrame) -> str:
@@ -66,7 +72,7 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
             continue
         png = os.path.relpath(figure_paths[stem], out.parent)
         parts += ["", f"### {stem}", "", f"![{stem}]({png})", "", spec.full_caption, ""]
-        supported = claims[[stem in figs.split("; ") for figs in claims["figure"]]]
+        supported = claims_of_figure(claims, stem)
         parts.append(_claims_table(supported) if len(supported) else "No claim uses this figure.")
     parts += ["", Path(notes_path).read_text().strip(), "",
               "## How to cite this figure", "",
@@ -93,7 +99,7 @@ def gating_failures(claims_tables: list[str | Path]) -> list[str]:
     """``paper:Cn (reason)`` for every gating claim that failed, across the given claims.tsv."""
     failed = []
     for path in claims_tables:
-        table = pd.read_csv(path, sep="\t", keep_default_na=False)
+        table = read_table(path, "claims")
         for row in table[table["gating"] == "FAIL"].itertuples():
             failed.append(f"{row.paper}:{row.claim_id} ({row.reason})")
     return failed
@@ -105,8 +111,7 @@ def figure_labels(claims_path: str | Path, stem: str) -> dict[str, str]:
     labels = {"figure": stem}
     if not Path(claims_path).exists():
         return {**labels, "claims": "not checked yet"}
-    claims = pd.read_csv(claims_path, sep="\t", keep_default_na=False)
-    for row in claims[[stem in figs.split("; ") for figs in claims["figure"]]].itertuples():
+    for row in claims_of_figure(read_table(claims_path, "claims"), stem).itertuples():
         verdict = row.passed or f"not evaluated ({row.reason})"
         labels[row.claim_id] = (f"{verdict}: {row.value}" + (f" (threshold {row.threshold})"
                                                              if row.threshold else ""))

@@ -36,6 +36,13 @@ TABLES: dict[str, dict[str, str]] = {
     },
 }
 STATUSES = ("ok", "diverged", "failed")
+PANDAS_DTYPES = {"text": "object", "int": "int64", "float": "float64", "bool": "bool"}
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    """A table with no rows but the right columns and dtypes (so that it concatenates)."""
+    spec = TABLES[table]
+    return pd.DataFrame(columns=list(spec)).astype({c: PANDAS_DTYPES[k] for c, k in spec.items()})
 
 
 def _kind_ok(series: pd.Series, kind: str) -> bool:
