@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from trainlens.data.base import Split
+from trainlens.data.corruption import corrupt_binary_labels
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class DigitsConfig:
     channels: int = 1
     normalize: bool = False
     flatten: bool = True
+    label_corruption: float = 0.0  # loukas2021 E1b rule on the training labels (2 classes only)
 
     def __post_init__(self) -> None:
         if self.classes is not None:
@@ -51,6 +53,12 @@ class DigitsConfig:
                              f"got {self.image_size}")
         if self.channels not in (1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {self.channels}")
+        if not 0.0 <= self.label_corruption <= 1.0:
+            raise ValueError(f"data.label_corruption must be in [0, 1], "
+                             f"got {self.label_corruption}")
+        if self.label_corruption > 0 and (self.classes is None or len(self.classes) != 2):
+            raise ValueError("data.label_corruption needs exactly two data.classes (the loukas2021 "
+                             "rule redraws labels from {0, 1})")
 
 
 def _split_indices(labels: np.ndarray, config: DigitsConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -100,5 +108,8 @@ def load(config: DigitsConfig, rng: np.random.Generator, data_root: Path) -> Spl
         relabel[list(config.classes)] = np.arange(len(config.classes))
         labels = relabel[labels]
     train, test = _split_indices(labels, config)
-    return Split(_shape(pixels[train], config), torch.from_numpy(labels[train]).long(),
+    y_train = torch.from_numpy(labels[train]).long()
+    if config.label_corruption > 0:  # training labels only; the test set stays clean
+        y_train = corrupt_binary_labels(y_train, config.label_corruption)
+    return Split(_shape(pixels[train], config), y_train,
                  _shape(pixels[test], config), torch.from_numpy(labels[test]).long())

@@ -1,7 +1,9 @@
 """The loukas2021 E1a generator: a 2-D sinusoid embedded in 10 dimensions (spec §3 E1a).
 
 u ~ U([-1, 1]^2), y = cos(2πf·u1)·cos(2πf·u2), x = s·Q·[u; 0_8] with Q the orthogonal factor of
-QR(randn(10, 10)/√10) and s = 10. Data and Q are redrawn for every seed; Q is returned in
+QR(randn(10, 10)/√10) and s = 10. E1c (a suite addition, spec §3) uses the binary targets
+y = 1[cos(2πf·u1)·cos(2πf·u2) > 0] with the training labels corrupted by the E1b rule.
+Data and Q are redrawn for every seed; Q is returned in
 ``extras`` so that grid probes (E2, far-field Lipschitz) embed with the run's own Q (pitfall P18).
 """
 
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 from trainlens.data.base import Split
+from trainlens.data.corruption import corrupt_binary_labels
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class SinusoidConfig:
     test_fraction: float = 0.3
     embed_dim: int = 10
     embed_scale: float = 10.0
+    target: str = "regression"  # or "binary": y = 1[cos·cos > 0] (E1c)
+    label_corruption: float = 0.0  # p of the E1b rule, binary targets only (data/corruption.py)
 
     def __post_init__(self) -> None:
         if self.n_train < 1:
@@ -38,6 +43,13 @@ class SinusoidConfig:
         if self.embed_dim < 2:
             raise ValueError(f"data.embed_dim must be >= 2 (the latent plane), "
                              f"got {self.embed_dim}")
+        if self.target not in ("regression", "binary"):
+            raise ValueError(f"data.target must be 'regression' or 'binary', got {self.target!r}")
+        if not 0.0 <= self.label_corruption <= 1.0:
+            raise ValueError(f"data.label_corruption must be in [0, 1], "
+                             f"got {self.label_corruption}")
+        if self.label_corruption > 0 and self.target != "binary":
+            raise ValueError("data.label_corruption needs data.target: binary")
 
 
 def target(u: np.ndarray, frequency: float) -> np.ndarray:
@@ -67,10 +79,15 @@ def load(config: SinusoidConfig, rng: np.random.Generator, data_root: Path) -> S
 
     def tensors(u: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         x = embed(u, q, config.embed_scale)
-        return torch.from_numpy(x), torch.from_numpy(target(u, config.frequency))
+        y = target(u, config.frequency)
+        if config.target == "binary":
+            y = (y > 0).astype(np.float64)
+        return torch.from_numpy(x), torch.from_numpy(y)
 
     x_train, y_train = tensors(u_train)
     x_test, y_test = tensors(u_test)
+    if config.label_corruption > 0:  # training labels only; the test set stays clean
+        y_train = corrupt_binary_labels(y_train, config.label_corruption)
     return Split(x_train, y_train, x_test, y_test,
                  extras={"Q": q, "u_train": u_train, "embed_scale": np.array(config.embed_scale)})
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from trainlens.data.base import Loader, Split
+from trainlens.data.corruption import corrupt_binary_labels
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,16 @@ class TorchvisionConfig:
     normalize_std: float = 0.5
     flatten: bool = False
     coarse_labels: bool = False
+    label_corruption: float = 0.0  # loukas2021 E1b rule on the training labels (2 classes only)
 
     def __post_init__(self) -> None:
         _source(self.name)
+        if not 0.0 <= self.label_corruption <= 1.0:
+            raise ValueError(f"data.label_corruption must be in [0, 1], "
+                             f"got {self.label_corruption}")
+        if self.label_corruption > 0 and (self.classes is None or len(self.classes) != 2):
+            raise ValueError("data.label_corruption needs exactly two data.classes (the loukas2021 "
+                             "rule redraws labels from {0, 1})")
         if self.coarse_labels and self.name != "cifar100":
             raise ValueError(f"data.coarse_labels can be true only for cifar100, not {self.name!r}")
         if self.classes is not None:
@@ -293,6 +301,8 @@ def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_r
                 raise ValueError(f"{config.name}: {len(coarse)} coarse labels for {len(y)} images")
             y = torch.tensor(coarse, dtype=torch.int64)
         x, y = _select(x, y, config, n_per_class, split)
+        if split == "train" and config.label_corruption > 0:  # the test set stays clean
+            y = corrupt_binary_labels(y, config.label_corruption)
         # ToTensor then Normalize, as the official code's transforms do.
         x = (x.to(torch.float32).div(255) - config.normalize_mean) / config.normalize_std
         tensors += [x.reshape(len(x), -1) if config.flatten else x.contiguous(), y]

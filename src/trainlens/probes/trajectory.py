@@ -29,10 +29,10 @@ def normalized_bias_step(bias_step_norm: torch.Tensor, lr: torch.Tensor,
     return torch.where(scale > 0, bias_step_norm / scale, torch.nan)
 
 
-def official_cnn_epsilon(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """ε = |1 − p − y| of the official CNN code (pitfall P13): the probability given to the
-    labelled class, not the BCE/2 gradient factor |p − y|/2. Mean over the batch, shape (M,)."""
-    p = torch.sigmoid(z)
+def official_cnn_epsilon(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """ε = |1 − p − y| of the official CNN code (pitfall P13), from the probability ``p`` of class
+    1 (M, B): the probability given to the labelled class, not the BCE/2 gradient factor
+    |p − y|/2. Mean over the batch, shape (M,)."""
     return (1 - p - y.to(p.dtype)).abs().mean(dim=1)
 
 

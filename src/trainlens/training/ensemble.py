@@ -143,6 +143,11 @@ def stack_members(models: Sequence[nn.Module]) -> tuple[nn.Module, dict[str, tor
     return base, {name: p.detach().clone() for name, p in params.items()}
 
 
+def ensemble_forward(base: nn.Module):
+    """(stacked params (M, ...), inputs (M, N, ...)) → outputs (M, N[, K]) of every member."""
+    return vmap(lambda p, x: functional_call(base, p, (x,)))
+
+
 def make_sgd_step(base: nn.Module, loss: Loss, compile: bool = False):
     """One plain-SGD step of every member: θ_t = θ_{t-1} − η_t ∇_θ mean_b ℓ(z(x_b; θ_{t-1}), y_b).
 
@@ -219,7 +224,7 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
                        dtype=x_train.dtype, device=device)
 
     step_fn = make_sgd_step(base, loss, config.compile)
-    forward = vmap(lambda p, x: functional_call(base, p, (x,)))
+    forward = ensemble_forward(base)
 
     steps_per_epoch = config.steps_per_epoch(n_train)
     first_bad = torch.full((n_members,), -1, dtype=torch.long, device=device)

@@ -29,8 +29,17 @@ from trainlens.io import atomic_write, load_checkpoint, save_npz
 from trainlens.models import MODELS
 from trainlens.provenance import git_commit
 from trainlens.tables import write_table
-from trainlens.training.ensemble import DTYPES, EvalState, Hook, TrainConfig, train_ensemble
-from trainlens.training.hooks import BiasTrajectoryHook, CheckpointHook, LossHook
+from trainlens.training.ensemble import (
+    DTYPES,
+    EvalState,
+    Hook,
+    TrainConfig,
+    ensemble_forward,
+    stack_members,
+    train_ensemble,
+)
+from trainlens.training.hooks import BiasTrajectoryHook, CheckpointHook, LossHook, WindowHook
+from trainlens.training.losses import LOSSES
 from trainlens.training.recorder import MetricLog
 from trainlens.training.resume import Resumer
 from trainlens.training.schedule import log_spaced_steps
@@ -189,9 +198,25 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
             raise ValueError(f"record.bias_trajectory needs a model with a first-layer bias; "
                              f"{config['model']['name']!r} has none")
         ema_every = max(1, total_steps // record.get("ema_points", 2000))
-        trajectory_hook = BiasTrajectoryHook(log, bias_name, repeat_groups(config), ema_every,
-                                             trace=bool(record.get("trace")))
+        official_epsilon = bool(record.get("official_epsilon"))
+        if official_epsilon and LOSSES[train.loss].probability is None:
+            raise ValueError(f"record.official_epsilon needs a scalar-output loss (mse_half or "
+                             f"bce_half), not {train.loss!r}")
+        trajectory_hook = BiasTrajectoryHook(
+            log, bias_name, repeat_groups(config), ema_every, trace=bool(record.get("trace")),
+            official_epsilon=official_epsilon, from_gradient=train.dtype == "float32")
         hooks.append(trajectory_hook)
+    if record.get("window"):
+        bias_name = MODELS[config["model"]["name"]].first_bias
+        if bias_name is None:
+            raise ValueError(f"record.window needs a model with a first-layer bias; "
+                             f"{config['model']['name']!r} has none")
+        base, _ = stack_members([members[0].model])
+        forward = ensemble_forward(base)
+        x_test = torch.stack([m.split.x_test for m in members])
+        y_test = torch.stack([m.split.y_test for m in members])
+        hooks.append(WindowHook(log, bias_name, int(record["window"]),
+                                lambda params: forward(params, x_test), y_test))
     resumer = _resumer(Path(state_dir), save_interval_s, config, log) if state_dir else None
     result = train_ensemble([m.model for m in members], [m.split for m in members], train,
                             [m.order_rng for m in members], hooks, lrs=[m.lr for m in members],

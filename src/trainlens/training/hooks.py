@@ -6,7 +6,7 @@ here (design principle 3); everything else is measured later on checkpoints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -77,18 +77,25 @@ class BiasTrajectoryHook(Hook):
     error of the same step); ``trajectory_raw`` mean ‖Δb‖/η (variant c); ``trajectory_official``
     (variant a: ‖B̄_{t+1} − B̄_t‖/(η_t ē_t)/N with b and |e| averaged over the repeats of a
     configuration first, P12/P14; identical for the seeds of one configuration);
-    ``trajectory_official_cnn`` (variant b, classifiers: ‖Δb_t‖/(η_{t−1} ε_{t−1}), first step of
-    each epoch dropped, P13); ``update_variance`` V_k = mean ‖b_t − b̄_k‖²/η_t² (§4.6);
+    ``trajectory_official_cnn`` (variant b, with ``official_epsilon``: ‖Δb_t‖/(η_{t−1} ε_{t−1}),
+    ε = |1 − p − y|, first step of each epoch dropped, P13); ``update_variance`` V_k =
+    mean ‖b_t − b̄_k‖²/η_t² (§4.6);
     ``distance_from_init`` mean and ``distance_from_init_max`` max of ‖b_t − b_0‖ (true init,
     §4.7); ``distance_from_first_step`` (faithful, P15). Per step, every ``ema_every`` steps:
     ``lipschitz_visited_ema``, the EMA (w = 0.95) of τ_t = λ(x_t; θ_{t−1}).
     ``trace`` keeps per-step τ, |ℓ'| and b in memory (E1a and the U1 test).
+
+    ``from_gradient`` (§4.9, for float32 runs such as E1b and E3): without momentum Δb_t =
+    −η_t ∇_{b1}ℓ_t exactly, so ‖Δb_t‖ is taken as η_t‖∇_{b1}ℓ_t‖ instead of differencing float32
+    biases; ``bias_step_check`` then logs the epoch's max relative gap between the two.
     """
 
     def __init__(self, log: MetricLog, bias_name: str, repeat_groups: Sequence[Sequence[int]],
-                 ema_every: int = 1, ema_weight: float = 0.95, trace: bool = False) -> None:
+                 ema_every: int = 1, ema_weight: float = 0.95, trace: bool = False,
+                 official_epsilon: bool = False, from_gradient: bool = False) -> None:
         self.log, self.bias_name, self.trace = log, bias_name, trace
         self.ema_every, self.ema_weight = ema_every, ema_weight
+        self.official_epsilon, self.from_gradient = official_epsilon, from_gradient
         n_members = sum(len(g) for g in repeat_groups)
         # (M, M) matrix that replaces each member's value by its configuration's repeat mean.
         average = np.zeros((n_members, n_members))
@@ -99,6 +106,7 @@ class BiasTrajectoryHook(Hook):
 
     def before_training(self, params: dict[str, torch.Tensor]) -> None:
         b0 = params[self.bias_name].detach().to(torch.float64)
+        self._repeat_mean = self._repeat_mean.to(b0.device)
         self._b0, self._b_first = b0.clone(), None
         self._ema: torch.Tensor | None = None
         self._official_prev: tuple[torch.Tensor, torch.Tensor] | None = None  # (B̄, η·ē)
@@ -108,9 +116,10 @@ class BiasTrajectoryHook(Hook):
             self.traces["bias"].append(b0.clone())
 
     def _reset_epoch(self, b_ref: torch.Tensor) -> None:
-        zeros = torch.zeros(b_ref.shape[0], dtype=torch.float64)
+        zeros = torch.zeros(b_ref.shape[0], dtype=torch.float64, device=b_ref.device)
         self._sums = {k: zeros.clone() for k in
                       ("tau", "tau_n", "raw", "official", "cnn", "dist", "c2")}
+        self._step_gap = zeros.clone()
         self._dist_max = zeros.clone()
         self._c_sum = torch.zeros_like(b_ref)
         self._b_ref, self._n = b_ref.clone(), 0
@@ -120,6 +129,11 @@ class BiasTrajectoryHook(Hook):
         b_prev = state.params_before[self.bias_name].detach().to(torch.float64)
         lr = state.lr.to(torch.float64)
         step_norm = (b - b_prev).norm(dim=1)
+        if self.from_gradient:
+            from_grad = lr * state.grads[self.bias_name].to(torch.float64).norm(dim=1)
+            gap = (step_norm - from_grad).abs() / from_grad.clamp_min(torch.finfo(b.dtype).tiny)
+            self._step_gap = torch.maximum(self._step_gap, gap)
+            step_norm = from_grad
         dz = state.loss.dz(state.z, state.y).to(torch.float64)
         tau = normalized_bias_step(step_norm, lr, dz)
         s = self._sums
@@ -134,8 +148,9 @@ class BiasTrajectoryHook(Hook):
             prev_b_bar, prev_lr_e = self._official_prev
             s["official"] += (b_bar - prev_b_bar).norm(dim=1) / prev_lr_e / state.steps_per_epoch
         self._official_prev = (b_bar, lr_e_bar)
-        if state.loss.classifier and state.z.dim() == 2:
-            lr_eps = lr * official_cnn_epsilon(state.z, state.y).to(torch.float64)
+        if self.official_epsilon:
+            p = state.loss.probability(state.z)
+            lr_eps = lr * official_cnn_epsilon(p, state.y).to(torch.float64)
             if self._cnn_prev is not None and self._n > 0:  # the first step of an epoch adds 0
                 s["cnn"] += step_norm / self._cnn_prev
             self._cnn_prev = lr_eps
@@ -166,8 +181,10 @@ class BiasTrajectoryHook(Hook):
         log.log("trajectory", "train", step, s["tau"] / s["tau_n"])
         log.log("trajectory_raw", "train", step, s["raw"] / n)
         log.log("trajectory_official", "train", step, s["official"])
-        if state.loss.classifier and state.z_test.dim() == 2:
+        if self.official_epsilon:
             log.log("trajectory_official_cnn", "train", step, s["cnn"] / n)
+        if self.from_gradient:
+            log.log("bias_step_check", "train", step, self._step_gap)
         mean_c = self._c_sum / n
         variance = (s["c2"] / n - (mean_c * mean_c).sum(dim=1)) / self._lr**2
         log.log("update_variance", "train", step, variance.clamp_min(0.0))
@@ -196,3 +213,54 @@ class BiasTrajectoryHook(Hook):
     def trace_arrays(self) -> dict[str, np.ndarray]:
         """Per-step traces: tau (T, M), abs_dloss_dz (T, M), bias (T+1, M, d) from b_0."""
         return {k: torch.stack(v).numpy() for k, v in self.traces.items() if v}
+
+
+class WindowHook(Hook):
+    """Per window of ``window`` iterations (loukas2021 E3, spec §3): the mean train loss, the mean
+    τ_t and the full test loss at the window's end, as ``window_loss`` (train, test) and
+    ``window_trajectory`` (train), logged at the window's last step.
+
+    τ_t is taken from the gradient (§4.9: E3 trains in float32), τ_t = ‖∇_{b1}ℓ_t‖ / mean |ℓ'_t|,
+    which equals the normalised bias step of plain SGD. ``test_outputs(params)`` returns the
+    members' outputs on their test sets, ``(x_test, y_test)`` stacked (M, N, ...).
+    """
+
+    def __init__(self, log: MetricLog, bias_name: str, window: int,
+                 test_outputs: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+                 y_test: torch.Tensor) -> None:
+        if window < 1:
+            raise ValueError(f"record.window must be >= 1, got {window}")
+        self.log, self.bias_name, self.window = log, bias_name, window
+        self.test_outputs, self.y_test = test_outputs, y_test
+        self._reset()
+
+    def _reset(self) -> None:
+        self._loss_sum: torch.Tensor | float = 0.0
+        self._tau_sum: torch.Tensor | float = 0.0
+        self._tau_n: torch.Tensor | float = 0.0
+        self._count = 0
+
+    def after_step(self, state: StepState) -> None:
+        grad_norm = state.grads[self.bias_name].to(torch.float64).norm(dim=1)
+        dz = state.loss.dz(state.z, state.y).to(torch.float64)
+        tau = normalized_bias_step(grad_norm, torch.ones_like(grad_norm), dz)
+        self._loss_sum = self._loss_sum + state.losses.mean(dim=1).to(torch.float64)
+        self._tau_sum = self._tau_sum + torch.nan_to_num(tau)
+        self._tau_n = self._tau_n + torch.isfinite(tau)
+        self._count += 1
+        if state.step % self.window == 0:
+            self.log.log("window_loss", "train", state.step, self._loss_sum / self._count)
+            self.log.log("window_trajectory", "train", state.step, self._tau_sum / self._tau_n)
+            with torch.no_grad():
+                z_test = self.test_outputs(state.params)
+            test_loss = state.loss.value(z_test, self.y_test).mean(dim=1)
+            self.log.log("window_loss", "test", state.step, test_loss)
+            self._reset()
+
+    def state_dict(self) -> dict:
+        return {"loss_sum": self._loss_sum, "tau_sum": self._tau_sum, "tau_n": self._tau_n,
+                "count": self._count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._loss_sum, self._tau_sum = state["loss_sum"], state["tau_sum"]
+        self._tau_n, self._count = state["tau_n"], state["count"]

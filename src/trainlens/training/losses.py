@@ -17,12 +17,15 @@ import torch.nn.functional as F
 @dataclass(frozen=True)
 class Loss:
     """``value(z, y)`` per example; ``dz(z, y)`` = ∂value/∂z for scalar outputs (None otherwise);
-    ``error(z, y)`` the per-example error reported next to the loss (spec §4.8)."""
+    ``error(z, y)`` the per-example error reported next to the loss (spec §4.8);
+    ``probability(z)`` the model's probability of class 1 for scalar outputs: σ(z) for BCE, and
+    the output itself for MSE on 0/1 targets (loukas2021 E1c), as the official ε (P13) reads it."""
 
     value: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     dz: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
     error: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     classifier: bool
+    probability: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 def _bce_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -40,12 +43,14 @@ LOSSES: dict[str, Loss] = {
         dz=lambda z, y: z - y,
         error=lambda z, y: (z - y).abs(),
         classifier=False,
+        probability=lambda z: z,
     ),
     "bce_half": Loss(
         value=_bce_half,
         dz=lambda z, y: 0.5 * (torch.sigmoid(z) - y.to(z.dtype)),
         error=lambda z, y: (torch.sigmoid(z) - y.to(z.dtype)).abs(),
         classifier=True,
+        probability=torch.sigmoid,
     ),
     "cross_entropy": Loss(
         value=_cross_entropy,

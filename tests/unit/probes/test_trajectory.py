@@ -108,3 +108,90 @@ def test_minibatch_tau_is_bounded_by_the_largest_visited_lipschitz():
     assert (tau <= grads.norm(dim=2).max(dim=1).values + 1e-12).all()
     one = normalized_bias_step((lr * dz[:, 0].abs() * grads[:, 0].norm(dim=1)), lr, dz[:, :1])
     torch.testing.assert_close(one, grads[:, 0].norm(dim=1))
+
+
+def _two_epochs(config, hooks_for):
+    """Train the E1a smoke members for two epochs with the hooks ``hooks_for(log)`` returns."""
+    members = [build_member(config, m, Path("data"), torch.device("cpu"))
+               for m in config["members"]]
+    train = TrainConfig(**{**vars(train_config(config)), "epochs": 2})
+    log = MetricLog(members[0].split.x_train.shape[0])
+    hooks = hooks_for(log, members)
+    train_ensemble([copy.deepcopy(m.model) for m in members], [m.split for m in members], train,
+                   [m.order_rng for m in members], hooks, lrs=[m.lr for m in members])
+    frame = log.frame([m.run_id for m in members])
+    return frame.set_index(["metric", "split", "run_id", "step"])["value"].sort_index()
+
+
+def test_tau_from_the_gradient_equals_tau_from_bias_differences(one_epoch):
+    # §4.9: without momentum Δb = −η∇_{b1}ℓ, so the float32 path (from the gradient) must give
+    # the float64 difference-based statistics; here both run in float64 on the same steps.
+    config = one_epoch[0]
+
+    def hooks(from_gradient: bool):
+        return lambda log, _: [BiasTrajectoryHook(log, FIRST_BIAS, repeat_groups(config),
+                                                  from_gradient=from_gradient)]
+
+    by_difference, by_gradient = _two_epochs(config, hooks(False)), _two_epochs(config, hooks(True))
+    for metric in ("trajectory", "trajectory_raw", "update_variance", "distance_from_init"):
+        np.testing.assert_allclose(by_gradient.loc[metric].to_numpy(),
+                                   by_difference.loc[metric].to_numpy(), rtol=1e-9)
+    assert by_gradient.loc["bias_step_check"].max() < 1e-9  # the check the float32 runs log
+
+
+class OutputRecorder(Hook):
+    """Keeps z_t and y_t of every step (test only)."""
+
+    def __init__(self) -> None:
+        self.z: list[torch.Tensor] = []
+        self.y: list[torch.Tensor] = []
+
+    def after_step(self, state: StepState) -> None:
+        self.z.append(state.z[:, 0].clone())
+        self.y.append(state.y[:, 0].clone())
+
+
+def test_official_epsilon_variant_matches_its_definition(one_epoch):
+    # Variant (b) of §4.5: Σ_{t=2..N} ‖b_t − b_{t−1}‖/(η ε_{t−1}) / N, ε = |1 − p − y|, with p the
+    # MSE output (E1c reads it so). Recomputed here from the per-step trace.
+    config, members, _, _, _, n = one_epoch
+    hook, outputs = None, OutputRecorder()
+
+    def hooks(log, _):
+        nonlocal hook
+        hook = BiasTrajectoryHook(log, FIRST_BIAS, repeat_groups(config), trace=True,
+                                  official_epsilon=True)
+        return [hook, outputs]
+
+    frame = _two_epochs(config, hooks)
+    bias = hook.trace_arrays()["bias"]
+    steps = np.linalg.norm(np.diff(bias, axis=0), axis=2)[:n]  # ‖Δb_t‖, t = 1..n
+    z, y = torch.stack(outputs.z).numpy()[:n], torch.stack(outputs.y).numpy()[:n]
+    lr = np.array([m.lr for m in members])
+    expected = (steps[1:] / (lr * np.abs(1 - z[:-1] - y[:-1]))).sum(0) / n
+    run_ids = [m.run_id for m in members]
+    logged = frame.loc["trajectory_official_cnn", "train"].unstack("run_id")[run_ids]
+    np.testing.assert_allclose(logged.to_numpy()[0], expected, rtol=1e-10)
+
+
+def test_window_statistics_equal_the_epoch_statistics_when_a_window_is_an_epoch(one_epoch):
+    config, _, _, _, _, n = one_epoch
+
+    def hooks(log, members):
+        from trainlens.training.ensemble import ensemble_forward, stack_members
+        from trainlens.training.hooks import LossHook, WindowHook
+
+        base, _ = stack_members([members[0].model])
+        forward = ensemble_forward(base)
+        x_test = torch.stack([m.split.x_test for m in members])
+        y_test = torch.stack([m.split.y_test for m in members])
+        return [LossHook(log), BiasTrajectoryHook(log, FIRST_BIAS, repeat_groups(config)),
+                WindowHook(log, FIRST_BIAS, n, lambda p: forward(p, x_test), y_test)]
+
+    frame = _two_epochs(config, hooks)
+    pairs = [(("window_trajectory", "train"), ("trajectory", "train")),
+             (("window_loss", "train"), ("loss", "train")),
+             (("window_loss", "test"), ("loss", "test"))]
+    for window, epoch in pairs:
+        np.testing.assert_allclose(frame.loc[window].to_numpy(), frame.loc[epoch].to_numpy(),
+                                   rtol=1e-9)

@@ -1,0 +1,37 @@
+"""Label corruption of loukas2021 E1b/E1c (spec §3 E1b, pitfall P17).
+
+Each training label is masked with probability p (mask = U ≤ p) and a masked label is redrawn
+uniformly from {0, 1}, so the expected share of flipped labels is p/2, not p. The official code
+draws the mask from NumPy's global RNG reseeded with 12345, so every repeat shares one corrupted
+set; we draw it from a dedicated generator with that seed instead of touching any global state.
+Because U is drawn before the replacement labels and both have length n, the masks of different p
+are nested (the set corrupted at p = 0.2 is inside the one at p = 0.4). Test labels stay clean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+CORRUPTION_SEED = 12345  # the official fixed seed (P17)
+
+
+def corrupt_binary_labels(labels: torch.Tensor, p: float,
+                          seed: int = CORRUPTION_SEED) -> torch.Tensor:
+    """Labels in {0, 1} with each one redrawn uniformly from {0, 1} with probability ``p``.
+
+    Returns a new tensor of the same dtype; ``p = 0`` returns the labels unchanged.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"data.label_corruption must be in [0, 1], got {p}")
+    values = labels.detach().cpu().numpy()
+    if not np.isin(values, (0, 1)).all():
+        raise ValueError("data.label_corruption needs binary labels in {0, 1} (set data.classes "
+                         "to two classes, or data.target: binary for the sinusoid)")
+    if p == 0.0:
+        return labels.clone()
+    rng = np.random.default_rng(seed)
+    mask = rng.uniform(size=len(values)) <= p
+    replacement = rng.integers(0, 2, size=len(values))
+    corrupted = np.where(mask, replacement, values).astype(values.dtype)
+    return torch.from_numpy(corrupted).to(labels)
