@@ -21,6 +21,15 @@ SCALE = config["scale"]
 PAPERS = config["papers"]
 DATA_ROOT = config["data_root"]
 DEVICE = config["device"]
+# slice: every job shrunk to a tiny slice of its configuration (checks that the commands run);
+# checksums: an MD5 table for tiny synthetic dataset files, allowed only with slice.
+SLICE_FLAG = " --slice" if config["slice"] else ""
+if config.get("checksums") and not config["slice"]:
+    raise ValueError("config checksums replaces torchvision's MD5 table; it is allowed only with "
+                     "slice=true (tiny synthetic test files)")
+CHECKSUMS_FLAG = (
+    f" --checksums {Path(config['checksums']).resolve()}" if config.get("checksums") else ""
+)
 # paper -> group id -> trainlens.config.Group (one training job per group)
 GROUPS = {
     paper: {g.group_id: g for g in load_experiments(f"experiments/{paper}.yaml", SCALE)}

@@ -16,6 +16,7 @@ rule download_dataset:
     params:
         # the data root is the stamp's grandparent: <data_root>/<dataset>/.verified
         data_root=lambda wildcards, output: Path(output[0]).parent.parent,
+        checksums=CHECKSUMS_FLAG,
     shell:
         "trainlens download --dataset {wildcards.dataset} --data-root {params.data_root} "
-        "> {log} 2>&1"
+        "{params.checksums} > {log} 2>&1"

@@ -77,10 +77,11 @@ rule write_report:
     conda:
         "../envs/trainlens.yaml"
     params:
+        slice=SLICE_FLAG,
         scale=SCALE,
     shell:
         "trainlens report --experiments {input.experiments} --figures-module {input.module} "
-        "--claims {input.claims} --notes {input.notes} --scale {params.scale} --out {output} "
+        "--claims {input.claims} --notes {input.notes} --scale {params.scale} {params.slice} --out {output} "
         "--pngs {input.pngs} > {log} 2>&1"
 
 

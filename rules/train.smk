@@ -22,9 +22,10 @@ rule resolve_group:
         "../envs/trainlens.yaml"
     params:
         scale=SCALE,
+        slice=SLICE_FLAG + CHECKSUMS_FLAG,
     shell:
         "trainlens resolve --experiments {input.experiments} --scale {params.scale} "
-        "--group {wildcards.group} --out {output} > {log} 2>&1"
+        "--group {wildcards.group} --out {output} {params.slice} > {log} 2>&1"
 
 
 rule train_group:

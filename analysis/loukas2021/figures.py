@@ -27,8 +27,18 @@ def _with_frequency(inputs: FigureInputs, rows: pd.DataFrame,
     return categorical(rows, "f")
 
 
-def _band(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, smooth: bool = False) -> None:
-    """Per f: mean over seeds (raw, faint, when ``smooth``), its EMA, and a ± std band."""
+def _with_corruption(inputs: FigureInputs, rows: pd.DataFrame, experiment: str) -> pd.DataFrame:
+    """Rows of ``experiment`` with their label-corruption level p in column ``f`` (the setting
+    that ``_band`` and the violins colour by)."""
+    runs = inputs.runs.set_index("run_id")
+    rows = rows[rows["run_id"].isin(runs.index[runs["experiment"] == experiment])]
+    return categorical(rows.assign(f=rows["run_id"].map(runs["data_label_corruption"])), "f")
+
+
+def _band(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, smooth: bool = False,
+          title: str = "frequency", symbol: str = "f") -> None:
+    """Per setting (column ``f``: the frequency, or p, or the architecture): mean over seeds
+    (raw, faint, when ``smooth``), its EMA, and a ± std band."""
     palette = sns.color_palette("viridis", len(frame["f"].cat.categories))
     for color, (f, rows) in zip(palette, frame.groupby("f", observed=True), strict=True):
         stats = rows.groupby(x)[y].agg(["mean", "std"]).sort_index()
@@ -36,10 +46,10 @@ def _band(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, smooth: bool = Fals
         line = traj.ema(mean) if smooth else mean
         if smooth:
             ax.plot(stats.index, mean, color=color, alpha=0.3, linewidth=0.7)
-        ax.plot(stats.index, line, color=color, label=f"f = {f}")
-        ax.fill_between(stats.index, line - stats["std"], line + stats["std"], color=color,
-                        alpha=0.15, linewidth=0)
-    ax.legend(title="frequency")
+        ax.plot(stats.index, line, color=color, label=f"{symbol} = {f}" if symbol else f)
+        ax.fill_between(stats.index, line - stats["std"].fillna(0), line + stats["std"].fillna(0),
+                        color=color, alpha=0.15, linewidth=0)
+    ax.legend(title=title)
 
 
 @figures.figure("figR01_mlp_trajectory",
@@ -204,4 +214,91 @@ def linear_regions(inputs: FigureInputs) -> plt.Figure:
         shown = ax.imshow(values, extent=(-1, 1, -1, 1), origin="lower", cmap=cmap)
         fig.colorbar(shown, ax=ax, shrink=0.8)
         ax.set(title=title, xlabel="$u_1$", ylabel="$u_2$")
+    return fig
+
+
+def _corruption_dynamics(inputs: FigureInputs, experiment: str) -> plt.Figure:
+    """figR01-R04 against the corruption level p, plus τ_last10 under variants (b) and (c)."""
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), layout="constrained")
+    tau = _with_corruption(inputs, traj.per_epoch(inputs.metrics, "trajectory"), experiment)
+    _band(axes[0, 0], tau, "epoch", "value", smooth=True, title="corruption", symbol="p")
+    axes[0, 0].set(xlabel="epoch", ylabel="trajectory per epoch $T_k$ (primary τ)")
+    tau = tau.assign(total=tau.groupby("run_id")["value"].cumsum())
+    _band(axes[0, 1], tau, "epoch", "total", title="corruption", symbol="p")
+    axes[0, 1].set(xlabel="epoch", ylabel="total trajectory")
+    panels = [(axes[0, 2], "update_variance", "update variance $V_k$ (last 10 epochs)"),
+              (axes[1, 0], "distance_from_init", "distance from init $d$ (last 10 epochs)"),
+              (axes[1, 1], "trajectory_official_cnn", "$T_k$, variant (b): official ε"),
+              (axes[1, 2], "trajectory_raw", "$T_k$, variant (c): raw Σ‖Δb‖/η")]
+    for ax, metric, label in panels:
+        rows = _with_corruption(inputs, traj.per_epoch(inputs.metrics, metric), experiment)
+        last = rows.groupby("run_id", group_keys=False).tail(10)
+        sns.violinplot(data=last, x="f", y="value", hue="f", palette="viridis", legend=False,
+                       cut=0, ax=ax)
+        ax.set(xlabel="label corruption p (flip rate p/2)", ylabel=label)
+    return fig
+
+
+@figures.figure("figR07_cnn_dynamics",
+                "E1b: the loukas2021 CNN under label corruption p (masked labels redrawn from "
+                "{0, 1}, flip rate p/2): per-epoch trajectory T_k (primary τ, BCE/2 gradient "
+                "factor |p − y|/2) and its total vs epoch, mean ± std over seeds; last-10-epoch "
+                "update variance, distance from init, and T_k under variant (b), the official "
+                "ε = |1 − p − y| (P13), and (c), the raw Σ‖Δb‖/η. Smoke scale: a CNN sized for "
+                "8x8 digits 0 vs 5 (not the paper's 32x32 CIFAR-10 model). Official outputs: "
+                "experiment_1/cnn/{trajectory, integral_trajectory, variance, distance}.pdf.",
+                ("e1b",))
+def cnn_dynamics(inputs: FigureInputs) -> plt.Figure:
+    return _corruption_dynamics(inputs, "e1b")
+
+
+@figures.figure("figX02_corruption_mlp",
+                "E1c (suite addition, the CPU analogue of figR07): E1a's MLP on binary sinusoid "
+                "targets 1[cos·cos > 0] at f = 0.25, training labels corrupted with the E1b rule "
+                "(flip rate p/2), trained into the memorisation regime. Panels as figR07; "
+                "variant (b) reads the MSE output as the probability p.", ("e1c",))
+def corruption_mlp(inputs: FigureInputs) -> plt.Figure:
+    return _corruption_dynamics(inputs, "e1c")
+
+
+@figures.figure("figR08_cnn_losses",
+                "E1b: train loss (mean of the per-step BCE/2 losses in the epoch, on the "
+                "corrupted labels), clean test loss and 0/1 test error at the end of each epoch, "
+                "per corruption level p, mean ± std over seeds; dashed: chance BCE/2 = ln2/2. "
+                "Official outputs: experiment_1/cnn/{train,test}_{loss,error}.pdf.", ("e1b",))
+def cnn_losses(inputs: FigureInputs) -> plt.Figure:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
+    panels = [("loss", "train", "train loss (BCE/2)"), ("loss", "test", "test loss (BCE/2)"),
+              ("zero_one_error", "test", "test error (0/1)")]
+    for ax, (metric, split, label) in zip(axes, panels, strict=True):
+        rows = _with_corruption(inputs, traj.per_epoch(inputs.metrics, metric, split), "e1b")
+        _band(ax, rows, "epoch", "value", title="corruption", symbol="p")
+        if metric == "loss":
+            ax.axhline(np.log(2) / 2, color="grey", linestyle="--", linewidth=0.8)
+        ax.set(xlabel="epoch", ylabel=label)
+    return fig
+
+
+@figures.figure("figR09_mnist_architecture",
+                "E3: MNIST 3 vs 6, MLP_MNIST vs CNN_MNIST, per window of iterations (100 at "
+                "paper scale, 10 at smoke; every window of the run, unlike the official code "
+                "which logs only the first 100 iterations of each epoch): mean train loss, full "
+                "test loss at the window's end, and mean τ (from the gradient, §4.9), mean ± std "
+                "over seeds. Smoke scale: digits 3 vs 6 upsampled to 28x28, one seed (plumbing "
+                "only). Official outputs: experiment_3/{train_loss, test_loss, trajectory}.pdf.",
+                ("e3_mlp", "e3_cnn"))
+def mnist_architecture(inputs: FigureInputs) -> plt.Figure:
+    runs = inputs.runs.set_index("run_id")
+    names = {"e3_mlp": "MLP_MNIST", "e3_cnn": "CNN_MNIST"}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
+    panels = [("window_loss", "train", "train loss (window mean)"),
+              ("window_loss", "test", "test loss"),
+              ("window_trajectory", "train", "τ (window mean)")]
+    for ax, (metric, split, label) in zip(axes, panels, strict=True):
+        rows = traj.per_epoch(inputs.metrics, metric, split)
+        rows = rows[rows["run_id"].isin(runs.index[runs["experiment"].isin(list(names))])]
+        rows = categorical(rows.assign(f=rows["run_id"].map(runs["experiment"]).map(names)), "f")
+        window = rows.groupby("run_id")["step"].transform("rank")  # 1, 2, ... per run
+        _band(ax, rows.assign(window=window), "window", "value", title="architecture", symbol="")
+        ax.set(xlabel="window", ylabel=label)
     return fig

@@ -8,6 +8,7 @@ line naming what is wrong (exit 2), never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import importlib.util
 import sys
 from pathlib import Path
@@ -51,10 +52,16 @@ def _threads(n: int, deterministic: bool = False) -> None:
 
 
 def cmd_resolve(a: argparse.Namespace) -> None:
-    from trainlens.config import find_group
+    from trainlens.config import find_group, tiny_slice
     from trainlens.io import write_json
 
-    write_json(a.out, find_group(a.experiments, a.scale, a.group).config)
+    config = find_group(a.experiments, a.scale, a.group).config
+    if a.slice:
+        config = tiny_slice(config, a.checksums)
+    elif a.checksums:
+        raise ConfigError("--checksums replaces torchvision's MD5 table and is allowed only with "
+                          "--slice (synthetic test files)")
+    write_json(a.out, config)
 
 
 def cmd_train(a: argparse.Namespace) -> None:
@@ -125,7 +132,7 @@ def cmd_report(a: argparse.Namespace) -> None:
     figure_set = load_module(a.figures_module).figures
     pngs = {Path(p).stem: p for p in a.pngs}
     write_report(document["paper"], document.get("title", document["paper"]), figure_set,
-                 read_table(a.claims, "claims"), a.notes, pngs, a.scale, a.out)
+                 read_table(a.claims, "claims"), a.notes, pngs, a.scale, a.out, a.slice)
 
 
 def cmd_manifest(a: argparse.Namespace) -> None:
@@ -159,7 +166,8 @@ def cmd_download(a: argparse.Namespace) -> None:
     if a.dataset not in DATASETS or not DATASETS[a.dataset].needs_download:
         allowed = sorted(k for k, v in DATASETS.items() if v.needs_download)
         raise ConfigError(f"dataset {a.dataset!r} is not downloadable; allowed: {allowed}")
-    print(f"verified {download(a.dataset, a.data_root)}")
+    checksums = json.loads(Path(a.checksums).read_text()) if a.checksums else None
+    print(f"verified {download(a.dataset, a.data_root, checksums)}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -180,10 +188,15 @@ def parser() -> argparse.ArgumentParser:
     deterministic = ("--deterministic", {"action": "store_true",
                                          "help": "deterministic kernels (GPU; slower)"})
     data_root = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
+    checksums = ("--checksums", {"help": "JSON relpath -> MD5 replacing torchvision's table "
+                                         "(tiny synthetic test files only)"})
     tables = (("--runs", req), ("--metrics", req),
               ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
     add("resolve", cmd_resolve, "write the resolved config.json of one training group",
-        ("--experiments", req), scale, ("--group", req), ("--out", req))
+        ("--experiments", req), scale, ("--group", req), ("--out", req),
+        ("--slice", {"action": "store_true",
+                     "help": "shrink the group to a tiny slice (checks the commands run)"}),
+        checksums)
     add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
         ("--config", req), data_root, *tables, ("--checkpoints", req), ("--trace", {}),
         ("--state-dir", {"help": "keep resumable state here; a restarted job resumes from it"}),
@@ -205,13 +218,14 @@ def parser() -> argparse.ArgumentParser:
         ("--claims-module", req), *tables, scale, ("--out", req))
     add("report", cmd_report, "write a paper's REPORT.md", ("--experiments", req),
         ("--figures-module", req), ("--claims", req), ("--notes", req), scale, ("--out", req),
+        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
         ("--pngs", {"nargs": "+", "required": True}))
     add("manifest", cmd_manifest, "write figures/all: every figure and report with its sha256",
         ("--out", req), ("--claims", {"nargs": "+", "required": True}),
         ("--stop-on-gating-fail", {"action": "store_true"}),
         ("--files", {"nargs": "+", "required": True}))
     add("download", cmd_download, "download and verify a torchvision dataset",
-        ("--dataset", req), data_root)
+        ("--dataset", req), data_root, checksums)
     add("list", cmd_list, "list papers, experiments, figures and claims with their status",
         ("--root", {"default": ".", "help": "the repository (workflow) folder"}),
         ("--scale", {"choices": SCALES, "help": "default: experiments/config.yaml"}))

@@ -111,9 +111,15 @@ def config_hash(science: dict[str, Any]) -> str:
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` merged into ``base`` key by key. A block whose ``name`` changes (a smoke
+    dataset standing in for a paper one) replaces the base block instead: the keys of one
+    registry entry mean nothing to another."""
     merged = copy.deepcopy(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        base_value = merged.get(key)
+        renamed = (isinstance(value, dict) and isinstance(base_value, dict)
+                   and "name" in value and value["name"] != base_value.get("name"))
+        if isinstance(value, dict) and isinstance(base_value, dict) and not renamed:
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
@@ -217,3 +223,44 @@ def find_group(path: str | Path, scale: str, group_id: str) -> Group:
         raise ConfigError(f"{path}: no group {group_id!r} at scale {scale}; groups: "
                           f"{sorted(groups)}")
     return groups[group_id]
+
+
+# Caps of a tiny slice: enough to run every code path of a job, small enough for a CPU minute.
+SLICE_CAPS = {"epochs": 1, "checkpoints": 2, "n_train": 16, "per_class_train": 4,
+              "per_class_test": 2, "grid_points": 8, "window": 2}
+
+
+def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dict[str, Any]:
+    """A resolved group config shrunk to a tiny slice (``trainlens resolve --slice``).
+
+    Every member, model and code path stays; only sizes shrink: one epoch, at most
+    ``SLICE_CAPS`` training points (per class for image sets), a small region grid and short
+    logging windows. ``torch.compile`` is off (a cold compile costs more than the slice).
+    ``checksums_file`` replaces torchvision's MD5 table for synthetic test files. The result is
+    marked ``"slice": true``; it checks that paper-scale commands run, it replicates nothing.
+    """
+    caps = SLICE_CAPS
+    out = copy.deepcopy(config)
+    out["slice"] = True
+    out["train"].update(epochs=caps["epochs"], compile=False,
+                        checkpoints=min(out["train"].get("checkpoints", 20), caps["checkpoints"]))
+    if "region_analysis" in out:
+        grid = out["region_analysis"]["grid_points"]
+        out["region_analysis"]["grid_points"] = min(grid, caps["grid_points"])
+    if out.get("record", {}).get("window"):
+        out["record"]["window"] = min(out["record"]["window"], caps["window"])
+    for member in out["members"]:
+        data = member["data"]
+        if data["name"] == "sinusoid":
+            data["n_train"] = min(data.get("n_train", 100), caps["n_train"])
+        elif data["name"] == "digits":
+            data.update(n_train=caps["per_class_train"], n_test=caps["per_class_test"],
+                        per_class=True)
+        else:  # torchvision sets: the first few images of each class
+            data["n_train_per_class"] = min(data.get("n_train_per_class") or caps["per_class_train"],
+                                            caps["per_class_train"])
+            data["n_test_per_class"] = min(data.get("n_test_per_class") or caps["per_class_test"],
+                                           caps["per_class_test"])
+            if checksums_file is not None:
+                data["checksums_file"] = str(checksums_file)
+    return out

@@ -38,8 +38,9 @@ def _claims_table(rows: pd.DataFrame) -> str:
 
 def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataFrame,
                  notes_path: str | Path, figure_paths: dict[str, str | Path], scale: str,
-                 out: str | Path) -> Path:
-    """REPORT.md: summary counts, every claim, every figure with the claims it supports."""
+                 out: str | Path, tiny_slice: bool = False) -> Path:
+    """REPORT.md: summary counts, every claim, every figure with the claims it supports.
+    ``tiny_slice``: the tables come from ``slice=true`` jobs, and the report says so first."""
     out = Path(out)
     evaluated = claims[claims["passed"] != ""]
     n_pass = int((evaluated["passed"] == "PASS").sum())
@@ -57,6 +58,9 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
         f"{len(claims) - len(evaluated)} not evaluated** (of {len(claims)} in the spec)."
         + (f" Gating claims that FAIL: {', '.join(gating_fail)}." if gating_fail else ""),
         "",
+        *(["**TINY SLICE: every job ran one epoch on a few points (`slice=true`) to check that "
+            "the commands run. Nothing here is a replication result; do not cite it.**", ""]
+          if tiny_slice else []),
         "A FAIL is a result, reported with its statistic; thresholds are the spec's, fixed before "
         "any run. Figures whose id starts with `figR` are reconstructions (the paper's figure "
         "number was not recovered); `figX` figures are suite extensions.",

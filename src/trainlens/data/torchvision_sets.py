@@ -94,6 +94,9 @@ class TorchvisionConfig:
     flatten: bool = False
     coarse_labels: bool = False
     label_corruption: float = 0.0  # loukas2021 E1b rule on the training labels (2 classes only)
+    # A JSON file relpath -> MD5 that replaces torchvision's table: only for the tiny synthetic
+    # files of the paper-scale slice test (trainlens resolve --slice --checksums).
+    checksums_file: str | None = None
 
     def __post_init__(self) -> None:
         _source(self.name)
@@ -196,7 +199,7 @@ def verify_files(name: str, data_root: Path, checksums: Mapping[str, str] | None
     _verify(name, data_root, checksums)
 
 
-def download(name: str, data_root: Path) -> Path:
+def download(name: str, data_root: Path, checksums: Mapping[str, str] | None = None) -> Path:
     """Fetch ``name`` unless verified in place; return its stamp ``<root>/<name>/.verified``.
 
     torchvision downloads into a temporary folder inside the data root (same filesystem, so each
@@ -211,7 +214,7 @@ def download(name: str, data_root: Path) -> Path:
     stamp = root / name / ".verified"
     stamp.unlink(missing_ok=True)
     try:
-        md5s = _verify(name, root, None)
+        md5s = _verify(name, root, checksums)
     except (FileNotFoundError, ValueError) as missing:
         staging = Path(tempfile.mkdtemp(prefix=f".download-{name}-", dir=root))
         try:
@@ -316,7 +319,9 @@ def loader(name: str) -> Loader:
     def load(config: TorchvisionConfig, rng: np.random.Generator, data_root: Path) -> Split:
         if config.name != name:
             raise ValueError(f"data.name is {config.name!r}, but this is the {name!r} loader")
-        return load_torchvision(config, rng, data_root)
+        checksums = (json.loads(Path(config.checksums_file).read_text())
+                     if config.checksums_file else None)
+        return load_torchvision(config, rng, data_root, checksums)
 
     load.__name__ = load.__qualname__ = f"load_{name}"
     return load

@@ -1,0 +1,56 @@
+"""Paper scale on a tiny slice: every job of ``snakemake --config scale=paper`` runs its real
+command on one epoch of a few points (``slice=true``), CIFAR-10 and MNIST included.
+
+The datasets are tiny files in torchvision's exact on-disk format (tests/tiny_datasets.py); their
+MD5s replace torchvision's table through ``checksums=`` (allowed only with ``slice=true``). This
+checks plumbing at paper configuration (models, ensemble sizes, lr schedules, dtypes, probes,
+figures, claims, report), not results.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from test_workflow import REPO, WORKFLOW_FILES, snakemake
+from tiny_datasets import checksums_of, write_cifar10, write_mnist
+
+from trainlens.config import load_experiments
+
+
+@pytest.mark.slow
+def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    data = tmp_path / "data"
+    write_mnist(data, n_train=60, n_test=30)  # 6 train and 3 test images per class
+    write_cifar10(data, per_batch=10, n_test=30)
+    checksums = tmp_path / "checksums.json"
+    checksums.write_text(json.dumps(checksums_of(data)))
+    config = ["--config", "scale=paper", "slice=true", f"checksums={checksums}"]
+    done = snakemake("--cores", "2", "figures/all", *config, cwd=tmp_path, timeout=1500)
+    assert done.returncode == 0, done.stderr[-5000:]
+
+    groups = load_experiments(REPO / "experiments" / "loukas2021.yaml", "paper")
+    runs = pd.read_parquet(tmp_path / "results" / "loukas2021" / "tables" / "runs.parquet")
+    assert set(runs["group_id"]) == {g.group_id for g in groups}  # every paper-scale job ran
+    assert len(runs) == sum(len(g.config["members"]) for g in groups)
+    e1b = runs[runs["experiment"] == "e1b"]
+    assert set(e1b["data_name"]) == {"cifar10"} and len(e1b) == 20  # 4 p x 5 seeds, one job
+    assert set(runs.loc[runs["experiment"] == "e3_mlp", "data_name"]) == {"mnist"}
+    manifest = pd.read_csv(tmp_path / "figures" / "all", sep="\t")
+    assert manifest["path"].str.endswith(".png").sum() == 11  # every loukas2021 figure
+    report = (tmp_path / "figures" / "loukas2021" / "REPORT.md").read_text()
+    assert "TINY SLICE" in report and "Scale **paper**" in report
+    claims = pd.read_csv(tmp_path / "results" / "loukas2021" / "claims.tsv", sep="\t",
+                         keep_default_na=False)
+    assert list(claims["claim_id"]) == [f"C{i}" for i in range(1, 13)]
+    assert (claims["scale"] == "paper").all()
+
+
+def test_checksums_without_slice_is_rejected(tmp_path):
+    done = snakemake("-n", "figures/all", "--config", f"checksums={tmp_path / 'x.json'}")
+    assert done.returncode != 0 and "allowed only with slice=true" in done.stdout + done.stderr
