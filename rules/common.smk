@@ -25,10 +25,14 @@ DEVICE = config["device"]
 # checksums: an MD5 table for tiny synthetic dataset files, allowed only with slice.
 SLICE_FLAG = " --slice" if config["slice"] else ""
 if config.get("checksums") and not config["slice"]:
-    raise ValueError("config checksums replaces torchvision's MD5 table; it is allowed only with "
-                     "slice=true (tiny synthetic test files)")
+    raise ValueError(
+        "config checksums replaces torchvision's MD5 table; it is allowed only with "
+        "slice=true (tiny synthetic test files)"
+    )
 CHECKSUMS_FLAG = (
-    f" --checksums {Path(config['checksums']).resolve()}" if config.get("checksums") else ""
+    f" --checksums {Path(config['checksums']).resolve()}"
+    if config.get("checksums")
+    else ""
 )
 # paper -> group id -> trainlens.config.Group (one training job per group)
 GROUPS = {

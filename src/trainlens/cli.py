@@ -8,8 +8,8 @@ line naming what is wrong (exit 2), never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType

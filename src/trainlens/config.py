@@ -257,10 +257,9 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
             data.update(n_train=caps["per_class_train"], n_test=caps["per_class_test"],
                         per_class=True)
         else:  # torchvision sets: the first few images of each class
-            data["n_train_per_class"] = min(data.get("n_train_per_class") or caps["per_class_train"],
-                                            caps["per_class_train"])
-            data["n_test_per_class"] = min(data.get("n_test_per_class") or caps["per_class_test"],
-                                           caps["per_class_test"])
+            for split in ("train", "test"):
+                key, cap = f"n_{split}_per_class", caps[f"per_class_{split}"]
+                data[key] = min(data.get(key) or cap, cap)
             if checksums_file is not None:
                 data["checksums_file"] = str(checksums_file)
     return out
