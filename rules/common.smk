@@ -27,7 +27,7 @@ SLICE_FLAG = " --slice" if config["slice"] else ""
 if config.get("checksums") and not config["slice"]:
     raise ValueError(
         "config checksums replaces torchvision's MD5 table; it is allowed only with "
-        "slice=true (tiny synthetic test files)"
+        "slice=True (tiny synthetic test files)"
     )
 CHECKSUMS_FLAG = (
     f" --checksums {Path(config['checksums']).resolve()}"

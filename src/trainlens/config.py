@@ -244,7 +244,7 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
     out["slice"] = True
     out["train"].update(epochs=caps["epochs"], compile=False,
                         checkpoints=min(out["train"].get("checkpoints", 20), caps["checkpoints"]))
-    if "region_analysis" in out:
+    if out.get("region_analysis"):
         grid = out["region_analysis"]["grid_points"]
         out["region_analysis"]["grid_points"] = min(grid, caps["grid_points"])
     if out.get("record", {}).get("window"):

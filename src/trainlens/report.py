@@ -40,7 +40,7 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
                  notes_path: str | Path, figure_paths: dict[str, str | Path], scale: str,
                  out: str | Path, tiny_slice: bool = False) -> Path:
     """REPORT.md: summary counts, every claim, every figure with the claims it supports.
-    ``tiny_slice``: the tables come from ``slice=true`` jobs, and the report says so first."""
+    ``tiny_slice``: the tables come from ``slice=True`` jobs, and the report says so first."""
     out = Path(out)
     evaluated = claims[claims["passed"] != ""]
     n_pass = int((evaluated["passed"] == "PASS").sum())
@@ -58,7 +58,7 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
         f"{len(claims) - len(evaluated)} not evaluated** (of {len(claims)} in the spec)."
         + (f" Gating claims that FAIL: {', '.join(gating_fail)}." if gating_fail else ""),
         "",
-        *(["**TINY SLICE: every job ran one epoch on a few points (`slice=true`) to check that "
+        *(["**TINY SLICE: every job ran one epoch on a few points (`slice=True`) to check that "
             "the commands run. Nothing here is a replication result; do not cite it.**", ""]
           if tiny_slice else []),
         "A FAIL is a result, reported with its statistic; thresholds are the spec's, fixed before "

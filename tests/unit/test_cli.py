@@ -38,3 +38,27 @@ def test_list_shows_every_figure_and_claim_of_an_unbuilt_workflow(tmp_path, caps
     assert "claims (not checked yet)" in out
     for claim in range(1, 13):
         assert f"    C{claim} " in out
+
+
+def test_resolve_slice_shrinks_sizes_but_keeps_members_and_models(tmp_path, capsys):
+    import json
+
+    from trainlens.config import load_experiments
+
+    experiments = Path(__file__).parents[2] / "experiments" / "loukas2021.yaml"
+    (group,) = [g for g in load_experiments(experiments, "paper") if g.experiment == "e1b"]
+    out = tmp_path / "config.json"
+    args = ["resolve", "--experiments", str(experiments), "--scale", "paper", "--group",
+            group.group_id, "--out", str(out)]
+    assert main([*args, "--slice", "--checksums", "sums.json"]) == 0
+    sliced = json.loads(out.read_text())
+    assert sliced["slice"] is True and sliced["model"] == group.config["model"]
+    assert len(sliced["members"]) == len(group.config["members"]) == 20
+    assert sliced["train"]["epochs"] == 1 and sliced["train"]["compile"] is False
+    assert sliced["train"]["lr_decay_per_epoch"] == group.config["train"]["lr_decay_per_epoch"]
+    data = sliced["members"][0]["data"]
+    assert (data["n_train_per_class"], data["n_test_per_class"]) == (4, 2)
+    assert data["checksums_file"] == "sums.json"
+    # replacing torchvision's checksums outside a slice is refused, with the reason
+    assert main([*args, "--checksums", "sums.json"]) == 2
+    assert "only with --slice" in capsys.readouterr().err
