@@ -189,6 +189,17 @@ def make_sgd_step(base: nn.Module, loss: Loss, compile: bool = False):
     return step_with_fallback
 
 
+def _to_device(value, device: torch.device):
+    """Tensors inside nested dicts, lists and tuples moved to ``device``; other values as is."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_device(v, device) for v in value)
+    return value
+
+
 def _gather(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """data (M, N, ...) indexed per member by index (M, B) → (M, B, ...)."""
     members = torch.arange(data.shape[0], device=data.device).unsqueeze(1)
@@ -240,7 +251,7 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
         for rng, state in zip(order_rngs, saved["order_rngs"]):
             set_rng_state(rng, state)
         for hook, state in zip(hooks, saved["hooks"]):
-            hook.load_state_dict(state)
+            hook.load_state_dict(_to_device(state, device))  # saved states load on the CPU
     for epoch in range(first_epoch, config.epochs):
         lr = lr0 * config.lr_decay_per_epoch ** epoch
         order = torch.from_numpy(np.stack([rng.permutation(n_train) for rng in order_rngs]))

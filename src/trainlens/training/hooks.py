@@ -207,6 +207,7 @@ class BiasTrajectoryHook(Hook):
         prev = state["official_prev"]
         self._official_prev = None if prev is None else tuple(prev)
         self._cnn_prev = state["cnn_prev"]
+        self._repeat_mean = self._repeat_mean.to(state["b_ref"].device)
         self._reset_epoch(state["b_ref"])
         self.traces = {k: [] if v is None else list(v.unbind(0))
                        for k, v in state["traces"].items()}
