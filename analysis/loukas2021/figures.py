@@ -18,21 +18,25 @@ figures = FigureSet("loukas2021")
 E1A = ("e1a",)
 
 
-def _with_frequency(inputs: FigureInputs, rows: pd.DataFrame,
-                    experiment: str = "e1a") -> pd.DataFrame:
+def _with_setting(inputs: FigureInputs, rows: pd.DataFrame, experiment: str,
+                  column: str) -> pd.DataFrame:
+    """Rows of ``experiment`` with the runs-table ``column`` (the frequency, or the corruption
+    level p) in column ``f``, the setting that ``_band`` and the violins colour by, and the
+    batch size next to it."""
     runs = inputs.runs.set_index("run_id")
     rows = rows[rows["run_id"].isin(runs.index[runs["experiment"] == experiment])]
-    rows = rows.assign(f=rows["run_id"].map(runs["data_frequency"]),
+    rows = rows.assign(f=rows["run_id"].map(runs[column]),
                        batch_size=rows["run_id"].map(runs["train_batch_size"]))
     return categorical(rows, "f")
 
 
+def _with_frequency(inputs: FigureInputs, rows: pd.DataFrame,
+                    experiment: str = "e1a") -> pd.DataFrame:
+    return _with_setting(inputs, rows, experiment, "data_frequency")
+
+
 def _with_corruption(inputs: FigureInputs, rows: pd.DataFrame, experiment: str) -> pd.DataFrame:
-    """Rows of ``experiment`` with their label-corruption level p in column ``f`` (the setting
-    that ``_band`` and the violins colour by)."""
-    runs = inputs.runs.set_index("run_id")
-    rows = rows[rows["run_id"].isin(runs.index[runs["experiment"] == experiment])]
-    return categorical(rows.assign(f=rows["run_id"].map(runs["data_label_corruption"])), "f")
+    return _with_setting(inputs, rows, experiment, "data_label_corruption")
 
 
 def _band(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, smooth: bool = False,

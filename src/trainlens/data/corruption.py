@@ -16,6 +16,15 @@ import torch
 CORRUPTION_SEED = 12345  # the official fixed seed (P17)
 
 
+def check_label_corruption(p: float, binary_labels: bool, requirement: str) -> None:
+    """The config check every dataset shares: ``p`` in [0, 1], and ``p > 0`` only where the
+    labels are binary (``requirement`` says what the config must set for that)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"data.label_corruption must be in [0, 1], got {p}")
+    if p > 0 and not binary_labels:
+        raise ValueError(f"data.label_corruption needs {requirement}")
+
+
 def corrupt_binary_labels(labels: torch.Tensor, p: float,
                           seed: int = CORRUPTION_SEED) -> torch.Tensor:
     """Labels in {0, 1} with each one redrawn uniformly from {0, 1} with probability ``p``.

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from trainlens.data.base import Split
-from trainlens.data.corruption import corrupt_binary_labels
+from trainlens.data.corruption import check_label_corruption, corrupt_binary_labels
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,9 @@ class DigitsConfig:
                              f"got {self.image_size}")
         if self.channels not in (1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {self.channels}")
-        if not 0.0 <= self.label_corruption <= 1.0:
-            raise ValueError(f"data.label_corruption must be in [0, 1], "
-                             f"got {self.label_corruption}")
-        if self.label_corruption > 0 and (self.classes is None or len(self.classes) != 2):
-            raise ValueError("data.label_corruption needs exactly two data.classes (the loukas2021 "
-                             "rule redraws labels from {0, 1})")
+        check_label_corruption(
+            self.label_corruption, self.classes is not None and len(self.classes) == 2,
+            "exactly two data.classes (the loukas2021 rule redraws labels from {0, 1})")
 
 
 def _split_indices(labels: np.ndarray, config: DigitsConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from trainlens.data.base import Split
-from trainlens.data.corruption import corrupt_binary_labels
+from trainlens.data.corruption import check_label_corruption, corrupt_binary_labels
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,8 @@ class SinusoidConfig:
                              f"got {self.embed_dim}")
         if self.target not in ("regression", "binary"):
             raise ValueError(f"data.target must be 'regression' or 'binary', got {self.target!r}")
-        if not 0.0 <= self.label_corruption <= 1.0:
-            raise ValueError(f"data.label_corruption must be in [0, 1], "
-                             f"got {self.label_corruption}")
-        if self.label_corruption > 0 and self.target != "binary":
-            raise ValueError("data.label_corruption needs data.target: binary")
+        check_label_corruption(self.label_corruption, self.target == "binary",
+                               "data.target: binary")
 
 
 def target(u: np.ndarray, frequency: float) -> np.ndarray:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from trainlens.data.base import Loader, Split
-from trainlens.data.corruption import corrupt_binary_labels
+from trainlens.data.corruption import check_label_corruption, corrupt_binary_labels
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,9 @@ class TorchvisionConfig:
 
     def __post_init__(self) -> None:
         _source(self.name)
-        if not 0.0 <= self.label_corruption <= 1.0:
-            raise ValueError(f"data.label_corruption must be in [0, 1], "
-                             f"got {self.label_corruption}")
-        if self.label_corruption > 0 and (self.classes is None or len(self.classes) != 2):
-            raise ValueError("data.label_corruption needs exactly two data.classes (the loukas2021 "
-                             "rule redraws labels from {0, 1})")
+        check_label_corruption(
+            self.label_corruption, self.classes is not None and len(self.classes) == 2,
+            "exactly two data.classes (the loukas2021 rule redraws labels from {0, 1})")
         if self.coarse_labels and self.name != "cifar100":
             raise ValueError(f"data.coarse_labels can be true only for cifar100, not {self.name!r}")
         if self.classes is not None:

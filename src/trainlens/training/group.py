@@ -36,6 +36,7 @@ from trainlens.training.ensemble import (
     TrainConfig,
     ensemble_forward,
     stack_members,
+    stack_splits,
     train_ensemble,
 )
 from trainlens.training.hooks import BiasTrajectoryHook, CheckpointHook, LossHook, WindowHook
@@ -126,6 +127,15 @@ class ProgressHook(Hook):
             self._bar.close()
 
 
+def _first_bias(config: dict[str, Any], option: str) -> str:
+    """The loukas2021 first-layer bias b1 of the group's model, which ``option`` needs."""
+    bias_name = MODELS[config["model"]["name"]].first_bias
+    if bias_name is None:
+        raise ValueError(f"{option} needs a model with a first-layer bias; "
+                         f"{config['model']['name']!r} has none")
+    return bias_name
+
+
 def repeat_groups(config: dict[str, Any]) -> list[list[int]]:
     """Indices of the members that are repeats (differ only by seed) of one configuration."""
     groups: dict[str, list[int]] = {}
@@ -193,10 +203,7 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
     record = config.get("record", {})
     trajectory_hook = None
     if record.get("bias_trajectory"):
-        bias_name = MODELS[config["model"]["name"]].first_bias
-        if bias_name is None:
-            raise ValueError(f"record.bias_trajectory needs a model with a first-layer bias; "
-                             f"{config['model']['name']!r} has none")
+        bias_name = _first_bias(config, "record.bias_trajectory")
         ema_every = max(1, total_steps // record.get("ema_points", 2000))
         official_epsilon = bool(record.get("official_epsilon"))
         if official_epsilon and LOSSES[train.loss].probability is None:
@@ -207,15 +214,10 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
             official_epsilon=official_epsilon, from_gradient=train.dtype == "float32")
         hooks.append(trajectory_hook)
     if record.get("window"):
-        bias_name = MODELS[config["model"]["name"]].first_bias
-        if bias_name is None:
-            raise ValueError(f"record.window needs a model with a first-layer bias; "
-                             f"{config['model']['name']!r} has none")
         base, _ = stack_members([members[0].model])
         forward = ensemble_forward(base)
-        x_test = torch.stack([m.split.x_test for m in members])
-        y_test = torch.stack([m.split.y_test for m in members])
-        hooks.append(WindowHook(log, bias_name, int(record["window"]),
+        _, _, x_test, y_test = stack_splits([m.split for m in members])
+        hooks.append(WindowHook(log, _first_bias(config, "record.window"), int(record["window"]),
                                 lambda params: forward(params, x_test), y_test))
     resumer = _resumer(Path(state_dir), save_interval_s, config, log) if state_dir else None
     result = train_ensemble([m.model for m in members], [m.split for m in members], train,

@@ -178,13 +178,12 @@ def test_window_statistics_equal_the_epoch_statistics_when_a_window_is_an_epoch(
     config, _, _, _, _, n = one_epoch
 
     def hooks(log, members):
-        from trainlens.training.ensemble import ensemble_forward, stack_members
+        from trainlens.training.ensemble import ensemble_forward, stack_members, stack_splits
         from trainlens.training.hooks import LossHook, WindowHook
 
         base, _ = stack_members([members[0].model])
         forward = ensemble_forward(base)
-        x_test = torch.stack([m.split.x_test for m in members])
-        y_test = torch.stack([m.split.y_test for m in members])
+        _, _, x_test, y_test = stack_splits([m.split for m in members])
         return [LossHook(log), BiasTrajectoryHook(log, FIRST_BIAS, repeat_groups(config)),
                 WindowHook(log, FIRST_BIAS, n, lambda p: forward(p, x_test), y_test)]
 
