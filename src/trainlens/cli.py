@@ -64,19 +64,31 @@ def cmd_resolve(a: argparse.Namespace) -> None:
     write_json(a.out, config)
 
 
-def cmd_train(a: argparse.Namespace) -> None:
-    from trainlens.training.group import train_group
+def _engine(config_path: str, stage: str):
+    """The train or measure function of the group's trainer (config.json ``trainer``)."""
+    import importlib
 
+    from trainlens.config import TRAINERS
+
+    with open(config_path) as handle:
+        trainer = json.load(handle).get("trainer", "ensemble")
+    if trainer not in TRAINERS:
+        raise ConfigError(f"{config_path}: trainer {trainer!r} unknown; allowed: "
+                          f"{sorted(TRAINERS)}")
+    module, function = getattr(TRAINERS[trainer], stage).split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def cmd_train(a: argparse.Namespace) -> None:
     _threads(a.threads, a.deterministic)
-    train_group(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace, a.device,
-                a.state_dir, a.save_interval)
+    _engine(a.config, "train")(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace,
+                               a.device, a.state_dir, a.save_interval)
 
 
 def cmd_measure(a: argparse.Namespace) -> None:
-    from trainlens.measure import measure_group
-
     _threads(a.threads, a.deterministic)
-    measure_group(a.config, a.checkpoints, a.data_root, a.out, a.regions, a.device)
+    _engine(a.config, "measure")(a.config, a.checkpoints, a.data_root, a.out, a.regions,
+                                 a.device)
 
 
 def cmd_collect(a: argparse.Namespace) -> None:

@@ -31,11 +31,37 @@ import yaml
 from trainlens.data import DATASETS
 from trainlens.models import MODELS
 from trainlens.training.ensemble import TrainConfig
+from trainlens.training.two_layer_trainer import TwoLayerTrainConfig
 
 SCALES = ("smoke", "paper")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO_ROOT / "experiments" / "schemas"
-VMAPPABLE_PREFIXES = ("data.", "train.lr")
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """A training engine: the dataclass of its ``train`` block and the grid keys whose values
+    can train together in one ensemble (``ensemble_over``)."""
+
+    train_config: type
+    foldable: tuple[str, ...]
+    train: str  # "module:function" of ``trainlens train`` (imported only when used)
+    measure: str  # "module:function" of ``trainlens measure``
+
+
+# experiment key ``trainer`` -> engine; the schema enum is kept equal to it by a test
+TRAINERS: dict[str, Trainer] = {
+    # torch.func ensemble of any registered model (loukas2021): data and lr vmap
+    "ensemble": Trainer(TrainConfig, ("data.", "train.lr"),
+                        "trainlens.training.group:train_group",
+                        "trainlens.measure:measure_group"),
+    # closed-form two-layer network (nakazato2024): every per-run setting is a member property
+    "two_layer": Trainer(TwoLayerTrainConfig, ("data.", "model.activation", "train.loss",
+                                               "train.batch_size", "train.lr",
+                                               "train.langevin_temperature"),
+                         "trainlens.training.two_layer_group:train_two_layer_group",
+                         "trainlens.measure_two_layer:measure_two_layer_group"),
+}
 
 
 class ConfigError(ValueError):
@@ -145,7 +171,7 @@ class Group:
         return [m["run_id"] for m in self.config["members"]]
 
 
-def _check_blocks(resolved: dict[str, Any], where: str) -> None:
+def _check_blocks(resolved: dict[str, Any], where: str, trainer: str) -> None:
     """Construct every block's dataclass once, so a bad value fails at workflow load."""
     data, model = resolved["data"], resolved["model"]
     if data.get("name") not in DATASETS:
@@ -156,7 +182,7 @@ def _check_blocks(resolved: dict[str, Any], where: str) -> None:
                           f"{sorted(MODELS)}")
     make_dataclass_config(DATASETS[data["name"]].config_cls, data, f"{where}: data")
     make_dataclass_config(MODELS[model["name"]].config_cls, model, f"{where}: model")
-    make_dataclass_config(TrainConfig, resolved["train"], f"{where}: train")
+    make_dataclass_config(TRAINERS[trainer].train_config, resolved["train"], f"{where}: train")
 
 
 def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
@@ -165,13 +191,15 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
     resolved = deep_merge({k: v for k, v in spec.items() if k not in SCALES}, spec.get(scale, {}))
     grid: dict[str, list[Any]] = resolved.get("grid", {})
     folded = resolved.get("ensemble_over", [])
+    trainer = resolved.get("trainer", "ensemble")
+    foldable = TRAINERS[trainer].foldable
     for key in folded:
         if key not in grid:
             raise ConfigError(f"{where}: ensemble_over key {key!r} is not a grid key; grid keys: "
                               f"{sorted(grid)}")
-        if not key.startswith(VMAPPABLE_PREFIXES):
-            raise ConfigError(f"{where}: ensemble_over key {key!r} does not vmap; allowed: data.* "
-                              "and train.lr")
+        if not key.startswith(foldable):
+            raise ConfigError(f"{where}: ensemble_over key {key!r} does not train together with "
+                              f"trainer {trainer!r}; allowed: {', '.join(foldable)}")
     groups: dict[str, list[dict[str, Any]]] = {}
     shared: dict[str, dict[str, Any]] = {}
     for point in itertools.product(*grid.values()):
@@ -179,20 +207,26 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
         science = {k: copy.deepcopy(resolved.get(k, {})) for k in ("data", "model", "train")}
         for dotted, value in assignment.items():
             _set_dotted(science, dotted, value)
-        _check_blocks(science, f"{where} at {assignment or 'the base point'}")
+        _check_blocks(science, f"{where} at {assignment or 'the base point'}", trainer)
         group_key = json.dumps({k: v for k, v in assignment.items() if k not in folded},
                                sort_keys=True)
         for seed in resolved["seeds"]:
             run_id = f"{name}-{config_hash({**science, 'seed': seed})}"
+            # a member carries its full blocks: folded keys (lr, loss, ...) differ per member
             groups.setdefault(group_key, []).append({
                 "run_id": run_id, "seed": seed, "data": science["data"],
+                "model": science["model"], "train": science["train"],
                 "train_lr": science["train"]["lr"], "grid": assignment})
-            shared[group_key] = {"model": science["model"],
-                                 "train": {k: v for k, v in science["train"].items() if k != "lr"}}
+            # the group's blocks hold only what every member shares
+            shared[group_key] = {
+                block: {k: v for k, v in science[block].items()
+                        if f"{block}.{k}" not in folded and (block, k) != ("train", "lr")}
+                for block in ("model", "train")}
     result = []
     for group_key, members in groups.items():
         group_id = f"{name}-{config_hash(sorted(m['run_id'] for m in members))}"
         config = {"paper": paper, "experiment": name, "group_id": group_id, "scale": scale,
+                  "trainer": trainer,
                   "description": resolved.get("description", ""), **shared[group_key],
                   "record": resolved.get("record", {}), "probes": resolved.get("probes", []),
                   "region_analysis": resolved.get("region_analysis"),
@@ -213,7 +247,8 @@ def load_experiments(path: str | Path, scale: str) -> list[Group]:
         for other in SCALES:  # resolve every scale: a paper-scale typo fails at smoke too
             resolved = resolve_experiment(document["paper"], name, spec, other,
                                           f"{path}: experiments.{name} ({other} scale)")
-            groups += resolved if other == scale else []
+            # ``scales``: an experiment of the spec's full tier only (nakazato2024 E4 extras)
+            groups += resolved if other == scale and other in spec.get("scales", SCALES) else []
     return groups
 
 
@@ -227,7 +262,7 @@ def find_group(path: str | Path, scale: str, group_id: str) -> Group:
 
 # Caps of a tiny slice: enough to run every code path of a job, small enough for a CPU minute.
 SLICE_CAPS = {"epochs": 1, "checkpoints": 2, "n_train": 16, "per_class_train": 4,
-              "per_class_test": 2, "grid_points": 8, "window": 2}
+              "per_class_test": 2, "grid_points": 8, "window": 2, "steps": 64}
 
 
 def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dict[str, Any]:
@@ -242,6 +277,8 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
     caps = SLICE_CAPS
     out = copy.deepcopy(config)
     out["slice"] = True
+    if out.get("trainer") == "two_layer":
+        return _two_layer_slice(out)
     out["train"].update(epochs=caps["epochs"], compile=False,
                         checkpoints=min(out["train"].get("checkpoints", 20), caps["checkpoints"]))
     if out.get("region_analysis"):
@@ -262,4 +299,23 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
                 data[key] = min(data.get(key) or cap, cap)
             if checksums_file is not None:
                 data["checksums_file"] = str(checksums_file)
+    return out
+
+
+def _two_layer_slice(out: dict[str, Any]) -> dict[str, Any]:
+    """The tiny slice of a nakazato2024 group: a few hundred steps, a few probe times, waiting
+    times 4 and 8 (same number as configured) in E3, at most 16 training points."""
+    steps = SLICE_CAPS["steps"]
+    two_time = out.get("record", {}).get("two_time")
+    if two_time:
+        count = len(two_time["waiting_times"])
+        two_time.update(waiting_times=[4 * 2**i for i in range(count)], tau_max=steps // 2,
+                        tau_points=min(two_time.get("tau_points", 40), 8))
+    for train in [out["train"]] + [m["train"] for m in out["members"]]:
+        train["steps"] = steps
+        train["checkpoints"] = min(train.get("checkpoints", 40), SLICE_CAPS["checkpoints"] + 2)
+        if train.get("probe_times"):
+            train["probe_times"] = sorted({min(t, steps) for t in train["probe_times"]})
+    for member in out["members"]:
+        member["data"]["n_train"] = min(member["data"].get("n_train", 32), SLICE_CAPS["n_train"])
     return out

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainlens.models import loukas, mlp
+from trainlens.models import loukas, mlp, two_layer
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ MODELS: dict[str, ModelSpec] = {
     "loukas_mlp": ModelSpec(loukas.LoukasMLPConfig, loukas.build_mlp, loukas.FIRST_BIAS),
     "loukas_cnn": ModelSpec(loukas.LoukasCNNConfig, loukas.build_cnn, loukas.FIRST_BIAS),
     "mlp": ModelSpec(mlp.MLPConfig, mlp.build),
+    "two_layer": ModelSpec(two_layer.TwoLayerConfig, two_layer.build),
 }
 
 __all__ = ["MODELS", "ModelSpec"]
