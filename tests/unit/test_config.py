@@ -11,8 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from trainlens.config import ConfigError, load_experiments
+from trainlens.config import TRAINERS, ConfigError, load_experiments, tiny_slice
 from trainlens.data import DATASETS
+from trainlens.measure_two_layer import TWO_LAYER_PROBES
 from trainlens.models import MODELS
 from trainlens.probes import PROBES
 
@@ -125,10 +126,52 @@ def test_schema_paper_enums_equal_the_experiment_files() -> None:
         assert load_yaml(EXPERIMENTS / f"{slug}.yaml")["paper"] == slug
 
 
-def test_schema_probe_enum_equals_registry() -> None:
+def test_schema_probe_and_trainer_enums_equal_the_registries() -> None:
     schema = load_yaml(SCHEMAS / "experiments.schema.yaml")
-    probes = schema["$defs"]["experiment"]["properties"]["probes"]["items"]["enum"]
-    assert set(probes) == set(PROBES)
+    properties = schema["$defs"]["experiment"]["properties"]
+    assert set(properties["probes"]["items"]["enum"]) == set(PROBES) | set(TWO_LAYER_PROBES)
+    assert set(properties["trainer"]["enum"]) == set(TRAINERS)
+
+
+NAKAZATO = EXPERIMENTS / "nakazato2024.yaml"
+
+
+def test_two_layer_trainer_folds_activation_loss_and_batch_size_into_one_group() -> None:
+    groups = {g.experiment: g for g in load_experiments(NAKAZATO, "smoke")}
+    e1 = groups["e1"]
+    assert len(e1.run_ids) == 4 * 2 * 2 * 3
+    members = e1.config["members"]
+    assert {m["model"]["activation"] for m in members} == {"relu", "tanh", "sigmoid", "linear"}
+    assert {(m["train"]["loss"], m["train"]["batch_size"]) for m in members} == {
+        ("logistic", 0), ("logistic", 1), ("mse", 0), ("mse", 1)}
+    # the group's own blocks hold only what every member shares
+    assert "activation" not in e1.config["model"] and "loss" not in e1.config["train"]
+    assert e1.config["train"]["steps"] == 20000 and e1.config["trainer"] == "two_layer"
+
+
+def test_paper_only_experiments_are_absent_at_smoke_scale() -> None:
+    smoke = {g.experiment for g in load_experiments(NAKAZATO, "smoke")}
+    paper = {g.experiment for g in load_experiments(NAKAZATO, "paper")}
+    assert {"e4a", "e4c", "e4d"} <= paper and not {"e4a", "e4c", "e4d"} & smoke
+
+
+def test_ensemble_trainer_refuses_to_fold_a_model_key(tmp_path: Path) -> None:
+    def fold_width(document: dict) -> None:
+        e1a(document)["grid"]["model.width"] = [16, 32]
+        e1a(document)["ensemble_over"] = ["data.frequency", "model.width"]
+
+    with pytest.raises(ConfigError, match="model.width.*does not train together"):
+        load_experiments(write_variant(tmp_path, fold_width), "smoke")
+
+
+def test_two_layer_slice_shrinks_steps_data_and_waiting_times() -> None:
+    groups = {g.experiment: g for g in load_experiments(NAKAZATO, "paper")}
+    e3 = tiny_slice(groups["e3"].config)
+    two_time = e3["record"]["two_time"]
+    assert len(two_time["waiting_times"]) == 3
+    assert max(two_time["waiting_times"]) + two_time["tau_max"] <= 64
+    assert all(m["train"]["steps"] == 64 and m["data"]["n_train"] <= 16 for m in e3["members"])
+    assert len(e3["members"]) == len(groups["e3"].config["members"])
 
 
 def test_every_data_and_model_name_is_registered() -> None:

@@ -52,6 +52,13 @@ def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
                          keep_default_na=False)
     assert list(claims["claim_id"]) == [f"C{i}" for i in range(1, 13)]
     assert (claims["scale"] == "paper").all()
+    # nakazato2024: every full-tier group (the E4 extras included) ran its real command
+    groups = load_experiments(REPO / "experiments" / "nakazato2024.yaml", "paper")
+    runs = pd.read_parquet(tmp_path / "results" / "nakazato2024" / "tables" / "runs.parquet")
+    assert set(runs["group_id"]) == {g.group_id for g in groups}
+    assert {"e4a", "e4c", "e4d"} <= set(runs["experiment"])
+    report = (tmp_path / "figures" / "nakazato2024" / "REPORT.md").read_text()
+    assert "TINY SLICE" in report
 
 
 def test_checksums_without_slice_is_rejected(tmp_path):
