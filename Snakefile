@@ -11,6 +11,21 @@ configfile: "experiments/config.yaml"
 report: "report/workflow.rst"
 
 
+# Under a cluster executor these run on the submitting host instead of waiting in the queue:
+# bookkeeping and plotting take seconds and read only small tables, and downloads need the
+# network, which compute nodes often lack. Locally this changes nothing.
+localrules:
+    resolve_group,
+    download_dataset,
+    collect_runs,
+    collect_metrics,
+    collect_regions,
+    check_claims,
+    plot_figure,
+    write_report,
+    write_manifest,
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"

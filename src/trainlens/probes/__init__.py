@@ -1,5 +1,10 @@
 """Probes: pure functions of (model, batch) that measure complexity. Public API.
 
+The nakazato2024 probes of the two-layer network (closed forms of (params, batch)) are the
+modules ``response`` (one-step training response, NTK, factors), ``aging`` (slopes, collapse
+scores), ``feature_space`` and ``fragility``; the measure stage applies them through
+``trainlens.measure_two_layer.TWO_LAYER_PROBES``.
+
 ``PROBES`` maps the probe names of ``experiments/<slug>.yaml`` (``probes: [...]``) to a probe
 function ``(model, x) -> per-example values`` and the input sets it is evaluated on (a function
 of the run's data split returning named batches). The measure stage runs them on checkpoints.
@@ -15,7 +20,7 @@ from torch import nn
 
 from trainlens.data.base import Split
 from trainlens.data.sinusoid import far_field_inputs
-from trainlens.probes import trajectory
+from trainlens.probes import aging, feature_space, fragility, response, trajectory
 from trainlens.probes.lipschitz import input_gradient_norms, input_jacobians
 
 
@@ -37,4 +42,5 @@ PROBES: dict[str, Probe] = {
     "far_field_lipschitz": Probe(input_gradient_norms, far_field_inputs),
 }
 
-__all__ = ["PROBES", "Probe", "input_gradient_norms", "input_jacobians", "trajectory"]
+__all__ = ["PROBES", "Probe", "aging", "feature_space", "fragility", "input_gradient_norms",
+           "input_jacobians", "response", "trajectory"]
