@@ -303,8 +303,8 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
 
 
 def _two_layer_slice(out: dict[str, Any]) -> dict[str, Any]:
-    """The tiny slice of a nakazato2024 group: a few hundred steps, a few probe times, waiting
-    times 4 and 8 (same number as configured) in E3, at most 16 training points."""
+    """The tiny slice of a nakazato2024 group: 64 steps, a few probe times, at most 16 training
+    points and, in E3, as many waiting times as configured (4, 8, 16, ...) with τ up to 32."""
     steps = SLICE_CAPS["steps"]
     two_time = out.get("record", {}).get("two_time")
     if two_time:
