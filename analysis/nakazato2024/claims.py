@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from trainlens.claims import ClaimInputs, ClaimSet, Criterion
-from trainlens.probes.aging import chi_ratio, collapse_score
+from trainlens.probes.aging import best_aging_exponent, chi_ratio, collapse_score
 from trainlens.probes.response_tables import (
     aging_table,
     final_values,
@@ -143,7 +143,8 @@ def _collapse(inputs: ClaimInputs, experiment: str) -> pd.DataFrame:
         ratios = [chi_ratio(*curves[t_w], t_w) for t_w in sorted(curves)]
         rows.append({"run_id": run_id, "scaled": collapse_score(curves, True),
                      "raw": collapse_score(curves, False),
-                     "ratio_spread": max(ratios) - min(ratios)})
+                     "ratio_spread": max(ratios) - min(ratios),
+                     "mu": best_aging_exponent(curves)})
     return table.join(pd.DataFrame(rows).set_index("run_id"), how="inner")
 
 
@@ -171,7 +172,7 @@ def _two_time_statistics(scores: pd.DataFrame) -> dict[str, float | bool]:
     """Per configuration (activation x loss x method) the median over seeds (spec §6: per-seed
     values, then the median), then every configuration of a loss must satisfy the check."""
     scores = scores.groupby(["activation", "loss", "method"])[
-        ["scaled", "raw", "ratio_spread"]].median().reset_index()
+        ["scaled", "raw", "ratio_spread", "mu"]].median().reset_index()
     ce, mse = scores[scores["loss"] == "logistic"], scores[scores["loss"] == "mse"]
     return {"ce_scaled_below_raw_all": bool(len(ce) and (ce["scaled"] < ce["raw"]).all()),
             "ce_ratio_spread_max": float(ce["ratio_spread"].max()),
@@ -179,7 +180,9 @@ def _two_time_statistics(scores: pd.DataFrame) -> dict[str, float | bool]:
             "ce_score_scaled_median": float(ce["scaled"].median()),
             "ce_score_raw_median": float(ce["raw"].median()),
             "mse_score_scaled_median": float(mse["scaled"].median()),
-            "mse_score_raw_median": float(mse["raw"].median())}
+            "mse_score_raw_median": float(mse["raw"].median()),
+            # the optional fit of spec §4.4: μ in [0.3, 1.2] that collapses best (1 = simple aging)
+            "ce_mu_median": float(ce["mu"].median())}
 
 
 @claims.claim(

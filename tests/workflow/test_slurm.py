@@ -1,9 +1,11 @@
 """A smoke build through SLURM (snakemake-executor-plugin-slurm and profiles/slurm) on a
 one-node cluster on localhost builds exactly what a local run builds (figures/all, sha256).
 
-The cluster builds every rule of the workflow for nakazato2024, the paper with the cheapest
-smoke build, and its files must equal the nakazato2024 files of the session's local smoke build
-of every paper (the ``smoke_build`` fixture): one local build serves two tests.
+The cluster builds nakazato2024, the paper with the cheapest smoke build: its training groups
+(train and measure, one grouped SLURM job each) go through sbatch, the localrules (bookkeeping,
+figures, claims, report) run on the submitting host. Its files must equal the nakazato2024 files
+of the session's local smoke build of every paper (the ``smoke_build`` fixture): one local build
+serves two tests.
 """
 
 from __future__ import annotations
