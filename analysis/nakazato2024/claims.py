@@ -32,11 +32,16 @@ def both(*criteria: Criterion) -> dict[str, list[Criterion]]:
     return {"smoke": list(criteria), "paper": list(criteria)}
 
 
-def _ce_cells(inputs: ClaimInputs, column: str) -> pd.Series:
-    """Median over seeds of ``column`` per activation x {GD, SGD bs 1}, E1 cross-entropy runs."""
+def _e1_ce(inputs: ClaimInputs) -> pd.DataFrame:
+    """The aging statistics of the E1 cross-entropy runs."""
     table = aging_table(inputs.runs, inputs.metrics)
-    table = table[(table["experiment"] == "e1") & (table["loss"] == "logistic")]
-    medians = table.groupby(["activation", "method"])[column].median()
+    return table[(table["experiment"] == "e1") & (table["loss"] == "logistic")]
+
+
+def _ce_cells(inputs: ClaimInputs, column: str, ce: pd.DataFrame | None = None) -> pd.Series:
+    """Median over seeds of ``column`` per activation x {GD, SGD bs 1}, E1 cross-entropy runs."""
+    ce = _e1_ce(inputs) if ce is None else ce
+    medians = ce.groupby(["activation", "method"])[column].median()
     medians.index = [f"{a}_{m.replace(' ', '')}" for a, m in medians.index]
     return medians
 
@@ -64,9 +69,8 @@ def c1_aging(inputs: ClaimInputs) -> dict[str, float | bool]:
     "cross-entropy run reaches train accuracy 1 (t_c exists)",
     both(Criterion("early_slope_min", ">", -0.2), Criterion("every_run_has_t_c", "==", True)))
 def c2_plateau(inputs: ClaimInputs) -> dict[str, float | bool]:
-    table = aging_table(inputs.runs, inputs.metrics)
-    ce = table[(table["experiment"] == "e1") & (table["loss"] == "logistic")]
-    medians = _ce_cells(inputs, "early_slope")
+    ce = _e1_ce(inputs)
+    medians = _ce_cells(inputs, "early_slope", ce)
     return {"early_slope_min": float(medians.min()),
             "every_run_has_t_c": bool(ce["t_c"].notna().all() and len(ce) > 0),
             **_cells(medians, "early")}
@@ -78,7 +82,8 @@ def c2_plateau(inputs: ClaimInputs) -> dict[str, float | bool]:
     "max over cells of |median late slope of mean off-diagonal Θ| and of |K̂(T) − K̂(T/10)|",
     both(Criterion("max_abs_ntk_slope", "<=", 0.35), Criterion("max_abs_khat_drift", "<=", 0.15)))
 def c3_kernel(inputs: ClaimInputs) -> dict[str, float | bool]:
-    slopes, drifts = _ce_cells(inputs, "ntk_slope"), _ce_cells(inputs, "khat_drift")
+    ce = _e1_ce(inputs)
+    slopes, drifts = _ce_cells(inputs, "ntk_slope", ce), _ce_cells(inputs, "khat_drift", ce)
     return {"max_abs_ntk_slope": float(slopes.abs().max()),
             "max_abs_khat_drift": float(drifts.abs().max()),
             "largest_drift_cell_is_sigmoid": bool(drifts.abs().idxmax().startswith("sigmoid"))}

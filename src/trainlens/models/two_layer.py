@@ -85,10 +85,15 @@ def hidden(params: Params, x: torch.Tensor, activation: str
     return z, h, h_prime
 
 
+def output(params: Params, h: torch.Tensor) -> torch.Tensor:
+    """f = m^{-1/2} Σ_k a_k φ(z_k) from the hidden activations φ(z) of ``hidden``: (E, N)."""
+    return torch.bmm(h, params["a"].unsqueeze(2)).squeeze(2) / math.sqrt(h.shape[-1])
+
+
 def forward(params: Params, x: torch.Tensor, activation: str) -> torch.Tensor:
     """f(x; θ) for every member: (E, N)."""
     _, h, _ = hidden(params, x, activation)
-    return torch.bmm(h, params["a"].unsqueeze(2)).squeeze(2) / math.sqrt(h.shape[-1])
+    return output(params, h)
 
 
 def weighted_gradient(params: Params, x: torch.Tensor, weights: torch.Tensor, activation: str,

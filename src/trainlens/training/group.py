@@ -70,9 +70,21 @@ def train_config(config: dict[str, Any], lr: float | None = None) -> TrainConfig
     return make_dataclass_config(TrainConfig, values, f"group {config['group_id']}: train")
 
 
-def _flatten(prefix: str, block: dict[str, Any]) -> dict[str, Any]:
+def flatten_block(prefix: str, block: dict[str, Any]) -> dict[str, Any]:
+    """A config block as runs-table columns ``<prefix>_<key>`` (lists and dicts as JSON)."""
     return {f"{prefix}_{k}": (json.dumps(v) if isinstance(v, list | tuple | dict) else v)
             for k, v in block.items()}
+
+
+def run_row(config: dict[str, Any], run_id: str, seed: int, diverged: int | None,
+            wall_time_s: float, device: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """One runs.parquet row (design.md "Tables"): identity, status, provenance, settings."""
+    return {"run_id": run_id, "paper": config["paper"], "experiment": config["experiment"],
+            "group_id": config["group_id"], "seed": seed,
+            "status": "ok" if diverged is None else "diverged",
+            "diverged_step": np.nan if diverged is None else float(diverged),
+            "wall_time_s": wall_time_s, "device": device, "git_commit": git_commit(),
+            "ensemble_size": len(config["members"]), **settings}
 
 
 def build_member(config: dict[str, Any], member: dict[str, Any], data_root: Path,
@@ -87,8 +99,9 @@ def build_member(config: dict[str, Any], member: dict[str, Any], data_root: Path
     model_config = make_dataclass_config(model_spec.config_cls, config["model"], "model")
     # Initialise on the CPU from the CPU generator so that a run's init is the same on any device.
     model = model_spec.build(model_config, streams.torch("init")).to(device=device, dtype=dtype)
-    row = {**_flatten("data", asdict(data_config)), **_flatten("model", asdict(model_config)),
-           **_flatten("train", {**config["train"], "lr": member["train_lr"]})}
+    row = {**flatten_block("data", asdict(data_config)),
+           **flatten_block("model", asdict(model_config)),
+           **flatten_block("train", {**config["train"], "lr": member["train_lr"]})}
     return Member(member["run_id"], member["seed"], member["train_lr"], model, split,
                   streams.numpy("order"), row)
 
@@ -227,14 +240,9 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
     if trace_out is not None:
         arrays = trajectory_hook.trace_arrays() if trajectory_hook and trajectory_hook.trace else {}
         atomic_write(trace_out, lambda tmp: save_npz(tmp, run_ids=np.asarray(run_ids), **arrays))
-    runs = pd.DataFrame([{
-        "run_id": m.run_id, "paper": config["paper"], "experiment": config["experiment"],
-        "group_id": config["group_id"], "seed": m.seed,
-        "status": "ok" if diverged is None else "diverged",
-        "diverged_step": np.nan if diverged is None else float(diverged),
-        "wall_time_s": result.wall_time_s, "device": str(torch_device),
-        "git_commit": git_commit(), "ensemble_size": len(members), **m.row,
-    } for m, diverged in zip(members, result.diverged_step)])
+    runs = pd.DataFrame([run_row(config, m.run_id, m.seed, diverged, result.wall_time_s,
+                                 str(torch_device), m.row)
+                         for m, diverged in zip(members, result.diverged_step)])
     write_table(runs, runs_out, "runs")
     if state_dir:
         _publish_directory(work_checkpoints, Path(checkpoints_dir))

@@ -23,8 +23,8 @@ from trainlens.config import make_dataclass_config
 from trainlens.data import DATASETS, Split
 from trainlens.io import atomic_torch_save, atomic_write, save_npz
 from trainlens.models.two_layer import TwoLayerConfig, init_params
-from trainlens.provenance import git_commit
 from trainlens.tables import write_table
+from trainlens.training.group import flatten_block, run_row
 from trainlens.training.seeds import RunStreams
 from trainlens.training.two_layer_trainer import (
     MinibatchStream,
@@ -117,10 +117,6 @@ def train_two_layer_group(config_path: str | Path, data_root: str | Path, runs_o
     members = config["members"]
     train = _shared(config, [member_blocks(config, m)[2] for m in members])
     two_time = _two_time(config)
-    if two_time and two_time.probe_index >= member_data(config, members[0],
-                                                         Path(data_root)).x_train.shape[0]:
-        raise ValueError(f"record.two_time.probe_index {two_time.probe_index} is not a training "
-                         "point index")
     steps = train.steps if not two_time else max(two_time.waiting_times) + two_time.tau_max
     schedule = [s for s in train.schedule() if s <= steps] + [steps]
     by_activation: dict[str, list[int]] = {}
@@ -154,7 +150,11 @@ def train_two_layer_group(config_path: str | Path, data_root: str | Path, runs_o
     write_table(_metrics(run_ids, first, steps, rows, diverged), metrics_out, "metrics")
     if trace_out is not None:
         atomic_write(trace_out, lambda tmp: save_npz(tmp, run_ids=np.asarray(run_ids)))
-    runs = pd.DataFrame([_run_row(config, m, diverged[i], wall) for i, m in enumerate(members)])
+    runs = pd.DataFrame([run_row(config, m["run_id"], m["seed"], diverged[i], wall, "cpu",
+                                 {**flatten_block("data", m["data"]),
+                                  **flatten_block("model", m["model"]),
+                                  **flatten_block("train", m["train"])})
+                         for i, m in enumerate(members)])
     write_table(runs, runs_out, "runs")
     return runs
 
@@ -183,14 +183,3 @@ def _metrics(run_ids: list[str], first: np.ndarray, steps: int, two_time: list[d
     keep = (table["metric"] == "t_c") | (table["step"] < table["run_id"].map(limit))
     return table[keep].astype({"step": "int64"}).reset_index(drop=True)
 
-
-def _run_row(config: dict[str, Any], member: dict[str, Any], diverged: int | None,
-             wall: float) -> dict[str, Any]:
-    flat = {f"{block}_{k}": (json.dumps(v) if isinstance(v, list | tuple | dict) else v)
-            for block in ("data", "model", "train") for k, v in member[block].items()}
-    return {"run_id": member["run_id"], "paper": config["paper"],
-            "experiment": config["experiment"], "group_id": config["group_id"],
-            "seed": member["seed"], "status": "ok" if diverged is None else "diverged",
-            "diverged_step": np.nan if diverged is None else float(diverged),
-            "wall_time_s": wall, "device": "cpu", "git_commit": git_commit(),
-            "ensemble_size": len(config["members"]), **flat}

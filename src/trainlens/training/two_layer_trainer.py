@@ -16,7 +16,6 @@ see identical minibatches and noise (pitfall 5).
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 
 import torch
 
-from trainlens.models.two_layer import Params, hidden, weighted_gradient
+from trainlens.models.two_layer import Params, flatten, hidden, output, weighted_gradient
 from trainlens.probes.response import LOSS_NAMES, loss_derivative
 from trainlens.training.schedule import log_spaced_steps
 
@@ -135,13 +134,18 @@ class SubResult:
     two_time: list[dict[str, Any]]  # rows: run index, t_w, step, metric, value
 
 
+def _loss_derivative(f: torch.Tensor, y: torch.Tensor, is_logistic: torch.Tensor
+                     ) -> torch.Tensor:
+    """ℓ' per member and example, each member with its own loss: (E, N)."""
+    return torch.where(is_logistic[:, None], loss_derivative(f, y, "logistic"),
+                       loss_derivative(f, y, "mse"))
+
+
 def _kick(params: Params, x_p: torch.Tensor, y_p: torch.Tensor, is_logistic: torch.Tensor,
           step_size: torch.Tensor, activation: str) -> Params:
     """One step of size ``step_size`` on the single example (x_p, −y_p) for every member."""
     _, h, h_prime = hidden(params, x_p, activation)
-    f = torch.bmm(h, params["a"].unsqueeze(2)).squeeze(2) / math.sqrt(h.shape[-1])
-    lp = torch.where(is_logistic[:, None], loss_derivative(f, -y_p, "logistic"),
-                     loss_derivative(f, -y_p, "mse"))
+    lp = _loss_derivative(output(params, h), -y_p, is_logistic)
     grads = weighted_gradient(params, x_p, lp, activation, h, h_prime)
     return {k: v - step_size.view(-1, *[1] * (v.dim() - 1)) * grads[k] for k, v in params.items()}
 
@@ -151,6 +155,9 @@ def train_sub_ensemble(sub: SubEnsemble, steps: int, save_steps: list[int],
     """Train ``sub`` for ``steps`` steps; checkpoints at ``save_steps`` (runs only), t_c and, with
     ``two_time``, χ, the mean squared displacement and the overlap at log-spaced τ."""
     runs = sub.x.shape[0]
+    if two_time and not 0 <= two_time.probe_index < sub.x.shape[1]:
+        raise ValueError(f"record.two_time.probe_index {two_time.probe_index} is not a training "
+                         f"point index (N = {sub.x.shape[1]})")
     copies = 1 + (len(two_time.waiting_times) if two_time else 0)
     expand = lambda t: t.repeat(copies, *[1] * (t.dim() - 1))  # noqa: E731
     params = {k: expand(v).clone() for k, v in sub.params.items()}
@@ -185,9 +192,9 @@ def train_sub_ensemble(sub: SubEnsemble, steps: int, save_steps: list[int],
                                is_logistic[:runs], two_time.kick * lr[:runs], sub.activation)
                 for k in params:
                     params[k][copy] = kicked[k]
-                anchor[t] = torch.cat([v.flatten(1) for v in reference.values()], 1)
+                anchor[t] = flatten(reference)
             _, h, h_prime = hidden(params, x, sub.activation)
-            f = torch.bmm(h, params["a"].unsqueeze(2)).squeeze(2) / math.sqrt(h.shape[-1])
+            f = output(params, h)
             first = torch.where((first < 0) & ((f * y) > 0).all(1), t, first)
             if t in saves:
                 checkpoints[t] = {k: v[:runs].clone() for k, v in params.items()}
@@ -195,8 +202,7 @@ def train_sub_ensemble(sub: SubEnsemble, steps: int, save_steps: list[int],
                 _log_two_time(two_time, t, f, params, anchor, runs, taus, logged)
             if t == steps:
                 break
-            lp = torch.where(is_logistic[:, None], loss_derivative(f, y, "logistic"),
-                             loss_derivative(f, y, "mse"))
+            lp = _loss_derivative(f, y, is_logistic)
             grads = weighted_gradient(params, x, weights[offset] * lp, sub.activation, h,
                                       h_prime)
             for k in params:
@@ -233,12 +239,11 @@ def _log_two_time(two_time: TwoTimeConfig, t: int, f: torch.Tensor, params: Para
     """χ at x_p and the mean over the other points, MSD and overlap of the reference run, at
     τ = t − t_w for each waiting time already passed (spec §4.4)."""
     p = two_time.probe_index
-    for w, t_w in enumerate(two_time.waiting_times, start=1):
-        if t - t_w not in taus:
-            continue
+    due = [(w, t_w) for w, t_w in enumerate(two_time.waiting_times, start=1) if t - t_w in taus]
+    theta = flatten({k: v[:runs] for k, v in params.items()}) if due else None
+    for w, t_w in due:
         difference = (f[runs * w:runs * (w + 1)] - f[:runs]).abs()
         others = torch.cat([difference[:, :p], difference[:, p + 1:]], 1)
-        theta = torch.cat([v[:runs].flatten(1) for v in params.values()], 1)
         start = anchor[t_w]
         msd = ((theta - start) ** 2).mean(1)
         overlap = torch.nn.functional.cosine_similarity(theta, start, dim=1)
