@@ -21,6 +21,12 @@ from torch import nn
 from trainlens.data.base import Split
 from trainlens.data.sinusoid import far_field_inputs
 from trainlens.probes import aging, feature_space, fragility, response, trajectory
+from trainlens.probes.geometric_complexity import (
+    geometric_complexity,
+    geometric_complexity_hutchinson,
+    hutchinson_variance,
+    per_example_geometric_complexity,
+)
 from trainlens.probes.lipschitz import input_gradient_norms, input_jacobians
 
 
@@ -40,7 +46,10 @@ PROBES: dict[str, Probe] = {
     "lipschitz": Probe(input_gradient_norms, data_inputs),
     # loukas2021 §4.4 (suite extension, C8): λ on a latent grid far from the data
     "far_field_lipschitz": Probe(input_gradient_norms, far_field_inputs),
+    # dherin2022 §4: GC = mean of these over the inputs (the table's ``geometric_complexity_mean``)
+    "geometric_complexity": Probe(per_example_geometric_complexity, data_inputs),
 }
 
-__all__ = ["PROBES", "Probe", "aging", "feature_space", "fragility", "input_gradient_norms",
-           "input_jacobians", "response", "trajectory"]
+__all__ = ["PROBES", "Probe", "aging", "feature_space", "fragility", "geometric_complexity",
+           "geometric_complexity_hutchinson", "hutchinson_variance", "input_gradient_norms",
+           "input_jacobians", "per_example_geometric_complexity", "response", "trajectory"]
