@@ -31,6 +31,7 @@ import yaml
 from trainlens.data import DATASETS
 from trainlens.models import MODELS
 from trainlens.training.ensemble import TrainConfig
+from trainlens.training.regularized import RegularizedTrainConfig
 from trainlens.training.two_layer_trainer import TwoLayerTrainConfig
 
 SCALES = ("smoke", "paper")
@@ -61,6 +62,14 @@ TRAINERS: dict[str, Trainer] = {
                                                "train.langevin_temperature"),
                          "trainlens.training.two_layer_group:train_two_layer_group",
                          "trainlens.measure_two_layer:measure_two_layer_group"),
+    # torch.func ensemble with per-member regularisers (dherin2022): strengths, lr, label noise
+    # and the init scheme vmap; architecture, loss, optimizer and batch size are shared
+    "regularized": Trainer(RegularizedTrainConfig,
+                           ("data.", "model.init", "train.lr", "train.weight_decay",
+                            "train.spectral_penalty", "train.flatness_penalty",
+                            "train.gc_penalty", "train.input_noise"),
+                           "trainlens.training.regularized_group:train_regularized_group",
+                           "trainlens.training.regularized_group:measure_regularized_group"),
 }
 
 
@@ -216,7 +225,7 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
             groups.setdefault(group_key, []).append({
                 "run_id": run_id, "seed": seed, "data": science["data"],
                 "model": science["model"], "train": science["train"],
-                "train_lr": science["train"]["lr"], "grid": assignment})
+                "train_lr": science["train"].get("lr"), "grid": assignment})
             # the group's blocks hold only what every member shares
             shared[group_key] = {
                 block: {k: v for k, v in science[block].items()
@@ -279,17 +288,29 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
     out["slice"] = True
     if out.get("trainer") == "two_layer":
         return _two_layer_slice(out)
+    if out.get("trainer") == "regularized":
+        return _regularized_slice(out, checksums_file)
     out["train"].update(epochs=caps["epochs"], compile=False,
                         checkpoints=min(out["train"].get("checkpoints", 20), caps["checkpoints"]))
+    _slice_data(out, checksums_file)
     if out.get("region_analysis"):
         grid = out["region_analysis"]["grid_points"]
         out["region_analysis"]["grid_points"] = min(grid, caps["grid_points"])
     if out.get("record", {}).get("window"):
         out["record"]["window"] = min(out["record"]["window"], caps["window"])
+    return out
+
+
+def _slice_data(out: dict[str, Any], checksums_file: str | None) -> None:
+    """Every member's data capped at a few points (per class for image sets)."""
+    caps = SLICE_CAPS
     for member in out["members"]:
         data = member["data"]
         if data["name"] == "sinusoid":
             data["n_train"] = min(data.get("n_train", 100), caps["n_train"])
+        elif data["name"] == "uniform_inputs":
+            data.update(n_train=min(data.get("n_train", 256), caps["n_train"]),
+                        n_test=min(data.get("n_test", 256), caps["n_train"]))
         elif data["name"] == "digits":
             data.update(n_train=caps["per_class_train"], n_test=caps["per_class_test"],
                         per_class=True)
@@ -299,6 +320,17 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
                 data[key] = min(data.get(key) or cap, cap)
             if checksums_file is not None:
                 data["checksums_file"] = str(checksums_file)
+
+
+def _regularized_slice(out: dict[str, Any], checksums_file: str | None) -> dict[str, Any]:
+    """The tiny slice of a dherin2022 group: 8 steps, logs every 4 and a batch of at most 8."""
+    for train in [out["train"]] + [m["train"] for m in out["members"]]:
+        steps = train.get("steps", 1500)
+        train.update(steps=min(steps, 8), log_every=min(train.get("log_every", 100), 4),
+                     check_every=min(train.get("check_every", 10), 2))
+        if train.get("batch_size", 32):
+            train["batch_size"] = min(train.get("batch_size", 32), 8)
+    _slice_data(out, checksums_file)
     return out
 
 

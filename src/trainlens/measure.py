@@ -9,6 +9,7 @@ needs retraining. The table keeps the mean and max of the per-example values as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -40,18 +41,25 @@ def _regions(config: dict, members: list, checkpoint: dict) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[list(TABLES["regions"])]
 
 
+def build_members(config: dict, data_root: str | Path, device: torch.device) -> list[Member]:
+    """The members of an ``ensemble`` group, each with its data and a model to load into."""
+    return [build_member(config, m, Path(data_root), device) for m in config["members"]]
+
+
 def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_root: str | Path,
                   out: str | Path, regions_out: str | Path | None = None,
-                  device: str = "cpu") -> pd.DataFrame:
+                  device: str = "cpu",
+                  build: Callable[[dict, str | Path, torch.device], list[Member]] = build_members
+                  ) -> pd.DataFrame:
     """Probe every checkpoint of the group in ``config_path``; writes the metrics part ``out``
     and, for experiments with ``region_analysis``, the regions part ``regions_out`` (an empty
-    table otherwise)."""
+    table otherwise). ``build`` makes the members of the group's trainer engine."""
     config = load_group_config(config_path)
     unknown = [p for p in config.get("probes", []) if p not in PROBES]
     if unknown:
         raise ValueError(f"probes {unknown} unknown; allowed: {sorted(PROBES)}")
     torch_device = torch.device(device)
-    members = [build_member(config, m, Path(data_root), torch_device) for m in config["members"]]
+    members = build(config, data_root, torch_device)
     files = sorted(Path(checkpoints_dir).glob("step_*.pt"))
     if not files:
         raise FileNotFoundError(f"no checkpoints (step_*.pt) in {checkpoints_dir}")

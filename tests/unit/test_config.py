@@ -83,7 +83,7 @@ def set_in(keys: tuple, value):
     (set_in(("experiments", "e1a", "smoke", "train", "epochs"), "ten"), "epochs"),
     (set_in(("experiments", "e1a", "smoke", "train", "epochs"), 2.5), "epochs"),
     (set_in(("experiments", "e1a", "data", "name"), "sinusiod"), "sinusiod"),
-    (set_in(("experiments", "e1a", "model", "name"), "resnet18"), "resnet18"),
+    (set_in(("experiments", "e1a", "model", "name"), "resnet19"), "resnet19"),
     (set_in(("experiments", "e1a", "grid", "data.frequency"), []), "data.frequency"),
     (set_in(("experiments", "e1a", "ensemble_over"), ["data.n_train"]), "data.n_train"),
 ], ids=["top-level", "data-key", "epochs-str", "epochs-float", "dataset", "model", "empty-grid",

@@ -6,13 +6,16 @@ experiment, and the schema enum in ``experiments/schemas`` is kept equal to it b
 
 from __future__ import annotations
 
-from trainlens.data import digits, sinusoid, sphere_teacher, torchvision_sets
+from trainlens.data import digits, sinusoid, sphere_teacher, torchvision_sets, uniform_inputs
 from trainlens.data.base import DatasetSpec, Split
 
 DATASETS: dict[str, DatasetSpec] = {
     "sinusoid": DatasetSpec(sinusoid.SinusoidConfig, sinusoid.load, varies_with_seed=True),
+    # digits vary with the seed only through dherin2022's label_noise
     "digits": DatasetSpec(digits.DigitsConfig, digits.load, varies_with_seed=False),
     "sphere_teacher": DatasetSpec(sphere_teacher.SphereTeacherConfig, sphere_teacher.load,
+                                  varies_with_seed=True),
+    "uniform_inputs": DatasetSpec(uniform_inputs.UniformInputsConfig, uniform_inputs.load,
                                   varies_with_seed=True),
     **{
         name: DatasetSpec(torchvision_sets.TorchvisionConfig, torchvision_sets.loader(name),

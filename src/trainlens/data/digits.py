@@ -15,7 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from trainlens.data.base import Split
-from trainlens.data.corruption import check_label_corruption, corrupt_binary_labels
+from trainlens.data.corruption import (
+    check_label_corruption,
+    check_label_noise,
+    corrupt_binary_labels,
+    replace_labels_uniformly,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class DigitsConfig:
     normalize: bool = False
     flatten: bool = True
     label_corruption: float = 0.0  # loukas2021 E1b rule on the training labels (2 classes only)
+    label_noise: float = 0.0  # dherin2022: share of training labels redrawn from all classes
 
     def __post_init__(self) -> None:
         if self.classes is not None:
@@ -56,6 +62,7 @@ class DigitsConfig:
         check_label_corruption(
             self.label_corruption, self.classes is not None and len(self.classes) == 2,
             "exactly two data.classes (the loukas2021 rule redraws labels from {0, 1})")
+        check_label_noise(self.label_noise)
 
 
 def _split_indices(labels: np.ndarray, config: DigitsConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +100,8 @@ def _shape(pixels: np.ndarray, config: DigitsConfig) -> torch.Tensor:
 
 
 def load(config: DigitsConfig, rng: np.random.Generator, data_root: Path) -> Split:
-    """Load the bundled digits (``rng`` and ``data_root`` unused: the data is fixed)."""
+    """Load the bundled digits (``data_root`` unused). ``rng`` (the run's data stream) draws only
+    the ``label_noise``; without it every seed sees the same data."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -108,5 +116,8 @@ def load(config: DigitsConfig, rng: np.random.Generator, data_root: Path) -> Spl
     y_train = torch.from_numpy(labels[train]).long()
     if config.label_corruption > 0:  # training labels only; the test set stays clean
         y_train = corrupt_binary_labels(y_train, config.label_corruption)
+    if config.label_noise > 0:
+        n_classes = len(config.classes) if config.classes is not None else 10
+        y_train = replace_labels_uniformly(y_train, config.label_noise, n_classes, rng)
     return Split(_shape(pixels[train], config), y_train,
                  _shape(pixels[test], config), torch.from_numpy(labels[test]).long())

@@ -27,7 +27,12 @@ import numpy as np
 import torch
 
 from trainlens.data.base import Loader, Split
-from trainlens.data.corruption import check_label_corruption, corrupt_binary_labels
+from trainlens.data.corruption import (
+    check_label_corruption,
+    check_label_noise,
+    corrupt_binary_labels,
+    replace_labels_uniformly,
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class TorchvisionConfig:
     flatten: bool = False
     coarse_labels: bool = False
     label_corruption: float = 0.0  # loukas2021 E1b rule on the training labels (2 classes only)
+    label_noise: float = 0.0  # dherin2022: share of training labels redrawn from all classes
     # A JSON file relpath -> MD5 that replaces torchvision's table: only for the tiny synthetic
     # files of the paper-scale slice test (trainlens resolve --slice --checksums).
     checksums_file: str | None = None
@@ -103,6 +109,7 @@ class TorchvisionConfig:
         check_label_corruption(
             self.label_corruption, self.classes is not None and len(self.classes) == 2,
             "exactly two data.classes (the loukas2021 rule redraws labels from {0, 1})")
+        check_label_noise(self.label_noise)
         if self.coarse_labels and self.name != "cifar100":
             raise ValueError(f"data.coarse_labels can be true only for cifar100, not {self.name!r}")
         if self.classes is not None:
@@ -277,7 +284,8 @@ def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_r
                      checksums: Mapping[str, str] | None = None) -> Split:
     """Verify, then read both splits whole: float32 NCHW inputs (or flat) and int64 labels.
 
-    ``rng`` is unused: every seed sees the same images. ``checksums`` as in :func:`verify_files`.
+    ``rng`` (the run's data stream) draws only the ``label_noise``: every seed sees the same
+    images. ``checksums`` as in :func:`verify_files`.
     """
     source = _source(config.name)
     verify_files(config.name, data_root, checksums)
@@ -303,6 +311,9 @@ def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_r
         x, y = _select(x, y, config, n_per_class, split)
         if split == "train" and config.label_corruption > 0:  # the test set stays clean
             y = corrupt_binary_labels(y, config.label_corruption)
+        if split == "train" and config.label_noise > 0:
+            n_classes = len(config.classes) if config.classes is not None else config.n_classes
+            y = replace_labels_uniformly(y, config.label_noise, n_classes, rng)
         # ToTensor then Normalize, as the official code's transforms do.
         x = (x.to(torch.float32).div(255) - config.normalize_mean) / config.normalize_std
         tensors += [x.reshape(len(x), -1) if config.flatten else x.contiguous(), y]

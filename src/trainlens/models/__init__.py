@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainlens.models import loukas, mlp, two_layer
+from trainlens.models import loukas, mlp, resnet, two_layer
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ MODELS: dict[str, ModelSpec] = {
     "loukas_cnn": ModelSpec(loukas.LoukasCNNConfig, loukas.build_cnn, loukas.FIRST_BIAS),
     "mlp": ModelSpec(mlp.MLPConfig, mlp.build),
     "two_layer": ModelSpec(two_layer.TwoLayerConfig, two_layer.build),
+    "resnet18": ModelSpec(resnet.ResNet18Config, resnet.build),
 }
 
 __all__ = ["MODELS", "ModelSpec"]

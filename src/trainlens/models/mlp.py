@@ -16,7 +16,9 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 @dataclass(frozen=True)
 class MLPConfig:
-    """input_dim → widths[0] → … → widths[-1] → out_dim, one activation after each hidden layer."""
+    """input_dim → widths[0] → … → widths[-1] → out_dim, one activation after each hidden layer.
+    ``depth`` > 0 makes it ``depth`` hidden layers of width widths[0] (a depth sweep, dherin2022
+    E1)."""
 
     name: str = "mlp"
     input_dim: int = 64
@@ -25,9 +27,12 @@ class MLPConfig:
     activation: str = "relu"
     init: str = "pytorch_default"
     zero_bias: bool = False
+    depth: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(self.widths))
+        if self.depth < 0 or (self.depth > 0 and not self.widths):
+            raise ValueError(f"model.depth must be >= 0 (and needs widths[0]), got {self.depth}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"model.activation must be one of {sorted(ACTIVATIONS)}, "
                              f"got {self.activation!r}")
@@ -41,7 +46,8 @@ class MLP(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         fan_in = config.input_dim
-        for width in config.widths:
+        widths = (config.widths[0],) * config.depth if config.depth else config.widths
+        for width in widths:
             layers += [nn.Linear(fan_in, width), ACTIVATIONS[config.activation]()]
             fan_in = width
         layers.append(nn.Linear(fan_in, config.out_dim))

@@ -86,9 +86,10 @@ class _EvalMode:
 
 def per_example_geometric_complexity(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """‖∇ₓ f(x_i)‖²_F for every example, shape (N,), in eval mode; its mean is GC. This is the
-    ``geometric_complexity`` probe of the measure stage (``probes: [geometric_complexity]``)."""
+    ``geometric_complexity`` probe of the measure stage (``probes: [geometric_complexity]``).
+    A measurement: detached from the parameters (penalties use ``hutchinson_sq_norms``)."""
     with _EvalMode(model), torch.enable_grad():
-        return input_jacobian_sq_norms(_model_function(model), x.detach())
+        return input_jacobian_sq_norms(_model_function(model), x.detach()).detach()
 
 
 def geometric_complexity(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,13 @@ def _bce_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 0.5 * F.binary_cross_entropy_with_logits(z, y.to(z.dtype), reduction="none")
 
 
+def _mse_onehot(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # dherin2022 E7-E9: torch's MSELoss on one-hot targets, i.e. the mean over the K outputs of
+    # (z_k − 1[y = k])² per example. A comparison, not F.one_hot, so that it runs under vmap.
+    classes = torch.arange(z.shape[-1], device=z.device)
+    return (z - (y.unsqueeze(-1) == classes).to(z.dtype)).pow(2).mean(-1)
+
+
 def _cross_entropy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(z, y, reduction="none")
 
@@ -51,6 +58,12 @@ LOSSES: dict[str, Loss] = {
         error=lambda z, y: (torch.sigmoid(z) - y.to(z.dtype)).abs(),
         classifier=True,
         probability=torch.sigmoid,
+    ),
+    "mse_onehot": Loss(
+        value=_mse_onehot,
+        dz=None,
+        error=lambda z, y: (z.argmax(-1) != y).to(z.dtype),
+        classifier=True,
     ),
     "cross_entropy": Loss(
         value=_cross_entropy,

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 # Fixed spawn keys: a stream's draws depend only on (root seed, its name).
-STREAM_NAMES: tuple[str, ...] = ("data", "init", "order", "probes", "label_noise", "test", "noise")
+STREAM_NAMES: tuple[str, ...] = ("data", "init", "order", "probes", "label_noise", "test", "noise",
+                                 "spectral")
 
 
 def _spawn_key(name: str) -> int:

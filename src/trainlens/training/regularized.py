@@ -1,0 +1,147 @@
+"""dherin2022 training (spec §3-4): an ensemble whose members differ by their regulariser.
+
+Every member of a group shares the architecture, loss, optimizer and batch size; each has its own
+seed (data order, init, label noise, input noise, Hutchinson probes and power-iteration vectors
+come from separate streams, spec §4 "RNG streams") and its own strengths, all vmapped:
+
+    objective_m = L_B(θ; x + σ_m ε) + λ^spec_m Σ_l σ_max(W_l)² + μ_m ‖∇_θ L_B‖² + λ^GC_m GĈ_B(θ)
+
+- L2 is torch's ``weight_decay`` (the gradient gains λθ, i.e. a (λ/2)‖θ‖² loss term for SGD;
+  weights and biases decay, spec §4 "Regularizer conventions");
+- σ_max by one power iteration per step from vectors kept across steps (Yoshida & Miyato 2017;
+  conv kernels reshaped to (out, in·kh·kw), spec pitfall 8);
+- the flatness penalty μ‖∇_θ L_B‖² and the GC penalty (Hutchinson, ``gc_projections`` Rademacher
+  projections) by double backprop on the current minibatch.
+
+A term whose strength is 0 for every member is not computed. With ``target_loss`` a member stops
+(its parameters freeze) at the first check where its full train loss is below the target: the
+matched-loss comparison of E7/E8 (spec pitfall 5). A member whose loss turns non-finite is
+frozen and marked diverged; the others train on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from trainlens.training.ensemble import DTYPES
+from trainlens.training.losses import LOSSES
+
+OPTIMIZERS = ("sgd", "adam")
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
+STRENGTHS = ("weight_decay", "spectral_penalty", "flatness_penalty", "gc_penalty", "input_noise")
+
+
+@dataclass(frozen=True)
+class RegularizedTrainConfig:
+    """One member's optimisation and regularisers (dherin2022 §3 base configuration)."""
+
+    loss: str = "cross_entropy"  # or mse_onehot (E7-E9)
+    optimizer: str = "sgd"  # plain SGD, no momentum; adam for E9
+    lr: float = 0.05
+    steps: int = 1500
+    batch_size: int = 32  # 0 = full batch (GD)
+    weight_decay: float = 0.0
+    spectral_penalty: float = 0.0
+    flatness_penalty: float = 0.0
+    gc_penalty: float = 0.0
+    gc_projections: int = 1
+    input_noise: float = 0.0  # σ of x + σ·N(0, I), fresh each step, training only
+    target_loss: float = 0.0  # > 0: stop a member once its full train loss is below this
+    check_every: int = 10  # steps between target-loss checks
+    log_every: int = 100  # steps between logged metrics (GC, losses, norms)
+    log_subset: int = 0  # training points GC is logged on (the first n, fixed); 0 = all
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"train.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer must be one of {list(OPTIMIZERS)}, "
+                             f"got {self.optimizer!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"train.dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        for key in ("steps", "batch_size", "target_loss", "log_subset", *STRENGTHS):
+            if getattr(self, key) < 0:
+                raise ValueError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        for key in ("gc_projections", "check_every", "log_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+
+
+def spectral_weight_names(params: dict[str, torch.Tensor]) -> list[str]:
+    """The weight matrices and conv kernels (stacked: member axis first, so dim > 2)."""
+    return [name for name, p in params.items() if p.dim() > 2]
+
+
+def as_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """A member's weight as (out, in·kh·kw): the reshaped kernel of spec pitfall 8."""
+    return weight.reshape(weight.shape[0], -1)
+
+
+@torch.no_grad()
+def power_iteration(weights: dict[str, torch.Tensor], u: dict[str, torch.Tensor]
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One power-iteration step per stacked weight (M, out, ...): v = Wᵀu/‖Wᵀu‖, u = Wv/‖Wv‖.
+    Returns the new (u, v); σ_max ≈ uᵀWv, differentiable in W when evaluated with these."""
+    new_u, new_v = {}, {}
+    for name, w in weights.items():
+        matrix = w.reshape(w.shape[0], w.shape[1], -1)
+        v = F.normalize(torch.einsum("mo,moi->mi", u[name], matrix), dim=1, eps=1e-12)
+        new_u[name] = F.normalize(torch.einsum("moi,mi->mo", matrix, v), dim=1, eps=1e-12)
+        new_v[name] = v
+    return new_u, new_v
+
+
+def spectral_norms_sq(params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Σ_l σ_max(W_l)² per member, exactly (SVD), of stacked params: shape (M,)."""
+    names = spectral_weight_names(params)
+    total = torch.zeros(next(iter(params.values())).shape[0], dtype=torch.float64)
+    for name in names:
+        w = params[name].detach().to(torch.float64).cpu()
+        total += torch.linalg.matrix_norm(w.reshape(w.shape[0], w.shape[1], -1), ord=2) ** 2
+    return total
+
+
+class Optimizer:
+    """Plain SGD or Adam on stacked member parameters, with torch's ``weight_decay`` convention
+    (λθ added to the gradient) and a per-member mask that freezes stopped or diverged members."""
+
+    def __init__(self, kind: str, params: dict[str, torch.Tensor]) -> None:
+        self.kind = kind
+        self.moments = ({n: torch.zeros_like(p) for n, p in params.items()},
+                        {n: torch.zeros_like(p) for n, p in params.items()})
+        self.count = torch.zeros(next(iter(params.values())).shape[0],
+                                 dtype=next(iter(params.values())).dtype)
+
+    def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
+             lr: torch.Tensor, weight_decay: torch.Tensor, active: torch.Tensor
+             ) -> dict[str, torch.Tensor]:
+        """θ_t of every member; ``active`` (M,) bool marks the members that still train."""
+        def per_member(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+            return v.view(-1, *[1] * (like.dim() - 1))
+
+        self.count = self.count + active.to(self.count.dtype)
+        new = {}
+        for name, p in params.items():
+            keep = per_member(active, p)  # frozen members keep θ (and Adam moments) as they are
+            g = grads[name] + per_member(weight_decay, p) * p
+            if self.kind == "adam":
+                first = torch.where(keep, ADAM_BETAS[0] * self.moments[0][name]
+                                    + (1 - ADAM_BETAS[0]) * g, self.moments[0][name])
+                second = torch.where(keep, ADAM_BETAS[1] * self.moments[1][name]
+                                     + (1 - ADAM_BETAS[1]) * g * g, self.moments[1][name])
+                self.moments[0][name], self.moments[1][name] = first, second
+                count = per_member(self.count.clamp_min(1), p)
+                g = (first / (1 - ADAM_BETAS[0] ** count)) / (
+                    (second / (1 - ADAM_BETAS[1] ** count)).sqrt() + ADAM_EPS)
+            # where, not a zero lr: a diverged member's NaN gradient must not reach its θ
+            new[name] = torch.where(keep, p - per_member(lr, p) * g, p)
+        return new
+
+    def state_dict(self) -> dict:
+        return {"moments": self.moments, "count": self.count}

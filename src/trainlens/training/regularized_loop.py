@@ -1,0 +1,244 @@
+"""The dherin2022 training loop: one vmapped step of every member's regularised objective.
+
+See :mod:`trainlens.training.regularized` for the objective and conventions. Logged every
+``log_every`` steps (and at 0, at each stop and at the end), per member, in eval mode: train and
+test loss and accuracy, exact GC on the fixed training subset and on the test set, the loss slope
+‖∇_θ L‖² on that subset, Σ_l ‖W_l‖²_F and Σ_l σ_max(W_l)² (exact). Models with BatchNorm train
+with batch statistics and are measured on running statistics (spec pitfall 3).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, grad, grad_and_value, vmap
+
+from trainlens.probes.geometric_complexity import hutchinson_sq_norms, input_jacobian_sq_norms
+from trainlens.training.ensemble import _gather
+from trainlens.training.losses import LOSSES
+from trainlens.training.recorder import MetricLog
+from trainlens.training.regularized import (
+    Optimizer,
+    RegularizedTrainConfig,
+    as_matrix,
+    power_iteration,
+    spectral_norms_sq,
+    spectral_weight_names,
+)
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass
+class MemberStreams:
+    """The per-member generators of the random parts of training (spec §4 "RNG streams")."""
+
+    order: np.random.Generator
+    noise: torch.Generator  # input noise ε
+    probes: torch.Generator  # Hutchinson projections
+    spectral: torch.Generator  # initial power-iteration vectors
+
+
+@dataclass
+class RegularizedResult:
+    params: Params
+    buffers: Params
+    steps: int
+    diverged_step: list[int | None]
+    stop_step: list[int | None]  # first step whose check found train loss < target
+    wall_time_s: float
+    log: MetricLog = field(repr=False, default=None)
+
+
+def _per_member(configs: Sequence[RegularizedTrainConfig], key: str, like: torch.Tensor
+                ) -> torch.Tensor:
+    return torch.tensor([getattr(c, key) for c in configs], dtype=like.dtype, device=like.device)
+
+
+def _batches(n: int, batch_size: int, orders: Sequence[np.random.Generator], device):
+    """Per-member minibatch indices (M, B), reshuffled each epoch; None for full batch."""
+    while True:
+        if batch_size == 0:
+            yield None
+            continue
+        order = torch.from_numpy(np.stack([rng.permutation(n) for rng in orders])).to(device)
+        for start in range(0, n, batch_size):
+            yield order[:, start:start + batch_size]
+
+
+class Progress:
+    """One stderr line per ~10% of the steps or every 30 s (job logs are not terminals)."""
+
+    def __init__(self, label: str, steps: int) -> None:
+        self.label, self.steps, self.start = label, steps, time.perf_counter()
+        self.last, self.next_fraction = self.start, 0.1
+
+    def update(self, step: int, active: int) -> None:
+        now = time.perf_counter()
+        done = step / max(self.steps, 1)
+        if done >= self.next_fraction or now - self.last >= 30 or step == self.steps:
+            eta = (now - self.start) / max(step, 1) * (self.steps - step)
+            print(f"[{self.label}] step {step}/{self.steps}, {active} members training, "
+                  f"elapsed {now - self.start:.0f}s, at most {eta:.0f}s to go",
+                  file=sys.stderr, flush=True)
+            self.last = now
+            while self.next_fraction <= done:
+                self.next_fraction += 0.1
+
+
+def train_regularized(base: nn.Module, params: Params, buffers: Params,
+                      x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
+                      y_test: torch.Tensor, configs: Sequence[RegularizedTrainConfig],
+                      streams: Sequence[MemberStreams], label: str = "group",
+                      checkpoint: Callable[[int, Params], None] | None = None
+                      ) -> RegularizedResult:
+    """Train the stacked members (params/buffers (M, ...), data (M, N, ...)) for
+    ``configs[0].steps`` steps; ``configs[m]`` holds member m's strengths and lr (every other
+    field is shared). ``checkpoint(step, params | buffers)`` is called at step 0 and at the end."""
+    start_time = time.perf_counter()
+    shared = configs[0]
+    loss = LOSSES[shared.loss]
+    n_members, n_train = x_train.shape[:2]
+    device, dtype = x_train.device, x_train.dtype
+    hyper = {key: _per_member(configs, key, x_train)
+             for key in ("lr", "weight_decay", "spectral_penalty", "flatness_penalty",
+                         "gc_penalty", "input_noise")}
+    use = {key: bool((hyper[key] > 0).any())
+           for key in ("spectral_penalty", "flatness_penalty", "gc_penalty", "input_noise")}
+    spectral_names = spectral_weight_names(params)
+
+    def forward(p: Params, b: Params, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(base, (p, b), (x,))
+
+    def objective(p, b, x, y, extras, h):
+        x_seen = x + h["input_noise"] * extras["noise"] if use["input_noise"] else x
+
+        def data_loss(q):
+            z = forward(q, b, x_seen)
+            return loss.value(z, y).mean(), z
+
+        if use["flatness_penalty"]:
+            slope, (value, z) = grad_and_value(data_loss, has_aux=True)(p)
+            total = value + h["flatness_penalty"] * sum(g.pow(2).sum() for g in slope.values())
+        else:
+            value, z = data_loss(p)
+            total = value
+        if use["spectral_penalty"]:
+            sigma_sq = sum((extras["u"][n] @ as_matrix(p[n]) @ extras["v"][n]) ** 2
+                           for n in spectral_names)
+            total = total + h["spectral_penalty"] * sigma_sq
+        if use["gc_penalty"]:
+            estimate = hutchinson_sq_norms(lambda xx: forward(p, b, xx), x, extras["signs"])
+            total = total + h["gc_penalty"] * estimate.mean()
+        return total, value
+
+    step_fn = vmap(grad_and_value(objective, has_aux=True))
+
+    def eval_losses(p, b, x, y):
+        z = forward(p, b, x)
+        return loss.value(z, y).mean(), loss.error(z, y).mean()
+
+    def eval_gc(p, b, x):
+        return input_jacobian_sq_norms(lambda xx: forward(p, b, xx), x).mean()
+
+    def eval_slope(p, b, x, y):
+        g = grad(lambda q: loss.value(forward(q, b, x), y).mean())(p)
+        return sum(v.pow(2).sum() for v in g.values())
+
+    subset = shared.log_subset or n_train
+    log = MetricLog(max(1, -(-n_train // shared.batch_size)) if shared.batch_size else 1)
+
+    def measure(step: int, p: Params) -> None:
+        base.eval()  # BatchNorm on running statistics for every measurement
+        try:
+            for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+                value, error = vmap(eval_losses)(p, buffers, x, y)
+                log.log("loss", split, step, value)
+                log.log("accuracy", split, step, 1 - error)
+                x_gc = x[:, :subset] if split == "train" else x
+                log.log("geometric_complexity", split, step, vmap(eval_gc)(p, buffers, x_gc))
+            log.log("loss_slope", "train", step,
+                    vmap(eval_slope)(p, buffers, x_train[:, :subset], y_train[:, :subset]))
+        finally:
+            base.train()
+        log.log("weight_norm_sq", "train", step,
+                sum(p[n].detach().pow(2).flatten(1).sum(1) for n in spectral_names))
+        log.log("spectral_norm_sq", "train", step, spectral_norms_sq(p))
+
+    def full_train_loss(p: Params) -> torch.Tensor:
+        base.eval()
+        try:
+            with torch.no_grad():
+                return vmap(eval_losses)(p, buffers, x_train, y_train)[0]
+        finally:
+            base.train()
+
+    u = {}
+    if use["spectral_penalty"]:
+        u = {n: torch.stack([torch.randn(params[n].shape[1], generator=s.spectral, dtype=dtype)
+                             for s in streams]).to(device) for n in spectral_names}
+    n_outputs = _n_outputs(base, params, buffers, x_train) if use["gc_penalty"] else 0
+    optimizer = Optimizer(shared.optimizer, params)
+    active = torch.ones(n_members, dtype=torch.bool, device=device)
+    diverged: list[int | None] = [None] * n_members
+    stopped: list[int | None] = [None] * n_members
+    base.train()
+    measure(0, params)
+    if checkpoint is not None:
+        checkpoint(0, {**params, **buffers})
+    progress = Progress(label, shared.steps)
+    batches = _batches(n_train, shared.batch_size, [s.order for s in streams], device)
+    step = 0
+    for step in range(1, shared.steps + 1):
+        index = next(batches)
+        x, y = (x_train, y_train) if index is None else (_gather(x_train, index),
+                                                          _gather(y_train, index))
+        extras: dict[str, object] = {}
+        if use["input_noise"]:
+            extras["noise"] = torch.stack([torch.randn(x.shape[1:], generator=s.noise,
+                                                       dtype=dtype) for s in streams]).to(device)
+        if use["gc_penalty"]:  # Rademacher (P, B, K) per member, from its "probes" stream
+            extras["signs"] = torch.stack([
+                2 * torch.randint(0, 2, (shared.gc_projections, x.shape[1], n_outputs),
+                                  generator=s.probes).to(dtype) - 1 for s in streams]).to(device)
+        if use["spectral_penalty"]:
+            u, v = power_iteration({n: params[n] for n in spectral_names}, u)
+            extras["u"], extras["v"] = u, v
+        saved_buffers = {k: b.clone() for k, b in buffers.items()}
+        grads, (_, value) = step_fn(params, buffers, x, y, extras, hyper)
+        for k, b in buffers.items():  # frozen members keep their running statistics
+            b.copy_(torch.where(active.view(-1, *[1] * (b.dim() - 1)), b, saved_buffers[k]))
+        bad = active & ~torch.isfinite(value)
+        for m in bad.nonzero().flatten().tolist():
+            diverged[m] = step
+        active = active & ~bad
+        params = optimizer.step(params, grads, hyper["lr"], hyper["weight_decay"], active)
+        newly_stopped = False
+        if shared.target_loss > 0 and step % shared.check_every == 0:
+            reached = active & (full_train_loss(params) < shared.target_loss)
+            for m in reached.nonzero().flatten().tolist():
+                stopped[m] = step
+            active, newly_stopped = active & ~reached, bool(reached.any())
+        last = step == shared.steps or not bool(active.any())
+        if step % shared.log_every == 0 or newly_stopped or last:
+            measure(step, params)
+        progress.update(step, int(active.sum()))
+        if last:
+            break
+    if checkpoint is not None:
+        checkpoint(step, {**params, **buffers})
+    return RegularizedResult(params, buffers, step, diverged, stopped,
+                             time.perf_counter() - start_time, log)
+
+
+def _n_outputs(base: nn.Module, params: Params, buffers: Params, x: torch.Tensor) -> int:
+    """K, the number of logits, from one member's output on one example."""
+    with torch.no_grad():
+        one = {k: v[0] for k, v in params.items()}, {k: v[0] for k, v in buffers.items()}
+        return functional_call(base, one, (x[0, :1],)).shape[-1]

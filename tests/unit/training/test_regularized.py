@@ -1,0 +1,193 @@
+"""The dherin2022 regularised ensemble: each term against plain autograd / torch.optim, members
+independent of each other, matched-loss stopping and divergence handling (spec §3-4)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from trainlens.models.resnet import ResNet18Config
+from trainlens.models.resnet import build as build_resnet
+from trainlens.probes import geometric_complexity
+from trainlens.training.regularized import (
+    RegularizedTrainConfig,
+    power_iteration,
+    spectral_norms_sq,
+)
+from trainlens.training.regularized_group import stack_state
+from trainlens.training.regularized_loop import MemberStreams, train_regularized
+
+D, K, N = 5, 3, 12
+
+
+def _model(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(D, 8), nn.Tanh(), nn.Linear(8, K)).double()
+
+
+def _data(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(N, D, generator=g, dtype=torch.float64)
+    return x, torch.randint(0, K, (N,), generator=g), x[:4] + 0.1, torch.arange(4) % K
+
+
+def _streams(seed: int) -> MemberStreams:
+    gens = [torch.Generator().manual_seed(seed * 10 + i) for i in range(3)]
+    return MemberStreams(np.random.default_rng(seed), *gens)
+
+
+def _train(models, configs, seeds, data=None):
+    """Train ``models`` as one group; returns the result (params stacked on a member axis)."""
+    x, y, x_test, y_test = data or _data()
+    base, params, buffers = stack_state(models)
+    stacked = [torch.stack([t] * len(models)) for t in (x, y, x_test, y_test)]
+    return train_regularized(base, params, buffers, *stacked, configs,
+                             [_streams(s) for s in seeds])
+
+
+def _config(**kw) -> RegularizedTrainConfig:
+    return RegularizedTrainConfig(**{"lr": 0.1, "steps": 5, "batch_size": 0, "log_every": 2,
+                                     "dtype": "float64", **kw})
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_weight_decay_and_optimizer_equal_torch_optim(optimizer):
+    x, y, _, _ = _data()
+    configs = [_config(optimizer=optimizer, weight_decay=wd, lr=lr)
+               for wd, lr in ((0.0, 0.1), (0.05, 0.03))]
+    result = _train([_model(0), _model(1)], configs, [0, 1])
+    for index, (config, seed) in enumerate(zip(configs, (0, 1))):
+        model = _model(seed)
+        kind = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+        opt = kind(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        for _ in range(config.steps):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        for name, p in model.named_parameters():
+            assert torch.allclose(result.params[name][index], p.detach(), rtol=1e-10, atol=1e-12)
+
+
+def test_flatness_penalty_is_double_backprop_of_the_gradient_norm():
+    x, y, _, _ = _data()
+    mu = 0.3
+    result = _train([_model(2)], [_config(flatness_penalty=mu, steps=1)], [2])
+    model = _model(2)
+    loss = nn.functional.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, list(model.parameters()), create_graph=True)
+    total = loss + mu * sum(g.pow(2).sum() for g in grads)
+    total_grads = torch.autograd.grad(total, list(model.parameters()))
+    for (name, p), g in zip(model.named_parameters(), total_grads):
+        assert torch.allclose(result.params[name][0], p.detach() - 0.1 * g, rtol=1e-10)
+
+
+def test_power_iteration_converges_to_the_largest_singular_value():
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(2, 6, 4, generator=g, dtype=torch.float64)
+    u = {"w": torch.randn(2, 6, generator=g, dtype=torch.float64)}
+    for _ in range(200):
+        u, v = power_iteration({"w": w}, u)
+    sigma = torch.einsum("mo,moi,mi->m", u["w"], w, v["w"])
+    assert torch.allclose(sigma, torch.linalg.matrix_norm(w, ord=2), rtol=1e-10)
+    assert torch.allclose(spectral_norms_sq({"w": w, "b": w[:, 0]}), sigma**2, rtol=1e-10)
+
+
+def test_spectral_penalty_gradient_is_two_sigma_u_v_transpose():
+    # d(uᵀWv)²/dW = 2σ u vᵀ with (u, v) from this step's power iteration
+    x, y, _, _ = _data()
+    lam = 0.7
+    result = _train([_model(4)], [_config(spectral_penalty=lam, steps=1)], [4])
+    model = _model(4)
+    loss = nn.functional.cross_entropy(model(x), y)
+    grads = dict(zip([n for n, _ in model.named_parameters()],
+                     torch.autograd.grad(loss, list(model.parameters()))))
+    # the loop draws u for every weight from one generator, in parameter order
+    spectral = _streams(4).spectral
+    u0 = {n: torch.randn(p.shape[0], generator=spectral, dtype=torch.float64)[None]
+          for n, p in model.named_parameters() if p.dim() == 2}
+    u, v = power_iteration({n: p.detach()[None] for n, p in model.named_parameters()
+                            if p.dim() == 2}, u0)
+    for name, p in model.named_parameters():
+        g = grads[name]
+        if p.dim() == 2:
+            sigma = u[name][0] @ p.detach() @ v[name][0]
+            g = g + lam * 2 * sigma * torch.outer(u[name][0], v[name][0])
+        assert torch.allclose(result.params[name][0], p.detach() - 0.1 * g, rtol=1e-10)
+
+
+def test_members_train_as_if_alone():
+    # every term on, each member with its own strengths and streams: the ensemble must not mix
+    configs = [_config(batch_size=5, steps=7, spectral_penalty=s, flatness_penalty=f,
+                       gc_penalty=c, input_noise=n)
+               for s, f, c, n in ((0.1, 0.0, 0.2, 0.0), (0.0, 0.05, 0.0, 0.3),
+                                  (0.2, 0.1, 0.1, 0.1))]
+    together = _train([_model(i) for i in range(3)], configs, [0, 1, 2])
+    for index in range(3):
+        alone = _train([_model(index)], [configs[index]], [index])
+        for name, p in alone.params.items():
+            assert torch.allclose(together.params[name][index], p[0], rtol=1e-10, atol=1e-12)
+
+
+def test_target_loss_stops_a_member_at_its_first_check_below_target():
+    x, y, _, _ = _data()
+    target = 0.5
+    config = _config(steps=60, lr=0.5, target_loss=target, check_every=3)
+    stopped = _train([_model(5), _model(6)], [config, replace(config, lr=1e-6)], [5, 6])
+    assert stopped.stop_step[1] is None  # a negligible lr never gets there
+    step = stopped.stop_step[0]
+    assert step is not None and step % 3 == 0
+    final = {n: p[0] for n, p in stopped.params.items()}
+    model = _model(5)
+    model.load_state_dict(final)
+    loss = nn.functional.cross_entropy(model(x), y)
+    assert loss < target  # frozen where it first checked below the target ...
+    assert step > 3
+    previous = _train([_model(5)], [_config(steps=step - 3, lr=0.5)], [5])
+    model.load_state_dict({n: p[0] for n, p in previous.params.items()})
+    assert nn.functional.cross_entropy(model(x), y) >= target  # ... and not at the check before
+
+
+def test_a_diverged_member_is_frozen_and_the_others_train_on():
+    configs = [_config(steps=150, lr=0.1, loss="mse_onehot"),
+               _config(steps=150, lr=1e4, loss="mse_onehot")]
+    data = _data()
+    x = data[0] * 100
+    result = _train([_model(7), _model(8)], configs, [7, 8], (x, *data[1:]))
+    alone = _train([_model(7)], configs[:1], [7], (x, *data[1:]))
+    assert result.diverged_step[0] is None and result.diverged_step[1] is not None
+    for name, p in alone.params.items():
+        assert torch.allclose(result.params[name][0], p[0], rtol=1e-10)
+
+
+def test_logged_gc_is_the_probe_on_the_trained_model():
+    x, y, _, _ = _data()
+    result = _train([_model(9)], [_config(steps=4, log_every=4)], [9])
+    table = result.log.frame(["r"])
+    logged = table[(table["metric"] == "geometric_complexity") & (table["split"] == "train")
+                   & (table["step"] == 4)]["value"].item()
+    model = _model(9)
+    model.load_state_dict({n: p[0] for n, p in result.params.items()})
+    assert logged == pytest.approx(float(geometric_complexity(model, x)), rel=1e-10)
+
+
+def test_batchnorm_members_update_running_statistics_as_if_alone():
+    config = ResNet18Config(width=2, norm="batch")
+    models = [build_resnet(config, torch.Generator().manual_seed(s)).double() for s in (0, 1)]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 3, 8, 8, generator=g, dtype=torch.float64)
+    data = (x, torch.arange(6) % 10, x[:2], torch.arange(2))
+    configs = [_config(steps=3, log_every=3, weight_decay=w) for w in (0.0, 0.01)]
+    together = _train([copy.deepcopy(m) for m in models], configs, [0, 1], data)
+    alone = _train([copy.deepcopy(models[1])], configs[1:], [1], data)
+    assert together.buffers  # running statistics were stacked and trained
+    for name, b in alone.buffers.items():
+        assert torch.allclose(together.buffers[name][1], b[0], rtol=1e-10)
+    for name, p in alone.params.items():
+        assert torch.allclose(together.params[name][1], p[0], rtol=1e-10, atol=1e-12)
+    assert not torch.equal(together.buffers["stem.1.running_mean"][0],
+                           torch.zeros_like(together.buffers["stem.1.running_mean"][0]))
