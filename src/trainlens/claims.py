@@ -51,6 +51,7 @@ class ClaimInputs:
     scale: str
     excluded: int = 0  # runs removed because they diverged or failed
     regions: pd.DataFrame | None = None  # loukas2021 E2 grid analysis
+    excluded_runs: pd.DataFrame | None = None  # the removed runs' rows, for claims that list them
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,8 @@ def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,
     """Evaluate every claim of ``claims`` on the ok runs; the claims table of design.md."""
     ok = runs[runs["status"] == "ok"]
     inputs = ClaimInputs(ok, metrics[metrics["run_id"].isin(ok["run_id"])], scale,
-                         excluded=int(len(runs) - len(ok)), regions=regions)
+                         excluded=int(len(runs) - len(ok)), regions=regions,
+                         excluded_runs=runs[runs["status"] != "ok"])
     ordered = sorted(claims.claims.values(), key=lambda c: claim_number(c.claim_id))
     rows = [evaluate(claim, inputs) for claim in ordered]
     table = pd.DataFrame(rows)

@@ -63,11 +63,9 @@ TRAINERS: dict[str, Trainer] = {
                          "trainlens.training.two_layer_group:train_two_layer_group",
                          "trainlens.measure_two_layer:measure_two_layer_group"),
     # torch.func ensemble with per-member regularisers (dherin2022): strengths, lr, label noise
-    # and the init scheme vmap; architecture, loss, optimizer and batch size are shared
-    "regularized": Trainer(RegularizedTrainConfig,
-                           ("data.", "model.init", "train.lr", "train.weight_decay",
-                            "train.spectral_penalty", "train.flatness_penalty",
-                            "train.gc_penalty", "train.input_noise"),
+    # and the init scheme vmap; members that differ in shape or shared settings (depth, batch
+    # size; widths beyond zero padding) form sub-ensembles trained one after the other in the job
+    "regularized": Trainer(RegularizedTrainConfig, ("data.", "model.", "train."),
                            "trainlens.training.regularized_group:train_regularized_group",
                            "trainlens.training.regularized_group:measure_regularized_group"),
 }

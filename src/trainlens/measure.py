@@ -66,7 +66,10 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
     rows = []
     for file in files:
         checkpoint = load_checkpoint(file)
-        for index, member in enumerate(members):
+        # a checkpoint holds the members it names (a sub-ensemble's, for the regularized trainer)
+        by_id = {m.run_id: m for m in members}
+        for index, run_id in enumerate(checkpoint.get("run_ids") or [m.run_id for m in members]):
+            member = by_id[run_id]
             _load_member(member, checkpoint, index)
             for name in config.get("probes", []):
                 probe = PROBES[name]

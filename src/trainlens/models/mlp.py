@@ -61,3 +61,30 @@ class MLP(nn.Module):
 
 def build(config: MLPConfig, generator: torch.Generator) -> nn.Module:
     return initialize_(MLP(config), generator, scheme=config.init, zero_bias=config.zero_bias)
+
+
+# φ(0) = 0: a unit with zero weights in and out and zero bias outputs 0 and gets zero gradient
+ZERO_PRESERVING = ("relu", "tanh", "linear")
+
+
+@torch.no_grad()
+def zero_pad(model: MLP, config: MLPConfig, widths: tuple[int, ...]) -> MLP:
+    """``model`` inside a wider MLP: hidden layer l grows to ``widths[l]`` with units whose
+    incoming weights, bias and outgoing weights are 0. For an activation with φ(0) = 0 such a
+    unit outputs 0 and its parameters get zero gradient, so they stay 0 under SGD, Adam and
+    weight decay: the function, its input Jacobian and its training are those of ``model``.
+    This lets members of different widths train in one ensemble (dherin2022 E9)."""
+    if config.activation not in ZERO_PRESERVING:
+        raise ValueError(f"zero padding needs an activation with φ(0) = 0 "
+                         f"({', '.join(ZERO_PRESERVING)}), not {config.activation!r}")
+    hidden = (config.widths[0],) * config.depth if config.depth else config.widths
+    if len(widths) != len(hidden) or any(w < h for w, h in zip(widths, hidden)):
+        raise ValueError(f"cannot pad hidden widths {hidden} to {widths}")
+    wide = MLP(MLPConfig(**{**config.__dict__, "widths": tuple(widths), "depth": 0}))
+    linears = [m for m in model.body if isinstance(m, nn.Linear)]
+    for source, target in zip(linears, [m for m in wide.body if isinstance(m, nn.Linear)]):
+        target.weight.zero_()
+        target.weight[:source.out_features, :source.in_features] = source.weight
+        target.bias.zero_()
+        target.bias[:source.out_features] = source.bias
+    return wide.to(dtype=linears[0].weight.dtype, device=linears[0].weight.device)

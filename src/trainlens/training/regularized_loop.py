@@ -189,7 +189,8 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
     diverged: list[int | None] = [None] * n_members
     stopped: list[int | None] = [None] * n_members
     base.train()
-    measure(0, params)
+    if shared.steps > 0:  # a group that only initialises (E1) is measured by the measure stage
+        measure(0, params)
     if checkpoint is not None:
         checkpoint(0, {**params, **buffers})
     progress = Progress(label, shared.steps)
@@ -231,7 +232,7 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
         progress.update(step, int(active.sum()))
         if last:
             break
-    if checkpoint is not None:
+    if checkpoint is not None and step > 0:
         checkpoint(step, {**params, **buffers})
     return RegularizedResult(params, buffers, step, diverged, stopped,
                              time.perf_counter() - start_time, log)

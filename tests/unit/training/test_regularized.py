@@ -191,3 +191,52 @@ def test_batchnorm_members_update_running_statistics_as_if_alone():
         assert torch.allclose(together.params[name][1], p[0], rtol=1e-10, atol=1e-12)
     assert not torch.equal(together.buffers["stem.1.running_mean"][0],
                            torch.zeros_like(together.buffers["stem.1.running_mean"][0]))
+
+
+def test_zero_padded_members_train_exactly_as_alone():
+    from trainlens.models.mlp import MLPConfig, zero_pad
+    from trainlens.models.mlp import build as build_mlp
+
+    narrow_config = MLPConfig(input_dim=D, widths=(3, 4), out_dim=K, activation="relu")
+    wide_config = MLPConfig(input_dim=D, widths=(6, 5), out_dim=K, activation="relu")
+    narrow = build_mlp(narrow_config, torch.Generator().manual_seed(0)).double()
+    wide = build_mlp(wide_config, torch.Generator().manual_seed(1)).double()
+    padded = zero_pad(copy.deepcopy(narrow), narrow_config, (6, 5))
+    x = _data()[0]
+    assert torch.allclose(padded(x), narrow(x), rtol=1e-14)
+    assert torch.allclose(geometric_complexity(padded, x), geometric_complexity(narrow, x))
+    config = _config(optimizer="adam", weight_decay=0.01, steps=6, batch_size=4,
+                     gc_penalty=0.1, spectral_penalty=0.0)
+    together = _train([padded, wide], [config, config], [0, 1])
+    alone = _train([narrow], [config], [0])
+    for name, p in alone.params.items():
+        block = together.params[name][0][tuple(slice(0, n) for n in p.shape[1:])]
+        assert torch.allclose(block, p[0], rtol=1e-10, atol=1e-12)
+        outside = together.params[name][0].clone()
+        outside[tuple(slice(0, n) for n in p.shape[1:])] = 0
+        assert not outside.any()  # padded units stayed exactly 0
+
+
+def test_sigmoid_mlps_are_not_zero_padded():
+    from trainlens.models.mlp import MLPConfig, zero_pad
+    from trainlens.models.mlp import build as build_mlp
+
+    config = MLPConfig(input_dim=D, widths=(3,), out_dim=K, activation="sigmoid")
+    with pytest.raises(ValueError, match="φ\\(0\\) = 0"):
+        zero_pad(build_mlp(config, torch.Generator()), config, (5,))
+
+
+def test_sub_ensembles_split_by_shape_and_batch_size():
+    from trainlens.training.regularized_group import sub_ensembles
+
+    def member(widths, batch, seed):
+        return {"run_id": f"r{widths}{batch}{seed}", "seed": seed,
+                "data": {"name": "digits"},
+                "model": {"name": "mlp", "input_dim": 64, "widths": widths},
+                "train": {"batch_size": batch}}
+
+    widths = [[2], [64], [128], [256], [512], [2, 2]]
+    config = {"group_id": "g", "members": [member(w, 32, 0) for w in widths]
+              + [member([2], 5, 0)]}
+    parts = sub_ensembles(config)
+    assert sorted(map(sorted, parts)) == [[0, 1], [2, 3], [4], [5], [6]]
