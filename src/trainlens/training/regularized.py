@@ -113,10 +113,25 @@ class Optimizer:
 
     def __init__(self, kind: str, params: dict[str, torch.Tensor]) -> None:
         self.kind = kind
-        self.moments = ({n: torch.zeros_like(p) for n, p in params.items()},
-                        {n: torch.zeros_like(p) for n, p in params.items()})
-        self.count = torch.zeros(next(iter(params.values())).shape[0],
-                                 dtype=next(iter(params.values())).dtype)
+        adam = kind == "adam"  # plain SGD keeps no state
+        self.moments = ({n: torch.zeros_like(p) for n, p in params.items() if adam},
+                        {n: torch.zeros_like(p) for n, p in params.items() if adam})
+        first = next(iter(params.values()))
+        self.count = torch.zeros(first.shape[0], dtype=first.dtype, device=first.device)
+
+    def take(self, index: torch.Tensor) -> Optimizer:
+        """The state of the members ``index`` (the ones still training)."""
+        part = Optimizer.__new__(Optimizer)
+        part.kind = self.kind
+        part.moments = tuple({n: m[index] for n, m in d.items()} for d in self.moments)
+        part.count = self.count[index]
+        return part
+
+    def put(self, index: torch.Tensor, part: Optimizer) -> None:
+        """Write the state of ``part`` (members ``index``) back into this one."""
+        self.moments = tuple({n: full[n].index_copy(0, index, sub[n]) for n in full}
+                             for full, sub in zip(self.moments, part.moments))
+        self.count = self.count.index_copy(0, index, part.count)
 
     def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
              lr: torch.Tensor, weight_decay: torch.Tensor, active: torch.Tensor
@@ -143,5 +158,3 @@ class Optimizer:
             new[name] = torch.where(keep, p - per_member(lr, p) * g, p)
         return new
 
-    def state_dict(self) -> dict:
-        return {"moments": self.moments, "count": self.count}

@@ -56,6 +56,42 @@ class RegularizedResult:
     log: MetricLog = field(repr=False, default=None)
 
 
+@dataclass
+class _LiveState:
+    """The vmapped training state of the members still training (all of them at first)."""
+
+    params: Params
+    buffers: Params
+    hyper: Params
+    u: Params  # power-iteration vectors
+    optimizer: Optimizer
+    x: torch.Tensor
+    y: torch.Tensor
+    streams: list[MemberStreams]
+
+    @classmethod
+    def take(cls, live: torch.Tensor, params: Params, buffers: Params, hyper: Params, u: Params,
+             optimizer: Optimizer, x: torch.Tensor, y: torch.Tensor,
+             streams: Sequence[MemberStreams]) -> _LiveState:
+        def pick(state: Params) -> Params:
+            return {k: v[live] for k, v in state.items()}
+
+        return cls(pick(params), pick(buffers), pick(hyper), pick(u), optimizer.take(live),
+                   x[live], y[live], [streams[i] for i in live.tolist()])
+
+    def write_back(self, live: torch.Tensor | None, params: Params, buffers: Params, u: Params,
+                   optimizer: Optimizer) -> tuple[Params, Params, Params, Optimizer]:
+        """The full state (every member) with the live members' current values."""
+        if live is None:  # the live state is the full state
+            return self.params, self.buffers, self.u, self.optimizer
+
+        def put(full: Params, part: Params) -> Params:
+            return {k: full[k].index_copy(0, live, part[k]) for k in full}
+
+        optimizer.put(live, self.optimizer)
+        return put(params, self.params), put(buffers, self.buffers), put(u, self.u), optimizer
+
+
 def _per_member(configs: Sequence[RegularizedTrainConfig], key: str, like: torch.Tensor
                 ) -> torch.Tensor:
     return torch.tensor([getattr(c, key) for c in configs], dtype=like.dtype, device=like.device)
@@ -171,15 +207,15 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
                 sum(p[n].detach().pow(2).flatten(1).sum(1) for n in spectral_names))
         log.log("spectral_norm_sq", "train", step, spectral_norms_sq(p))
 
-    def full_train_loss(p: Params) -> torch.Tensor:
+    def full_train_loss(live: _LiveState) -> torch.Tensor:
         base.eval()
         try:
             with torch.no_grad():
-                return vmap(eval_losses)(p, buffers, x_train, y_train)[0]
+                return vmap(eval_losses)(live.params, live.buffers, live.x, live.y)[0]
         finally:
             base.train()
 
-    u = {}
+    u: Params = {}
     if use["spectral_penalty"]:
         u = {n: torch.stack([torch.randn(params[n].shape[1], generator=s.spectral, dtype=dtype)
                              for s in streams]).to(device) for n in spectral_names}
@@ -195,40 +231,54 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
         checkpoint(0, {**params, **buffers})
     progress = Progress(label, shared.steps)
     batches = _batches(n_train, shared.batch_size, [s.order for s in streams], device)
+    # Only the members still training take part in a step: stopped or diverged ones are dropped
+    # from the vmapped state (``live``: their indices; None while every member trains).
+    live: torch.Tensor | None = None
+    state = _LiveState(params, buffers, hyper, u, optimizer, x_train, y_train, streams)
     step = 0
     for step in range(1, shared.steps + 1):
         index = next(batches)
-        x, y = (x_train, y_train) if index is None else (_gather(x_train, index),
-                                                          _gather(y_train, index))
+        if index is not None and live is not None:
+            index = index[live]
+        x, y = (state.x, state.y) if index is None else (_gather(state.x, index),
+                                                          _gather(state.y, index))
         extras: dict[str, object] = {}
         if use["input_noise"]:
             extras["noise"] = torch.stack([torch.randn(x.shape[1:], generator=s.noise,
-                                                       dtype=dtype) for s in streams]).to(device)
+                                                       dtype=dtype) for s in state.streams]
+                                          ).to(device)
         if use["gc_penalty"]:  # Rademacher (P, B, K) per member, from its "probes" stream
             extras["signs"] = torch.stack([
                 2 * torch.randint(0, 2, (shared.gc_projections, x.shape[1], n_outputs),
-                                  generator=s.probes).to(dtype) - 1 for s in streams]).to(device)
+                                  generator=s.probes).to(dtype) - 1 for s in state.streams]
+            ).to(device)
         if use["spectral_penalty"]:
-            u, v = power_iteration({n: params[n] for n in spectral_names}, u)
-            extras["u"], extras["v"] = u, v
-        saved_buffers = {k: b.clone() for k, b in buffers.items()}
-        grads, (_, value) = step_fn(params, buffers, x, y, extras, hyper)
-        for k, b in buffers.items():  # frozen members keep their running statistics
-            b.copy_(torch.where(active.view(-1, *[1] * (b.dim() - 1)), b, saved_buffers[k]))
-        bad = active & ~torch.isfinite(value)
-        for m in bad.nonzero().flatten().tolist():
-            diverged[m] = step
-        active = active & ~bad
-        params = optimizer.step(params, grads, hyper["lr"], hyper["weight_decay"], active)
-        newly_stopped = False
+            state.u, v = power_iteration({n: state.params[n] for n in spectral_names}, state.u)
+            extras["u"], extras["v"] = state.u, v
+        grads, (_, value) = step_fn(state.params, state.buffers, x, y, extras, state.hyper)
+        finite = torch.isfinite(value)
+        keep = finite.clone()
+        state.params = state.optimizer.step(state.params, grads, state.hyper["lr"],
+                                            state.hyper["weight_decay"], finite)
+        members = live.tolist() if live is not None else list(range(n_members))
+        for position in (~finite).nonzero().flatten().tolist():
+            diverged[members[position]] = step
         if shared.target_loss > 0 and step % shared.check_every == 0:
-            reached = active & (full_train_loss(params) < shared.target_loss)
-            for m in reached.nonzero().flatten().tolist():
-                stopped[m] = step
-            active, newly_stopped = active & ~reached, bool(reached.any())
-        last = step == shared.steps or not bool(active.any())
-        if step % shared.log_every == 0 or newly_stopped or last:
+            reached = finite & (full_train_loss(state) < shared.target_loss)
+            for position in reached.nonzero().flatten().tolist():
+                stopped[members[position]] = step
+            keep &= ~reached
+        changed = not bool(keep.all())
+        last = step == shared.steps or not bool(keep.any())
+        if changed or last or step % shared.log_every == 0:
+            params, buffers, u, optimizer = state.write_back(live, params, buffers, u, optimizer)
+            active[torch.tensor(members, device=device)[~keep]] = False
+        if step % shared.log_every == 0 or changed or last:
             measure(step, params)
+        if changed and not last:
+            live = active.nonzero().flatten()
+            state = _LiveState.take(live, params, buffers, hyper, u, optimizer, x_train, y_train,
+                                    streams)
         progress.update(step, int(active.sum()))
         if last:
             break

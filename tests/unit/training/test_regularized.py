@@ -240,3 +240,15 @@ def test_sub_ensembles_split_by_shape_and_batch_size():
               + [member([2], 5, 0)]}
     parts = sub_ensembles(config)
     assert sorted(map(sorted, parts)) == [[0, 1], [2, 3], [4], [5], [6]]
+
+
+def test_members_still_training_after_others_stop_train_as_if_alone():
+    # stopped members leave the vmapped state; Adam moments of the others must follow them
+    config = _config(optimizer="adam", steps=40, batch_size=5, target_loss=0.3, check_every=2,
+                     spectral_penalty=0.05, input_noise=0.1)
+    slow = replace(config, lr=1e-4)
+    together = _train([_model(0), _model(1), _model(2)], [config, slow, config], [0, 1, 2])
+    assert together.stop_step[0] is not None and together.stop_step[1] is None
+    alone = _train([_model(1)], [slow], [1])
+    for name, p in alone.params.items():
+        assert torch.allclose(together.params[name][1], p[0], rtol=1e-10, atol=1e-12)
