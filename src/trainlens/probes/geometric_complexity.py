@@ -84,12 +84,15 @@ class _EvalMode:
         self.model.train(self.was_training)
 
 
-def per_example_geometric_complexity(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def per_example_geometric_complexity(model: nn.Module, x: torch.Tensor,
+                                     chunk_size: int = 1024) -> torch.Tensor:
     """‖∇ₓ f(x_i)‖²_F for every example, shape (N,), in eval mode; its mean is GC. This is the
     ``geometric_complexity`` probe of the measure stage (``probes: [geometric_complexity]``).
-    A measurement: detached from the parameters (penalties use ``hutchinson_sq_norms``)."""
+    A measurement: detached from the parameters (penalties use ``hutchinson_sq_norms``), taken
+    ``chunk_size`` examples at a time (K × chunk × d Jacobian entries in memory)."""
     with _EvalMode(model), torch.enable_grad():
-        return input_jacobian_sq_norms(_model_function(model), x.detach()).detach()
+        return torch.cat([input_jacobian_sq_norms(_model_function(model), part.detach()).detach()
+                          for part in x.split(chunk_size)])
 
 
 def geometric_complexity(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

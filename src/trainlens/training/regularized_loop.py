@@ -33,6 +33,7 @@ from trainlens.training.regularized import (
 )
 
 Params = dict[str, torch.Tensor]
+EVAL_CHUNK = 1000  # examples per vmapped evaluation (memory at paper scale)
 
 
 @dataclass
@@ -178,14 +179,24 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
 
     def eval_losses(p, b, x, y):
         z = forward(p, b, x)
-        return loss.value(z, y).mean(), loss.error(z, y).mean()
+        return torch.stack([loss.value(z, y).sum(), loss.error(z, y).sum()])
 
     def eval_gc(p, b, x):
-        return input_jacobian_sq_norms(lambda xx: forward(p, b, xx), x).mean()
+        return input_jacobian_sq_norms(lambda xx: forward(p, b, xx), x).sum()
 
-    def eval_slope(p, b, x, y):
-        g = grad(lambda q: loss.value(forward(q, b, x), y).mean())(p)
-        return sum(v.pow(2).sum() for v in g.values())
+    def eval_gradient(p, b, x, y):
+        return grad(lambda q: loss.value(forward(q, b, x), y).sum())(p)
+
+    def over_chunks(fn, p, b, *data):
+        """Σ over examples of ``fn`` for every member, in chunks of EVAL_CHUNK examples (the
+        full CIFAR training set of 18 ResNets does not fit in memory at once)."""
+        total = None
+        for start in range(0, data[0].shape[1], EVAL_CHUNK):
+            part = vmap(fn)(p, b, *(d[:, start:start + EVAL_CHUNK] for d in data))
+            total = part if total is None else (
+                {k: total[k] + v for k, v in part.items()} if isinstance(part, dict)
+                else total + part)
+        return total
 
     subset = shared.log_subset or n_train
     log = MetricLog(max(1, -(-n_train // shared.batch_size)) if shared.batch_size else 1)
@@ -193,14 +204,18 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
     def measure(step: int, p: Params) -> None:
         base.eval()  # BatchNorm on running statistics for every measurement
         try:
-            for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
-                value, error = vmap(eval_losses)(p, buffers, x, y)
-                log.log("loss", split, step, value)
-                log.log("accuracy", split, step, 1 - error)
-                x_gc = x[:, :subset] if split == "train" else x
-                log.log("geometric_complexity", split, step, vmap(eval_gc)(p, buffers, x_gc))
+            with torch.no_grad():
+                for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+                    value, error = over_chunks(eval_losses, p, buffers, x, y).T / x.shape[1]
+                    log.log("loss", split, step, value)
+                    log.log("accuracy", split, step, 1 - error)
+            for split, x in (("train", x_train[:, :subset]), ("test", x_test)):
+                gc = over_chunks(eval_gc, p, buffers, x) / x.shape[1]
+                log.log("geometric_complexity", split, step, gc.detach())
+            gradient = over_chunks(eval_gradient, p, buffers, x_train[:, :subset],
+                                   y_train[:, :subset])
             log.log("loss_slope", "train", step,
-                    vmap(eval_slope)(p, buffers, x_train[:, :subset], y_train[:, :subset]))
+                    sum((g / subset).pow(2).flatten(1).sum(1) for g in gradient.values()))
         finally:
             base.train()
         log.log("weight_norm_sq", "train", step,
@@ -211,7 +226,8 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
         base.eval()
         try:
             with torch.no_grad():
-                return vmap(eval_losses)(live.params, live.buffers, live.x, live.y)[0]
+                return over_chunks(eval_losses, live.params, live.buffers, live.x,
+                                   live.y)[:, 0] / live.x.shape[1]
         finally:
             base.train()
 

@@ -125,3 +125,10 @@ def test_projection_count_must_be_positive():
     with pytest.raises(ValueError, match="projections must be >= 1"):
         geometric_complexity_hutchinson(_mlp(), torch.zeros(2, 6, dtype=torch.float64), 0,
                                         torch.Generator())
+
+
+def test_chunks_give_the_same_values():
+    model = _mlp(seed=9)
+    x = torch.randn(10, 6, dtype=torch.float64)
+    assert torch.allclose(per_example_geometric_complexity(model, x, chunk_size=3),
+                          per_example_geometric_complexity(model, x), rtol=1e-12)
