@@ -59,6 +59,16 @@ def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
     assert {"e4a", "e4c", "e4d"} <= set(runs["experiment"])
     report = (tmp_path / "figures" / "nakazato2024" / "REPORT.md").read_text()
     assert "TINY SLICE" in report
+    # dherin2022: every paper-scale group ran, the ResNet-18 sweeps on CIFAR-10
+    groups = load_experiments(REPO / "experiments" / "dherin2022.yaml", "paper")
+    runs = pd.read_parquet(tmp_path / "results" / "dherin2022" / "tables" / "runs.parquet")
+    assert set(runs["group_id"]) == {g.group_id for g in groups}
+    resnet = runs[runs["model_name"] == "resnet18"]
+    assert set(resnet["data_name"]) == {"cifar10"} and "e9_resnet" in set(resnet["experiment"])
+    claims = pd.read_csv(tmp_path / "results" / "dherin2022" / "claims.tsv", sep="\t",
+                         keep_default_na=False)
+    assert list(claims["claim_id"]) == [f"C{i}" for i in range(1, 12)]
+    assert "TINY SLICE" in (tmp_path / "figures" / "dherin2022" / "REPORT.md").read_text()
 
 
 def test_checksums_without_slice_is_rejected(tmp_path):

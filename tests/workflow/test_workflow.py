@@ -91,12 +91,14 @@ def test_smoke_workflow_end_to_end(smoke_build):
         assert row.value in report  # every statistic in the report comes from claims.tsv
     assert "figures/loukas2021/REPORT.md" in done.stdout + done.stderr
     nakazato_stems = _check_nakazato(tmp_path, built)
+    dherin_stems = _check_dherin(tmp_path, built)
     # snakemake --report: one HTML file that holds every figure of figures/all with its claims
     done = snakemake("--report", "report.html", cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     html = (tmp_path / "report.html").read_text()
     pngs = [Path(p).name for p in built if p.endswith(".png")]
-    assert len(pngs) == len(stems) + len(nakazato_stems) and all(name in html for name in pngs)
+    assert len(pngs) == len(stems) + len(nakazato_stems) + len(dherin_stems)
+    assert all(name in html for name in pngs)
     assert "spearman_f_tau" in html and "reconstructed figure" in html
 
 
@@ -116,6 +118,34 @@ def _check_nakazato(root: Path, built: set[str]) -> list[str]:
     assert claims.loc["C9", "passed"] == "" and "spearman_pr_" in claims.loc["C9", "value"]
     assert claims.loc["C7", "gating"] in {"n/a"} and claims.loc["C10", "gating"] == "n/a"
     report = (root / "figures" / "nakazato2024" / "REPORT.md").read_text()
+    assert "was not available" in report and "To reconcile" in report
+    for row in claims.itertuples():
+        assert row.value in report
+    return stems
+
+
+def _check_dherin(root: Path, built: set[str]) -> list[str]:
+    """dherin2022 at smoke: its 9 figures, C1-C10 with verdicts, C11 paper scale only, every run
+    of every sweep in the runs table, and a report that says the paper's body was not read."""
+    stems = ["figR01_gc_init_depth", "figR02_l2", "figR03_spectral", "figR04_flatness",
+             "figR05_explicit_gc", "figR06_noise", "figR07_learning_rate", "figR08_batch_size",
+             "figR09_double_descent"]
+    figures = {f"figures/dherin2022/{stem}.{ext}" for stem in stems for ext in ("pdf", "png")}
+    assert figures | {"figures/dherin2022/REPORT.md"} <= built
+    claims = pd.read_csv(root / "results" / "dherin2022" / "claims.tsv", sep="\t",
+                         keep_default_na=False).set_index("claim_id")
+    assert list(claims.index) == [f"C{i}" for i in range(1, 12)]
+    evaluated = claims.drop(index="C11")  # spec §6: C1-C10 gate at smoke
+    assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
+    assert claims.loc["C11", "passed"] == "" and "paper scale only" in claims.loc["C11", "reason"]
+    runs = pd.read_parquet(root / "results" / "dherin2022" / "tables" / "runs.parquet")
+    counts = runs.groupby("experiment").size().to_dict()
+    assert counts == {"e1": 54, "e2": 18, "e3": 15, "e4": 12, "e5": 12, "e6_input_noise": 15,
+                      "e6_label_noise": 12, "e7": 15, "e8": 18, "e9": 26}
+    metrics = pd.read_parquet(root / "results" / "dherin2022" / "tables" / "metrics.parquet")
+    gc = metrics[metrics["metric"] == "geometric_complexity_mean"]
+    assert set(runs["run_id"]) <= set(gc["run_id"])  # the probe measured every run
+    report = (root / "figures" / "dherin2022" / "REPORT.md").read_text()
     assert "was not available" in report and "To reconcile" in report
     for row in claims.itertuples():
         assert row.value in report

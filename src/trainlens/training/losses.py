@@ -33,11 +33,12 @@ def _bce_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return 0.5 * F.binary_cross_entropy_with_logits(z, y.to(z.dtype), reduction="none")
 
 
-def _mse_onehot(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    # dherin2022 E7-E9: torch's MSELoss on one-hot targets, i.e. the mean over the K outputs of
-    # (z_k − 1[y = k])² per example. A comparison, not F.one_hot, so that it runs under vmap.
+def _mse_onehot_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # dherin2022 E7-E9: ½‖z − onehot(y)‖² per example, the mse_half convention on K outputs. It
+    # reproduces the spec's calibration (full-batch GD diverges at lr 1.0, not at 0.5); torch's
+    # MSELoss (the mean over K) does not. A comparison, not F.one_hot, so that it runs in vmap.
     classes = torch.arange(z.shape[-1], device=z.device)
-    return (z - (y.unsqueeze(-1) == classes).to(z.dtype)).pow(2).mean(-1)
+    return 0.5 * (z - (y.unsqueeze(-1) == classes).to(z.dtype)).pow(2).sum(-1)
 
 
 def _cross_entropy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -59,8 +60,8 @@ LOSSES: dict[str, Loss] = {
         classifier=True,
         probability=torch.sigmoid,
     ),
-    "mse_onehot": Loss(
-        value=_mse_onehot,
+    "mse_onehot_half": Loss(
+        value=_mse_onehot_half,
         dz=None,
         error=lambda z, y: (z.argmax(-1) != y).to(z.dtype),
         classifier=True,

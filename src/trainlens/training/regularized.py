@@ -38,7 +38,7 @@ STRENGTHS = ("weight_decay", "spectral_penalty", "flatness_penalty", "gc_penalty
 class RegularizedTrainConfig:
     """One member's optimisation and regularisers (dherin2022 §3 base configuration)."""
 
-    loss: str = "cross_entropy"  # or mse_onehot (E7-E9)
+    loss: str = "cross_entropy"  # or mse_onehot_half (E7-E9)
     optimizer: str = "sgd"  # plain SGD, no momentum; adam for E9
     lr: float = 0.05
     steps: int = 1500

@@ -153,8 +153,8 @@ def test_target_loss_stops_a_member_at_its_first_check_below_target():
 
 
 def test_a_diverged_member_is_frozen_and_the_others_train_on():
-    configs = [_config(steps=150, lr=0.1, loss="mse_onehot"),
-               _config(steps=150, lr=1e4, loss="mse_onehot")]
+    configs = [_config(steps=150, lr=0.1, loss="mse_onehot_half"),
+               _config(steps=150, lr=1e4, loss="mse_onehot_half")]
     data = _data()
     x = data[0] * 100
     result = _train([_model(7), _model(8)], configs, [7, 8], (x, *data[1:]))
