@@ -269,7 +269,8 @@ def find_group(path: str | Path, scale: str, group_id: str) -> Group:
 
 # Caps of a tiny slice: enough to run every code path of a job, small enough for a CPU minute.
 SLICE_CAPS = {"epochs": 1, "checkpoints": 2, "n_train": 16, "per_class_train": 4,
-              "per_class_test": 2, "grid_points": 8, "window": 2, "steps": 64}
+              "per_class_test": 2, "grid_points": 8, "window": 2, "steps": 64,
+              "resnet_width": 4}
 
 
 def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dict[str, Any]:
@@ -321,7 +322,11 @@ def _slice_data(out: dict[str, Any], checksums_file: str | None) -> None:
 
 
 def _regularized_slice(out: dict[str, Any], checksums_file: str | None) -> dict[str, Any]:
-    """The tiny slice of a dherin2022 group: 8 steps, logs every 4 and a batch of at most 8."""
+    """The tiny slice of a dherin2022 group: 8 steps, logs every 4, a batch of at most 8 and
+    ResNet-18 at width at most 4 (same architecture and code path, a CPU-sized network)."""
+    for model in [out["model"]] + [m["model"] for m in out["members"]]:
+        if model.get("name") == "resnet18":
+            model["width"] = min(model.get("width", 64), SLICE_CAPS["resnet_width"])
     for train in [out["train"]] + [m["train"] for m in out["members"]]:
         steps = train.get("steps", 1500)
         train.update(steps=min(steps, 8), log_every=min(train.get("log_every", 100), 4),

@@ -64,10 +64,12 @@ def run_summary(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
 def curves(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "geometric_complexity",
            split: str = "train") -> pd.DataFrame:
-    """The trainer's logged ``metric`` over steps: run_id, step, metric value and swept value."""
+    """The trainer's logged ``metric`` over steps: run_id, step, metric value and swept value,
+    for the runs that did not diverge (a diverging run's last logs are astronomically large)."""
     summary = run_summary(runs, metrics)
+    ok = summary.index[summary["status"] == "ok"]
     rows = metrics[(metrics["metric"] == metric) & (metrics["split"] == split)
-                   & metrics["run_id"].isin(summary.index)]
+                   & metrics["run_id"].isin(ok)]
     return rows.assign(swept=rows["run_id"].map(summary["value"]))[
         ["run_id", "step", "value", "swept"]]
 
