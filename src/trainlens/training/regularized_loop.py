@@ -12,12 +12,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, grad, grad_and_value, vmap
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from trainlens.probes.geometric_complexity import hutchinson_sq_norms, input_jacobian_sq_norms
 from trainlens.training.ensemble import _gather
@@ -153,25 +155,31 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
     def forward(p: Params, b: Params, x: torch.Tensor) -> torch.Tensor:
         return functional_call(base, (p, b), (x,))
 
+    # The penalties differentiate through extra forward passes of the training-mode network;
+    # these use batch statistics without updating BatchNorm's running ones (once per step is
+    # the main forward's job, and torch.func forbids mutating buffers inside nested transforms).
+    stateless_base = _without_running_stats(base) if buffers else base
+
+    def stateless(p: Params, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(stateless_base, p, (x,))
+
     def objective(p, b, x, y, extras, h):
         x_seen = x + h["input_noise"] * extras["noise"] if use["input_noise"] else x
-
-        def data_loss(q):
-            z = forward(q, b, x_seen)
-            return loss.value(z, y).mean(), z
-
         if use["flatness_penalty"]:
-            slope, (value, z) = grad_and_value(data_loss, has_aux=True)(p)
+            slope, value = grad_and_value(
+                lambda q: loss.value(stateless(q, x_seen), y).mean())(p)
+            if buffers:  # the same batch statistics; this pass updates the running ones
+                forward(p, b, x_seen)
             total = value + h["flatness_penalty"] * sum(g.pow(2).sum() for g in slope.values())
         else:
-            value, z = data_loss(p)
+            value = loss.value(forward(p, b, x_seen), y).mean()
             total = value
         if use["spectral_penalty"]:
             sigma_sq = sum((extras["u"][n] @ as_matrix(p[n]) @ extras["v"][n]) ** 2
                            for n in spectral_names)
             total = total + h["spectral_penalty"] * sigma_sq
         if use["gc_penalty"]:
-            estimate = hutchinson_sq_norms(lambda xx: forward(p, b, xx), x, extras["signs"])
+            estimate = hutchinson_sq_norms(lambda xx: stateless(p, xx), x, extras["signs"])
             total = total + h["gc_penalty"] * estimate.mean()
         return total, value
 
@@ -304,8 +312,23 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
                              time.perf_counter() - start_time, log)
 
 
+def _without_running_stats(base: nn.Module) -> nn.Module:
+    """A copy of ``base`` whose BatchNorm layers normalise by batch statistics and keep none."""
+    copy = deepcopy(base)
+    for module in copy.modules():
+        if isinstance(module, _BatchNorm):
+            module.track_running_stats = False
+            module.running_mean = module.running_var = module.num_batches_tracked = None
+    return copy
+
+
 def _n_outputs(base: nn.Module, params: Params, buffers: Params, x: torch.Tensor) -> int:
-    """K, the number of logits, from one member's output on one example."""
-    with torch.no_grad():
-        one = {k: v[0] for k, v in params.items()}, {k: v[0] for k, v in buffers.items()}
-        return functional_call(base, one, (x[0, :1],)).shape[-1]
+    """K, the number of logits, from one member's output on one example (in eval mode: a
+    BatchNorm layer cannot normalise a batch of one by its own statistics)."""
+    base.eval()
+    try:
+        with torch.no_grad():
+            one = {k: v[0] for k, v in params.items()}, {k: v[0] for k, v in buffers.items()}
+            return functional_call(base, one, (x[0, :1],)).shape[-1]
+    finally:
+        base.train()

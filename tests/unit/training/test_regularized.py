@@ -181,7 +181,9 @@ def test_batchnorm_members_update_running_statistics_as_if_alone():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(6, 3, 8, 8, generator=g, dtype=torch.float64)
     data = (x, torch.arange(6) % 10, x[:2], torch.arange(2))
-    configs = [_config(steps=3, log_every=3, weight_decay=w) for w in (0.0, 0.01)]
+    # every penalty on: their extra passes must not touch the running statistics
+    configs = [_config(steps=3, log_every=3, lr=0.01, weight_decay=w, flatness_penalty=0.01,
+                       gc_penalty=0.01, spectral_penalty=0.01) for w in (0.0, 0.01)]
     together = _train([copy.deepcopy(m) for m in models], configs, [0, 1], data)
     alone = _train([copy.deepcopy(models[1])], configs[1:], [1], data)
     assert together.buffers  # running statistics were stacked and trained
@@ -252,3 +254,18 @@ def test_members_still_training_after_others_stop_train_as_if_alone():
     alone = _train([_model(1)], [slow], [1])
     for name, p in alone.params.items():
         assert torch.allclose(together.params[name][1], p[0], rtol=1e-10, atol=1e-12)
+
+
+def test_batchnorm_statistics_move_once_per_step_whatever_the_penalties():
+    config = ResNet18Config(width=2, norm="batch")
+    model = build_resnet(config, torch.Generator().manual_seed(0)).double()
+    x = torch.randn(6, 3, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    data = (x, torch.arange(6) % 10, x[:2], torch.arange(2))
+    penalised = _train([copy.deepcopy(model)], [_config(steps=2, flatness_penalty=0.5,
+                                                         gc_penalty=0.5)], [0], data)
+    assert penalised.buffers["stem.1.num_batches_tracked"][0] == 2
+    # the first step sees the same parameters with or without penalties: same statistics
+    one = _train([copy.deepcopy(model)], [_config(steps=1, flatness_penalty=0.5)], [0], data)
+    plain = _train([copy.deepcopy(model)], [_config(steps=1)], [0], data)
+    for name in ("stem.1.running_mean", "stem.1.running_var"):
+        assert torch.allclose(one.buffers[name], plain.buffers[name], rtol=1e-12)
