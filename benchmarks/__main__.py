@@ -12,10 +12,11 @@ import os
 import platform
 from pathlib import Path
 
-from benchmarks import ensemble_training
+from benchmarks import ensemble_training, geometric_complexity
 from trainlens.provenance import git_commit, versions
 
-CASES = {"ensemble_training": ensemble_training.run}
+CASES = {"ensemble_training": ensemble_training.run,
+         "geometric_complexity": geometric_complexity.run}
 
 
 def table(rows: list[dict]) -> str:
