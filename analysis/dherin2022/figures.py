@@ -59,6 +59,9 @@ def _sweep_figure(inputs: FigureInputs, swept: str, slope: bool = False) -> plt.
     _final_panel(axes[1], summary, swept)
     if slope:
         _curve_panel(axes[2], inputs, "loss_slope", "train", "loss slope ‖∇θ L‖²", swept)
+        axes[2].yaxis.set_label_position("right")  # clear of the middle panel's accuracy axis
+        axes[2].yaxis.tick_right()
+    fig.subplots_adjust(wspace=0.45)
     return fig
 
 
