@@ -322,15 +322,17 @@ def _slice_data(out: dict[str, Any], checksums_file: str | None) -> None:
 
 
 def _regularized_slice(out: dict[str, Any], checksums_file: str | None) -> dict[str, Any]:
-    """The tiny slice of a dherin2022 group: 4 steps, logs every 2, a batch of at most 4 and
-    ResNet-18 at width at most 4 (same architecture and code path, a CPU-sized network)."""
+    """The tiny slice of a dherin2022 group: 4 steps logged at 0 and 4 on 4 training points, a
+    batch of at most 4 and ResNet-18 at width at most 4 (same architecture and code path, a
+    CPU-sized network: exact GC through a ResNet costs seconds per member on the CPU)."""
     for model in [out["model"]] + [m["model"] for m in out["members"]]:
         if model.get("name") == "resnet18":
             model["width"] = min(model.get("width", 64), SLICE_CAPS["resnet_width"])
     for train in [out["train"]] + [m["train"] for m in out["members"]]:
         steps = train.get("steps", 1500)
-        train.update(steps=min(steps, 4), log_every=min(train.get("log_every", 100), 2),
-                     check_every=min(train.get("check_every", 10), 2))
+        train.update(steps=min(steps, 4), log_every=min(train.get("log_every", 100), 4),
+                     check_every=min(train.get("check_every", 10), 2),
+                     log_subset=min(train.get("log_subset", 0) or 4, 4))
         if train.get("batch_size", 32):
             train["batch_size"] = min(train.get("batch_size", 32), 4)
     _slice_data(out, checksums_file)
