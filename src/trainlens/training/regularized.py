@@ -72,6 +72,10 @@ class RegularizedTrainConfig:
             if getattr(self, key) < 1:
                 raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
 
+    def steps_per_epoch(self, n_train: int) -> int:
+        """⌈N/B⌉ minibatches per epoch; 1 for full-batch GD (batch_size 0)."""
+        return max(1, -(-n_train // self.batch_size)) if self.batch_size else 1
+
 
 def spectral_weight_names(params: dict[str, torch.Tensor]) -> list[str]:
     """The weight matrices and conv kernels (stacked: member axis first, so dim > 2)."""

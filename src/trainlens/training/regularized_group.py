@@ -133,8 +133,7 @@ def _train_part(config: dict[str, Any], members: list[Member],
     base, params, buffers = stack_state([m.model for m in members])
     x_train, y_train, x_test, y_test = stack_splits([m.split for m in members])
     run_ids = [m.run_id for m in members]
-    batch = trains[0].batch_size
-    steps_per_epoch = max(1, -(-x_train.shape[1] // batch)) if batch else 1
+    steps_per_epoch = trains[0].steps_per_epoch(x_train.shape[1])
 
     def save(step: int, state: dict[str, torch.Tensor]) -> None:
         atomic_torch_save({"step": step, "epoch": step / steps_per_epoch, "run_ids": run_ids,
@@ -146,7 +145,6 @@ def _train_part(config: dict[str, Any], members: list[Member],
                for m in members]
     result = train_regularized(base, params, buffers, x_train, y_train, x_test, y_test, trains,
                                streams, label, save)
-    result.log.steps_per_epoch = steps_per_epoch
     rows = []
     for m, diverged, stopped in zip(members, result.diverged_step, result.stop_step):
         settings = {**m.row, "stop_step": np.nan if stopped is None else float(stopped),

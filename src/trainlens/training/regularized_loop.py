@@ -207,7 +207,7 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
         return total
 
     subset = shared.log_subset or n_train
-    log = MetricLog(max(1, -(-n_train // shared.batch_size)) if shared.batch_size else 1)
+    log = MetricLog(shared.steps_per_epoch(n_train))
 
     def measure(step: int, p: Params) -> None:
         base.eval()  # BatchNorm on running statistics for every measurement
