@@ -237,7 +237,7 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
                   "description": resolved.get("description", ""), **shared[group_key],
                   "record": resolved.get("record", {}), "probes": resolved.get("probes", []),
                   "region_analysis": resolved.get("region_analysis"),
-                  "members": members}
+                  "stiffness": resolved.get("stiffness"), "members": members}
         result.append(Group(paper, name, group_id, config))
     return result
 

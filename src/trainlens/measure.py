@@ -17,7 +17,7 @@ import torch
 
 from trainlens.data.sinusoid import embed_like, latent_grid
 from trainlens.io import load_checkpoint
-from trainlens.probes import PROBES
+from trainlens.probes import PROBES, TABLE_PROBES
 from trainlens.probes.regions import region_analysis
 from trainlens.tables import TABLES, empty_table, write_table
 from trainlens.training.group import Member, build_member, load_group_config
@@ -55,9 +55,9 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
     and, for experiments with ``region_analysis``, the regions part ``regions_out`` (an empty
     table otherwise). ``build`` makes the members of the group's trainer engine."""
     config = load_group_config(config_path)
-    unknown = [p for p in config.get("probes", []) if p not in PROBES]
+    unknown = [p for p in config.get("probes", []) if p not in PROBES and p not in TABLE_PROBES]
     if unknown:
-        raise ValueError(f"probes {unknown} unknown; allowed: {sorted(PROBES)}")
+        raise ValueError(f"probes {unknown} unknown; allowed: {sorted([*PROBES, *TABLE_PROBES])}")
     torch_device = torch.device(device)
     members = build(config, data_root, torch_device)
     files = sorted(Path(checkpoints_dir).glob("step_*.pt"))
@@ -71,14 +71,19 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
         for index, run_id in enumerate(checkpoint.get("run_ids") or [m.run_id for m in members]):
             member = by_id[run_id]
             _load_member(member, checkpoint, index)
+            where = {"run_id": member.run_id, "step": int(checkpoint["step"]),
+                     "epoch": float(checkpoint["epoch"])}
             for name in config.get("probes", []):
+                if name in TABLE_PROBES:
+                    rows += [{**where, **row}
+                             for row in TABLE_PROBES[name](member.model, member.split, config)]
+                    continue
                 probe = PROBES[name]
                 for split, x in probe.inputs(member.split).items():
                     values = probe.measure(member.model, x).detach().to(torch.float64)
                     for stat, value in (("mean", values.mean()), ("max", values.max())):
-                        rows.append({"run_id": member.run_id, "step": int(checkpoint["step"]),
-                                     "epoch": float(checkpoint["epoch"]), "split": split,
-                                     "metric": f"{name}_{stat}", "value": float(value)})
+                        rows.append({**where, "split": split, "metric": f"{name}_{stat}",
+                                     "value": float(value)})
     table = pd.DataFrame(rows, columns=list(TABLES["metrics"]))
     # explicit dtypes: a group without probes writes an empty table that must still concatenate
     table = table.astype({"step": "int64", "epoch": "float64", "value": "float64"})

@@ -15,7 +15,7 @@ from trainlens.config import TRAINERS, ConfigError, load_experiments, tiny_slice
 from trainlens.data import DATASETS
 from trainlens.measure_two_layer import TWO_LAYER_PROBES
 from trainlens.models import MODELS
-from trainlens.probes import PROBES
+from trainlens.probes import PROBES, TABLE_PROBES
 
 REPO = Path(__file__).resolve().parents[2]
 EXPERIMENTS = REPO / "experiments"
@@ -129,7 +129,8 @@ def test_schema_paper_enums_equal_the_experiment_files() -> None:
 def test_schema_probe_and_trainer_enums_equal_the_registries() -> None:
     schema = load_yaml(SCHEMAS / "experiments.schema.yaml")
     properties = schema["$defs"]["experiment"]["properties"]
-    assert set(properties["probes"]["items"]["enum"]) == set(PROBES) | set(TWO_LAYER_PROBES)
+    assert set(properties["probes"]["items"]["enum"]) == set(PROBES) | set(TABLE_PROBES) | set(
+        TWO_LAYER_PROBES)
     assert set(properties["trainer"]["enum"]) == set(TRAINERS)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainlens.models import loukas, mlp, resnet, two_layer
+from trainlens.models import fort_cnn, loukas, mlp, resnet, resnet20, two_layer
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,9 @@ MODELS: dict[str, ModelSpec] = {
     "mlp": ModelSpec(mlp.MLPConfig, mlp.build),
     "two_layer": ModelSpec(two_layer.TwoLayerConfig, two_layer.build),
     "resnet18": ModelSpec(resnet.ResNet18Config, resnet.build),
+    # fort2019
+    "fort_cnn": ModelSpec(fort_cnn.FortCNNConfig, fort_cnn.build),
+    "resnet20": ModelSpec(resnet20.ResNet20Config, resnet20.build),
 }
 
 __all__ = ["MODELS", "ModelSpec"]

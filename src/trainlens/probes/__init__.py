@@ -8,6 +8,11 @@ scores), ``feature_space`` and ``fragility``; the measure stage applies them thr
 ``PROBES`` maps the probe names of ``experiments/<slug>.yaml`` (``probes: [...]``) to a probe
 function ``(model, x) -> per-example values`` and the input sets it is evaluated on (a function
 of the run's data split returning named batches). The measure stage runs them on checkpoints.
+``TABLE_PROBES`` maps the names of probes that need labels and the group config (fort2019
+stiffness) to ``(model, split, config) -> rows`` of (split, metric, value).
+
+The fort2019 stiffness probe (``stiffness``: cosine and sign stiffness from the per-example loss
+gradient Gram) and its helpers are the modules ``class_stiffness`` and ``critical_length``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from torch import nn
 
 from trainlens.data.base import Split
 from trainlens.data.sinusoid import far_field_inputs
-from trainlens.probes import aging, feature_space, fragility, response, trajectory
+from trainlens.probes import (
+    aging,
+    class_stiffness,
+    critical_length,
+    feature_space,
+    fragility,
+    response,
+    trajectory,
+)
 from trainlens.probes.geometric_complexity import (
     geometric_complexity,
     geometric_complexity_hutchinson,
@@ -28,6 +41,8 @@ from trainlens.probes.geometric_complexity import (
     per_example_geometric_complexity,
 )
 from trainlens.probes.lipschitz import input_gradient_norms, input_jacobians
+from trainlens.probes.stiffness import Stiffness, gradient_gram, per_example_gradients, stiffness
+from trainlens.probes.stiffness_tables import StiffnessOptions, stiffness_rows
 
 
 def data_inputs(split: Split) -> dict[str, torch.Tensor]:
@@ -50,6 +65,21 @@ PROBES: dict[str, Probe] = {
     "geometric_complexity": Probe(per_example_geometric_complexity, data_inputs),
 }
 
-__all__ = ["PROBES", "Probe", "aging", "feature_space", "fragility", "geometric_complexity",
-           "geometric_complexity_hutchinson", "hutchinson_variance", "input_gradient_norms",
-           "input_jacobians", "per_example_geometric_complexity", "response", "trajectory"]
+
+
+def _stiffness_table(model: nn.Module, split: Split, config: dict) -> list[dict]:
+    """fort2019 §4 on one checkpoint, with the experiment's ``stiffness:`` options."""
+    options = StiffnessOptions(**{k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in (config.get("stiffness") or {}).items()})
+    return stiffness_rows(model, split, config["train"].get("loss", "cross_entropy"), options)
+
+
+TABLE_PROBES: dict[str, Callable[[nn.Module, Split, dict], list[dict]]] = {
+    "stiffness": _stiffness_table,
+}
+
+__all__ = ["PROBES", "Probe", "Stiffness", "TABLE_PROBES", "aging", "class_stiffness",
+           "critical_length", "feature_space", "fragility", "geometric_complexity",
+           "geometric_complexity_hutchinson", "gradient_gram", "hutchinson_variance",
+           "input_gradient_norms", "input_jacobians", "per_example_geometric_complexity",
+           "per_example_gradients", "response", "stiffness", "trajectory"]

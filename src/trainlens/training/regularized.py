@@ -53,6 +53,9 @@ class RegularizedTrainConfig:
     check_every: int = 10  # steps between target-loss checks
     log_every: int = 100  # steps between logged metrics (GC, losses, norms)
     log_subset: int = 0  # training points GC is logged on (the first n, fixed); 0 = all
+    # fort2019: extra checkpoints at these epochs (step round(e·steps_per_epoch)), besides the
+    # ones at 0 and the end
+    checkpoint_epochs: tuple[float, ...] = ()
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
@@ -68,6 +71,9 @@ class RegularizedTrainConfig:
         for key in ("steps", "batch_size", "target_loss", "log_subset", *STRENGTHS):
             if getattr(self, key) < 0:
                 raise ValueError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        object.__setattr__(self, "checkpoint_epochs", tuple(self.checkpoint_epochs))
+        if any(e < 0 for e in self.checkpoint_epochs):
+            raise ValueError(f"train.checkpoint_epochs must be >= 0, got {self.checkpoint_epochs}")
         for key in ("gc_projections", "check_every", "log_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
@@ -75,6 +81,13 @@ class RegularizedTrainConfig:
     def steps_per_epoch(self, n_train: int) -> int:
         """⌈N/B⌉ minibatches per epoch; 1 for full-batch GD (batch_size 0)."""
         return max(1, -(-n_train // self.batch_size)) if self.batch_size else 1
+
+    def checkpoint_steps(self, n_train: int) -> set[int]:
+        """The steps of ``checkpoint_epochs`` that fall inside the run (0 and the end are
+        always checkpointed)."""
+        per_epoch = self.steps_per_epoch(n_train)
+        steps = {round(e * per_epoch) for e in self.checkpoint_epochs}
+        return {s for s in steps if 0 < s <= self.steps}
 
 
 def spectral_weight_names(params: dict[str, torch.Tensor]) -> list[str]:

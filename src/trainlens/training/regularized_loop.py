@@ -139,7 +139,8 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
                       ) -> RegularizedResult:
     """Train the stacked members (params/buffers (M, ...), data (M, N, ...)) for
     ``configs[0].steps`` steps; ``configs[m]`` holds member m's strengths and lr (every other
-    field is shared). ``checkpoint(step, params | buffers)`` is called at step 0 and at the end."""
+    field is shared). ``checkpoint(step, params | buffers)`` is called at step 0, at the steps
+    of ``checkpoint_epochs`` and at the end."""
     start_time = time.perf_counter()
     shared = configs[0]
     loss = LOSSES[shared.loss]
@@ -253,6 +254,7 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
         measure(0, params)
     if checkpoint is not None:
         checkpoint(0, {**params, **buffers})
+    save_at = shared.checkpoint_steps(n_train)
     progress = Progress(label, shared.steps)
     batches = _batches(n_train, shared.batch_size, [s.order for s in streams], device)
     # Only the members still training take part in a step: stopped or diverged ones are dropped
@@ -294,11 +296,14 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
             keep &= ~reached
         changed = not bool(keep.all())
         last = step == shared.steps or not bool(keep.any())
-        if changed or last or step % shared.log_every == 0:
+        save = checkpoint is not None and step in save_at and not last
+        if changed or last or save or step % shared.log_every == 0:
             params, buffers, u, optimizer = state.write_back(live, params, buffers, u, optimizer)
             active[torch.tensor(members, device=device)[~keep]] = False
         if step % shared.log_every == 0 or changed or last:
             measure(step, params)
+        if save:
+            checkpoint(step, {**params, **buffers})
         if changed and not last:
             live = active.nonzero().flatten()
             state = _LiveState.take(live, params, buffers, hyper, u, optimizer, x_train, y_train,

@@ -1,0 +1,191 @@
+"""fort2019 measurements of one checkpoint as metrics rows (spec §4, the inputs of C1-C11).
+
+The probe set is fixed and class-stratified (spec pitfall 9): ``train_per_class`` training and
+``val_per_class`` validation examples per class, drawn with ``probe_seed`` (not the run seed), so
+every checkpoint, learning rate and seed sees the same examples. One float64 Gram over the
+stacked probe gives the three pair modes tt, tv and vv (rows: the first set's labels, columns:
+the second's). Rows (``split`` is the pair mode unless said otherwise):
+
+- ``loss``, ``accuracy`` on the full train and val sets (``split`` train/val): e* and fig03;
+- ``stiffness_{within,between}_{cos,sign}`` class-balanced, ``..._pooled`` pair-pooled;
+- ``diagonal_dominant_classes`` (C2) and, for vv, ``class_{cos,sign}_<a>_<b>`` (figR01);
+- for tt and vv: the within-class S_cos curve against input distance
+  (``distance_bin<k>_{centre,mean,sem,count}``) and ξ (``xi_fit``, ``xi_crossing`` with
+  ``..._status`` = index in ``critical_length.CENSORING``), plus the sensitivity variants
+  ``xi_fit_width`` (0.05-wide bins), ``xi_fit_sign`` (S_sign) and ``xi_fit_allpairs``;
+- with super-classes in the data (``Split.extras["superclass"]``), on the vv C_cos:
+  ``superclass_delta``/``superclass_p`` (C10) and, given ``living_superclasses``,
+  ``living_delta``/``living_p`` (C11).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainlens.data.base import Split
+from trainlens.probes.class_stiffness import (
+    balanced_within_between,
+    class_stiffness,
+    diagonal_dominance,
+    group_contrast,
+    group_permutation_p,
+    pooled_within_between,
+)
+from trainlens.probes.critical_length import (
+    CENSORING,
+    CriticalLength,
+    bin_by_distance,
+    critical_length_crossing,
+    critical_length_fit,
+    input_distances,
+    pair_values,
+)
+from trainlens.probes.stiffness import stiffness
+from trainlens.training.losses import LOSSES
+
+Row = dict[str, Any]
+EVAL_CHUNK = 1000  # examples per forward when evaluating the full sets
+
+
+@dataclass(frozen=True)
+class StiffnessOptions:
+    """The experiment's ``stiffness:`` block (spec §3 probe sizes, §4 ξ estimator)."""
+
+    train_per_class: int = 50
+    val_per_class: int = 50
+    probe_seed: int = 0
+    n_bins: int = 20
+    bin_width: float = 0.05
+    min_pairs: int = 30
+    permutations: int = 2000
+    living_superclasses: tuple[int, ...] = ()
+    chunk_size: int = 64
+
+
+def probe_indices(labels: torch.Tensor, per_class: int, seed: int) -> np.ndarray:
+    """``per_class`` indices of each class (all of a smaller class), drawn once from ``seed``."""
+    y = labels.cpu().numpy()
+    order = np.random.default_rng(seed).permutation(len(y))
+    chosen = [order[y[order] == c][:per_class] for c in np.unique(y)]
+    return np.sort(np.concatenate(chosen))
+
+
+def _full_set_rows(model: nn.Module, split: Split, loss_name: str) -> list[Row]:
+    """Loss and accuracy on the full train and val sets, in chunks (50k CIFAR images)."""
+    loss = LOSSES[loss_name]
+    rows = []
+    with torch.no_grad():
+        for name, x, y in (("train", split.x_train, split.y_train), ("val", split.x_test,
+                                                                      split.y_test)):
+            value = error = 0.0
+            for start in range(0, len(x), EVAL_CHUNK):
+                z = model(x[start:start + EVAL_CHUNK])
+                part = y[start:start + EVAL_CHUNK]
+                value += float(loss.value(z, part).sum())
+                error += float(loss.error(z, part).sum())
+            rows += [{"split": name, "metric": "loss", "value": value / len(x)},
+                     {"split": name, "metric": "accuracy", "value": 1 - error / len(x)}]
+    return rows
+
+
+def _xi_rows(mode: str, prefix: str, xi: CriticalLength) -> list[Row]:
+    return [{"split": mode, "metric": prefix, "value": xi.value},
+            {"split": mode, "metric": f"{prefix}_status",
+             "value": float(CENSORING.index(xi.status))}]
+
+
+def _distance_rows(mode: str, cos: torch.Tensor, sign: torch.Tensor, x: torch.Tensor,
+                   labels: torch.Tensor, options: StiffnessOptions) -> list[Row]:
+    distances = input_distances(x, x)
+    d, s = pair_values(cos, distances, labels, labels, same_set=True)
+    curve = bin_by_distance(d, s, options.n_bins)
+    rows: list[Row] = []
+    for k in range(len(curve.centre)):
+        for field in ("centre", "mean", "sem", "count"):
+            rows.append({"split": mode, "metric": f"distance_bin{k:02d}_{field}",
+                         "value": float(getattr(curve, field)[k])})
+    rows += _xi_rows(mode, "xi_fit", critical_length_fit(curve))
+    rows += _xi_rows(mode, "xi_crossing", critical_length_crossing(curve))
+    width = bin_by_distance(d, s, width=options.bin_width, min_pairs=options.min_pairs)
+    rows += _xi_rows(mode, "xi_fit_width", critical_length_fit(width))
+    rows.append({"split": mode, "metric": "distance_bins_width_kept",
+                 "value": float(len(width.centre))})
+    d_sign, s_sign = pair_values(sign, distances, labels, labels, same_set=True)
+    rows += _xi_rows(mode, "xi_fit_sign", critical_length_fit(
+        bin_by_distance(d_sign, s_sign, options.n_bins)))
+    d_all, s_all = pair_values(cos, distances, labels, labels, same_set=True, within_class=False)
+    rows += _xi_rows(mode, "xi_fit_allpairs", critical_length_fit(
+        bin_by_distance(d_all, s_all, options.n_bins)))
+    return rows
+
+
+def _group_rows(classes: torch.Tensor, superclass: np.ndarray, options: StiffnessOptions
+                ) -> list[Row]:
+    """C10 (super-classes) and C11 (living vs non-living super-classes) on the vv C_cos."""
+    rows = [{"split": "vv", "metric": "superclass_delta",
+             "value": group_contrast(classes, superclass)},
+            {"split": "vv", "metric": "superclass_p",
+             "value": group_permutation_p(classes, superclass, options.permutations,
+                                          options.probe_seed)}]
+    if options.living_superclasses:
+        living = np.isin(superclass, options.living_superclasses).astype(np.int64)
+        rows += [{"split": "vv", "metric": "living_delta",
+                  "value": group_contrast(classes, living)},
+                 {"split": "vv", "metric": "living_p",
+                  "value": group_permutation_p(classes, living, options.permutations,
+                                               options.probe_seed)}]
+    return rows
+
+
+def stiffness_rows(model: nn.Module, split: Split, loss_name: str, options: StiffnessOptions
+                   ) -> list[Row]:
+    """Every fort2019 measurement of ``model`` (one member at one checkpoint) as rows of
+    (split, metric, value); the caller adds run_id, step and epoch. The number of classes is
+    the model's number of outputs."""
+    train = probe_indices(split.y_train, options.train_per_class, options.probe_seed)
+    val = probe_indices(split.y_test, options.val_per_class, options.probe_seed + 1)
+    x = torch.cat([split.x_train[train], split.x_test[val]])
+    y = torch.cat([split.y_train[train], split.y_test[val]])
+    model.eval()
+    with torch.no_grad():
+        n_classes = model(x[:1]).shape[-1]
+    rows = _full_set_rows(model, split, loss_name)
+    both = stiffness(model, x, y, LOSSES[loss_name].value, chunk_size=options.chunk_size)
+    n_train = len(train)
+    sets = {"t": slice(0, n_train), "v": slice(n_train, None)}
+    for mode in ("tt", "tv", "vv"):
+        rows_of, cols_of = sets[mode[0]], sets[mode[1]]
+        same = mode[0] == mode[1]
+        labels1, labels2 = y[rows_of], y[cols_of]
+        for measure in ("cos", "sign"):
+            matrix = getattr(both, measure)[rows_of, cols_of]
+            classes = class_stiffness(matrix, labels1, labels2, n_classes, exclude_self=same)
+            balanced = balanced_within_between(classes)
+            pooled = pooled_within_between(matrix, labels1, labels2, exclude_self=same)
+            rows += [{"split": mode, "metric": f"stiffness_within_{measure}",
+                      "value": balanced.within},
+                     {"split": mode, "metric": f"stiffness_between_{measure}",
+                      "value": balanced.between},
+                     {"split": mode, "metric": f"stiffness_within_{measure}_pooled",
+                      "value": pooled.within},
+                     {"split": mode, "metric": f"stiffness_between_{measure}_pooled",
+                      "value": pooled.between}]
+            if measure == "cos":
+                rows.append({"split": mode, "metric": "diagonal_dominant_classes",
+                             "value": float(diagonal_dominance(classes))})
+            if mode == "vv":
+                values = classes.cpu().numpy()
+                rows += [{"split": mode, "metric": f"class_{measure}_{a}_{b}",
+                          "value": float(values[a, b])}
+                         for a in range(n_classes) for b in range(n_classes)]
+                if measure == "cos" and "superclass" in split.extras:
+                    rows += _group_rows(classes, np.asarray(split.extras["superclass"]), options)
+        if same:
+            rows += _distance_rows(mode, both.cos[rows_of, cols_of], both.sign[rows_of, cols_of],
+                                   x[rows_of], labels1, options)
+    return rows
