@@ -70,14 +70,18 @@ def write_cifar10(root: Path, per_batch: int = 6, n_test: int = 12) -> dict:
             "test": (test, test_labels)}
 
 
+# One super-class per fine class, as in the real files (fort2019 E3 reads this map).
+CIFAR100_FINE_TO_COARSE = np.random.default_rng(5).integers(0, 20, size=100)
+
+
 def write_cifar100(root: Path, n_train: int = 40, n_test: int = 10) -> dict:
     folder = root / "cifar-100-python"
     folder.mkdir(parents=True)
     arrays = {}
     for split, n in (("train", n_train), ("test", n_test)):
         data = RNG.integers(0, 256, size=(n, 3072), dtype=np.uint8)
-        fine = [int(v) for v in RNG.integers(0, 100, size=n)]
-        coarse = [int(v) for v in RNG.integers(0, 20, size=n)]
+        fine = [int(v) for v in RNG.permutation(np.arange(n) % 100)]
+        coarse = [int(CIFAR100_FINE_TO_COARSE[f]) for f in fine]
         dump(folder / split, {"data": data, "fine_labels": fine, "coarse_labels": coarse})
         arrays[split] = (data, fine, coarse)
     dump(folder / "meta", {"fine_label_names": [f"f{i}" for i in range(100)],

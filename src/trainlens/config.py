@@ -270,7 +270,7 @@ def find_group(path: str | Path, scale: str, group_id: str) -> Group:
 # Caps of a tiny slice: enough to run every code path of a job, small enough for a CPU minute.
 SLICE_CAPS = {"epochs": 1, "checkpoints": 2, "n_train": 16, "per_class_train": 4,
               "per_class_test": 2, "grid_points": 8, "window": 2, "steps": 64,
-              "resnet_width": 4}
+              "resnet_width": 4, "probe_per_class": 2, "permutations": 20}
 
 
 def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dict[str, Any]:
@@ -310,6 +310,11 @@ def _slice_data(out: dict[str, Any], checksums_file: str | None) -> None:
         elif data["name"] == "uniform_inputs":
             data.update(n_train=min(data.get("n_train", 256), caps["n_train"]),
                         n_test=min(data.get("n_test", 256), caps["n_train"]))
+        elif data["name"] == "hierarchical_mixture":
+            data.update(n_train_per_class=min(data.get("n_train_per_class", 30),
+                                              caps["per_class_train"]),
+                        n_test_per_class=min(data.get("n_test_per_class", 30),
+                                             caps["per_class_test"]))
         elif data["name"] == "digits":
             data.update(n_train=caps["per_class_train"], n_test=caps["per_class_test"],
                         per_class=True)
@@ -322,12 +327,19 @@ def _slice_data(out: dict[str, Any], checksums_file: str | None) -> None:
 
 
 def _regularized_slice(out: dict[str, Any], checksums_file: str | None) -> dict[str, Any]:
-    """The tiny slice of a dherin2022 group: 4 steps logged at 0 and 4 on 4 training points, a
-    batch of at most 4 and ResNet-18 at width at most 4 (same architecture and code path, a
-    CPU-sized network: exact GC through a ResNet costs seconds per member on the CPU)."""
+    """The tiny slice of a dherin2022 or fort2019 group: 4 steps logged at 0 and 4 on 4
+    training points, a batch of at most 4, ResNets at width at most 4 (same architecture and
+    code path, a CPU-sized network: exact GC through a ResNet costs seconds per member on the
+    CPU) and a stiffness probe of 2 examples per class and set."""
     for model in [out["model"]] + [m["model"] for m in out["members"]]:
-        if model.get("name") == "resnet18":
-            model["width"] = min(model.get("width", 64), SLICE_CAPS["resnet_width"])
+        if model.get("name") in ("resnet18", "resnet20"):
+            default = 64 if model["name"] == "resnet18" else 16
+            model["width"] = min(model.get("width", default), SLICE_CAPS["resnet_width"])
+    if out.get("stiffness") is not None:
+        probe = out["stiffness"]
+        for key in ("train_per_class", "val_per_class"):
+            probe[key] = min(probe.get(key, 50), SLICE_CAPS["probe_per_class"])
+        probe["permutations"] = min(probe.get("permutations", 2000), SLICE_CAPS["permutations"])
     for train in [out["train"]] + [m["train"] for m in out["members"]]:
         steps = train.get("steps", 1500)
         train.update(steps=min(steps, 4), log_every=min(train.get("log_every", 100), 4),

@@ -6,7 +6,14 @@ experiment, and the schema enum in ``experiments/schemas`` is kept equal to it b
 
 from __future__ import annotations
 
-from trainlens.data import digits, sinusoid, sphere_teacher, torchvision_sets, uniform_inputs
+from trainlens.data import (
+    digits,
+    hierarchical_mixture,
+    sinusoid,
+    sphere_teacher,
+    torchvision_sets,
+    uniform_inputs,
+)
 from trainlens.data.base import DatasetSpec, Split
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -17,6 +24,9 @@ DATASETS: dict[str, DatasetSpec] = {
                                   varies_with_seed=True),
     "uniform_inputs": DatasetSpec(uniform_inputs.UniformInputsConfig, uniform_inputs.load,
                                   varies_with_seed=True),
+    # fort2019 E3 smoke: fixed class centres, points drawn from the run's data stream
+    "hierarchical_mixture": DatasetSpec(hierarchical_mixture.HierarchicalMixtureConfig,
+                                        hierarchical_mixture.load, varies_with_seed=True),
     **{
         name: DatasetSpec(torchvision_sets.TorchvisionConfig, torchvision_sets.loader(name),
                           varies_with_seed=False, needs_download=True)

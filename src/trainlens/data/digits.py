@@ -21,6 +21,7 @@ from trainlens.data.corruption import (
     corrupt_binary_labels,
     replace_labels_uniformly,
 )
+from trainlens.data.preprocess import check_preprocess, preprocess
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class DigitsConfig:
     binary tasks such as 0 vs 5). ``n_train``/``n_test`` are per class when ``per_class`` is true,
     otherwise totals. ``image_size`` > 8 upsamples bilinearly; ``channels`` replicates the gray
     channel; ``normalize`` maps pixels/16 ∈ [0, 1] to (p − 0.5)/0.5 like torchvision's
-    Normalize(0.5, 0.5); ``flatten`` returns vectors instead of NCHW images.
+    Normalize(0.5, 0.5); ``flatten`` returns vectors instead of NCHW images. ``preprocess``
+    (see :mod:`trainlens.data.preprocess`) comes last, on the tensors the network sees.
     """
 
     name: str = "digits"
@@ -46,6 +48,7 @@ class DigitsConfig:
     flatten: bool = True
     label_corruption: float = 0.0  # loukas2021 E1b rule on the training labels (2 classes only)
     label_noise: float = 0.0  # dherin2022: share of training labels redrawn from all classes
+    preprocess: str = "none"  # fort2019 §3: "standardize_unit_norm"
 
     def __post_init__(self) -> None:
         if self.classes is not None:
@@ -63,6 +66,7 @@ class DigitsConfig:
             self.label_corruption, self.classes is not None and len(self.classes) == 2,
             "exactly two data.classes (the loukas2021 rule redraws labels from {0, 1})")
         check_label_noise(self.label_noise)
+        check_preprocess(self.preprocess)
 
 
 def _split_indices(labels: np.ndarray, config: DigitsConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -119,5 +123,7 @@ def load(config: DigitsConfig, rng: np.random.Generator, data_root: Path) -> Spl
     if config.label_noise > 0:
         n_classes = len(config.classes) if config.classes is not None else 10
         y_train = replace_labels_uniformly(y_train, config.label_noise, n_classes, rng)
-    return Split(_shape(pixels[train], config), y_train,
-                 _shape(pixels[test], config), torch.from_numpy(labels[test]).long())
+    # Last, on the final tensors: fort2019 measures input distances on what the network sees.
+    x_train, x_test = preprocess(_shape(pixels[train], config), _shape(pixels[test], config),
+                                 config.preprocess)
+    return Split(x_train, y_train, x_test, torch.from_numpy(labels[test]).long())

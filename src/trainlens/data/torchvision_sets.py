@@ -33,6 +33,7 @@ from trainlens.data.corruption import (
     corrupt_binary_labels,
     replace_labels_uniformly,
 )
+from trainlens.data.preprocess import check_preprocess, preprocess
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,10 @@ class TorchvisionConfig:
     ``classes`` keeps only these labels, relabelled 0..k-1 in the given order.
     ``n_train_per_class``/``n_test_per_class`` keep the first n images of each kept class in file
     order. Pixels go through ToTensor (/255) then (x − mean)/std on every channel. ``coarse_labels``
-    (cifar100 only) uses the 20 super-classes, which torchvision drops, from the raw files.
+    (cifar100 only) uses the 20 super-classes, which torchvision drops, from the raw files; with
+    fine labels, ``Split.extras["superclass"]`` holds the fine -> coarse map instead (fort2019 E3).
+    ``preprocess`` (see :mod:`trainlens.data.preprocess`) comes last, on the tensors the network
+    sees.
     """
 
     name: str
@@ -103,9 +107,11 @@ class TorchvisionConfig:
     # A JSON file relpath -> MD5 that replaces torchvision's table: only for the tiny synthetic
     # files of the paper-scale slice test (trainlens resolve --slice --checksums).
     checksums_file: str | None = None
+    preprocess: str = "none"  # fort2019 §3: "standardize_unit_norm"
 
     def __post_init__(self) -> None:
         _source(self.name)
+        check_preprocess(self.preprocess)
         check_label_corruption(
             self.label_corruption, self.classes is not None and len(self.classes) == 2,
             "exactly two data.classes (the loukas2021 rule redraws labels from {0, 1})")
@@ -280,6 +286,38 @@ def _select(x: torch.Tensor, y: torch.Tensor, config: TorchvisionConfig, n_per_c
     return x, y
 
 
+def _raw_labels(folder: Path, batches: list[list[Any]]) -> dict[str, list[int]]:
+    """``fine_labels`` and ``coarse_labels`` of CIFAR-100's raw pickles, concatenated over
+    ``batches`` in file order: torchvision keeps only the fine ones (spec §7 pitfall 11)."""
+    labels: dict[str, list[int]] = {"fine_labels": [], "coarse_labels": []}
+    for file_name, _ in batches:
+        with open(folder / file_name, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+        for key, values in labels.items():
+            values.extend(entry[key])
+    return labels
+
+
+def superclass_map(fine: list[int], coarse: list[int],
+                   classes: tuple[int, ...] | None) -> np.ndarray:
+    """The CIFAR-100 fine -> coarse map as int64: entry c is the super-class of fine class c, or of
+    ``classes[c]`` when ``classes`` relabels. A fine class absent from ``fine`` maps to -1 (only
+    tiny test files lack one: the verified train file has 500 images of each). Raises ValueError
+    when a fine class carries two coarse labels, which the real file never does.
+    """
+    fine_arr, coarse_arr = np.asarray(fine, dtype=np.int64), np.asarray(coarse, dtype=np.int64)
+    if fine_arr.shape != coarse_arr.shape:
+        raise ValueError(f"cifar100: {len(fine_arr)} fine labels but {len(coarse_arr)} coarse ones")
+    table = np.full(SOURCES["cifar100"].n_classes, -1, dtype=np.int64)
+    for c in np.unique(fine_arr):
+        seen = np.unique(coarse_arr[fine_arr == c])
+        if len(seen) != 1:
+            raise ValueError(f"cifar100: fine class {c} has coarse labels {seen.tolist()} in the "
+                             f"raw train file; each fine class must have exactly one")
+        table[c] = seen[0]
+    return table if classes is None else table[list(classes)]
+
+
 def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_root: Path,
                      checksums: Mapping[str, str] | None = None) -> Split:
     """Verify, then read both splits whole: float32 NCHW inputs (or flat) and int64 labels.
@@ -291,6 +329,7 @@ def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_r
     verify_files(config.name, data_root, checksums)
     reader = _reader(source)
     tensors: list[torch.Tensor] = []
+    extras: dict[str, np.ndarray] = {}
     for split, n_per_class in (("train", config.n_train_per_class),
                                ("test", config.n_test_per_class)):
         dataset = reader(root=str(data_root), train=split == "train", download=False)
@@ -299,15 +338,20 @@ def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_r
         else:
             x = torch.from_numpy(dataset.data).permute(0, 3, 1, 2)  # torchvision keeps HWC
         y = torch.as_tensor(dataset.targets, dtype=torch.int64)
-        if config.coarse_labels:
+        superclasses = config.name == "cifar100" and not config.coarse_labels and split == "train"
+        if config.coarse_labels or superclasses:
             batches = dataset.train_list if split == "train" else dataset.test_list
-            coarse: list[int] = []
-            for file_name, _ in batches:
-                with open(Path(data_root) / source.folder / file_name, "rb") as f:
-                    coarse.extend(pickle.load(f, encoding="latin1")["coarse_labels"])
+            raw = _raw_labels(Path(data_root) / source.folder, batches)
+            coarse = raw["coarse_labels"]
             if len(coarse) != len(y):
                 raise ValueError(f"{config.name}: {len(coarse)} coarse labels for {len(y)} images")
-            y = torch.tensor(coarse, dtype=torch.int64)
+            if raw["fine_labels"] != y.tolist():  # the rows must pair up with torchvision's
+                raise ValueError(f"{config.name}: the raw {split} fine labels differ from "
+                                 f"torchvision's")
+            if config.coarse_labels:
+                y = torch.tensor(coarse, dtype=torch.int64)
+            else:  # training on fine labels: the map groups them for the super-class analysis
+                extras["superclass"] = superclass_map(raw["fine_labels"], coarse, config.classes)
         x, y = _select(x, y, config, n_per_class, split)
         if split == "train" and config.label_corruption > 0:  # the test set stays clean
             y = corrupt_binary_labels(y, config.label_corruption)
@@ -317,7 +361,10 @@ def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_r
         # ToTensor then Normalize, as the official code's transforms do.
         x = (x.to(torch.float32).div(255) - config.normalize_mean) / config.normalize_std
         tensors += [x.reshape(len(x), -1) if config.flatten else x.contiguous(), y]
-    return Split(*tensors)
+    x_train, y_train, x_test, y_test = tensors
+    # Last, on the final tensors: fort2019 measures input distances on what the network sees.
+    x_train, x_test = preprocess(x_train, x_test, config.preprocess)
+    return Split(x_train, y_train, x_test, y_test, extras)
 
 
 def loader(name: str) -> Loader:

@@ -15,8 +15,10 @@ import pytest
 import torch
 import torchvision.datasets as tvd
 from tiny_datasets import (  # tests/tiny_datasets.py; tests/ is on sys.path via conftest.py
+    CIFAR100_FINE_TO_COARSE,
     MNIST_FILES,
     checksums_of,
+    dump,
     md5,
     write_cifar10,
     write_cifar100,
@@ -24,6 +26,7 @@ from tiny_datasets import (  # tests/tiny_datasets.py; tests/ is on sys.path via
 )
 
 from trainlens.data import torchvision_sets as tv
+from trainlens.data.preprocess import preprocess
 from trainlens.data.torchvision_sets import TorchvisionConfig, load_torchvision, verify_files
 
 
@@ -112,16 +115,69 @@ def test_cifar100_fine_and_coarse_labels(tmp_path: Path) -> None:
     sums = checksums_of(tmp_path)
     fine = load_torchvision(TorchvisionConfig("cifar100"), None, tmp_path, sums)
     assert fine.y_train.tolist() == arrays["train"][1] and fine.y_test.tolist() == arrays["test"][1]
+    # the fine -> coarse map (fort2019 E3); classes without a training image map to -1
+    present = set(arrays["train"][1])
+    superclass = fine.extras["superclass"]
+    assert superclass.dtype == np.int64 and superclass.shape == (100,)
+    assert superclass.tolist() == [int(CIFAR100_FINE_TO_COARSE[c]) if c in present else -1
+                                   for c in range(100)]
     coarse = load_torchvision(TorchvisionConfig("cifar100", coarse_labels=True, flatten=True),
                               None, tmp_path, sums)
     assert coarse.y_train.tolist() == arrays["train"][2]
     assert coarse.y_test.tolist() == arrays["test"][2]
+    assert coarse.extras == {}  # the labels are the super-classes already
     assert coarse.x_train.shape == (40, 3072)
     np.testing.assert_allclose(coarse.x_test.numpy(), arrays["test"][0] / 255 * 2 - 1, atol=1e-6)
     picked = load_torchvision(TorchvisionConfig("cifar100", coarse_labels=True, classes=(4, 11)),
                               None, tmp_path, sums)
     wanted = [c for c in arrays["train"][2] if c in (4, 11)]
     assert picked.y_train.tolist() == [(4, 11).index(c) for c in wanted]
+
+
+def test_cifar100_superclass_map_follows_classes(tmp_path: Path) -> None:
+    arrays = write_cifar100(tmp_path, n_train=60)
+    present = sorted(set(arrays["train"][1]))
+    classes = (present[-1], present[0], present[3])
+    config = TorchvisionConfig("cifar100", classes=classes, n_train_per_class=1)
+    split = load_torchvision(config, None, tmp_path, checksums_of(tmp_path))
+    kept = first_n_per_class(arrays["train"][1], classes, 1)
+    assert split.y_train.tolist() == [classes.index(arrays["train"][1][i]) for i in kept]
+    # entry i is the super-class of classes[i], the fine class relabelled i
+    assert split.extras["superclass"].tolist() == [int(CIFAR100_FINE_TO_COARSE[c]) for c in classes]
+    assert split.extras["superclass"].dtype == np.int64
+
+
+def test_cifar100_inconsistent_superclasses_are_an_error(tmp_path: Path) -> None:
+    arrays = write_cifar100(tmp_path)
+    data, fine, coarse = arrays["train"]
+    fine[1], coarse[1] = fine[0], (coarse[0] + 1) % 20  # one fine class, two super-classes
+    dump(tmp_path / "cifar-100-python" / "train",
+         {"data": data, "fine_labels": fine, "coarse_labels": coarse})
+    with pytest.raises(ValueError, match=rf"fine class {fine[0]} has coarse labels "
+                                         rf"\[{min(coarse[:2])}, {max(coarse[:2])}\]"):
+        load_torchvision(TorchvisionConfig("cifar100"), None, tmp_path, checksums_of(tmp_path))
+    # with coarse labels as the targets no map is built, so nothing is checked
+    split = load_torchvision(TorchvisionConfig("cifar100", coarse_labels=True), None, tmp_path,
+                             checksums_of(tmp_path))
+    assert split.y_train.tolist() == coarse
+
+
+def test_preprocess_runs_last_on_the_final_tensors(tmp_path: Path) -> None:
+    write_cifar10(tmp_path)
+    sums = checksums_of(tmp_path)
+    for flatten in (False, True):
+        plain = load_torchvision(TorchvisionConfig("cifar10", flatten=flatten), None, tmp_path,
+                                 sums)
+        done = load_torchvision(TorchvisionConfig("cifar10", flatten=flatten,
+                                                  preprocess="standardize_unit_norm"),
+                                None, tmp_path, sums)
+        assert done.x_train.shape == plain.x_train.shape and done.x_train.dtype == torch.float32
+        assert torch.equal(done.y_train, plain.y_train)
+        assert plain.extras == done.extras == {}  # the super-class map is cifar100's only
+        expected = preprocess(plain.x_train, plain.x_test, "standardize_unit_norm")
+        assert torch.equal(done.x_train, expected[0]) and torch.equal(done.x_test, expected[1])
+        flat = done.x_test.reshape(len(done.x_test), -1).double()
+        np.testing.assert_allclose(flat.norm(dim=1).numpy(), 1.0, rtol=0, atol=1e-6)
 
 
 def test_too_few_images_per_class_is_an_error(tmp_path: Path) -> None:
@@ -249,6 +305,7 @@ def test_sources_match_torchvision_layout() -> None:
     ({"name": "mnist", "n_test_per_class": 1.5}, "data.n_test_per_class"),
     ({"name": "mnist", "normalize_std": 0.0}, "data.normalize_std"),
     ({"name": "mnist", "normalize_mean": float("nan")}, "data.normalize_mean"),
+    ({"name": "mnist", "preprocess": "zscore"}, "data.preprocess"),
 ])
 def test_config_validation(kwargs: dict, key: str) -> None:
     with pytest.raises(ValueError, match=key):
