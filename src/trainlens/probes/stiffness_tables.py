@@ -6,7 +6,8 @@ every checkpoint, learning rate and seed sees the same examples. One float64 Gra
 stacked probe gives the three pair modes tt, tv and vv (rows: the first set's labels, columns:
 the second's). Rows (``split`` is the pair mode unless said otherwise):
 
-- ``loss``, ``accuracy`` on the full train and val sets (``split`` train/val): e* and fig03;
+- ``checkpoint_loss``, ``checkpoint_accuracy`` on the full train and val sets (``split``
+  train/val; the trainer's own log holds ``loss`` at the first and last step only): e*, fig03;
 - ``stiffness_{within,between}_{cos,sign}`` class-balanced, ``..._pooled`` pair-pooled;
 - ``diagonal_dominant_classes`` (C2) and, for vv, ``class_{cos,sign}_<a>_<b>`` (figR01);
 - for tt and vv: the within-class S_cos curve against input distance
@@ -14,8 +15,8 @@ the second's). Rows (``split`` is the pair mode unless said otherwise):
   ``..._status`` = index in ``critical_length.CENSORING``), plus the sensitivity variants
   ``xi_fit_width`` (0.05-wide bins), ``xi_fit_sign`` (S_sign) and ``xi_fit_allpairs``;
 - with super-classes in the data (``Split.extras["superclass"]``), on the vv C_cos:
-  ``superclass_delta``/``superclass_p`` (C10) and, given ``living_superclasses``,
-  ``living_delta``/``living_p`` (C11).
+  ``superclass_of_<c>`` (the map, for figR02), ``superclass_delta``/``superclass_p`` (C10)
+  and, given ``living_superclasses``, ``living_delta``/``living_p`` (C11).
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ def _full_set_rows(model: nn.Module, split: Split, loss_name: str) -> list[Row]:
                 part = y[start:start + EVAL_CHUNK]
                 value += float(loss.value(z, part).sum())
                 error += float(loss.error(z, part).sum())
-            rows += [{"split": name, "metric": "loss", "value": value / len(x)},
-                     {"split": name, "metric": "accuracy", "value": 1 - error / len(x)}]
+            rows += [{"split": name, "metric": "checkpoint_loss", "value": value / len(x)},
+                     {"split": name, "metric": "checkpoint_accuracy",
+                      "value": 1 - error / len(x)}]
     return rows
 
 
@@ -127,7 +129,9 @@ def _distance_rows(mode: str, cos: torch.Tensor, sign: torch.Tensor, x: torch.Te
 def _group_rows(classes: torch.Tensor, superclass: np.ndarray, options: StiffnessOptions
                 ) -> list[Row]:
     """C10 (super-classes) and C11 (living vs non-living super-classes) on the vv C_cos."""
-    rows = [{"split": "vv", "metric": "superclass_delta",
+    rows = [{"split": "vv", "metric": f"superclass_of_{c}", "value": float(group)}
+            for c, group in enumerate(superclass)]
+    rows += [{"split": "vv", "metric": "superclass_delta",
              "value": group_contrast(classes, superclass)},
             {"split": "vv", "metric": "superclass_p",
              "value": group_permutation_p(classes, superclass, options.permutations,

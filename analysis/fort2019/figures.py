@@ -1,0 +1,257 @@
+"""fort2019 figures (spec §5), one function per figure; each reads tables only.
+
+RECONSTRUCTED: the paper's body was not available (arXiv v3 pinned). fig03 is the paper's
+Figure 3 by its known content (training curves with the orange overfitting zone); every figRNN
+is the spec's reconstruction, its number unknown. Stiffness is class-balanced, on the fixed
+class-stratified probe; the overfitting zone starts at e* (the checkpoint of lowest val loss).
+figR06 (BERT on MNLI) is not built (see the report).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from trainlens.plotting import FigureInputs, FigureSet
+from trainlens.probes.critical_length import CENSORING
+from trainlens.probes.stiffness_summary import (
+    class_matrix,
+    curves,
+    distance_curve,
+    e1_runs,
+    e_star,
+    experiment_runs,
+)
+
+figures = FigureSet("fort2019")
+# the experiments each figure reads (exact names: runs are filtered by them), both scales
+E2 = ("e2_digits_fc", *(f"e2_{data}_{arch}" for data in ("mnist", "fmnist", "cifar10")
+                        for arch in ("fc", "cnn", "resnet20")))
+E1 = ("e1_fc", "e1_cnn", *E2)  # at paper scale E1 is the lr = 1e-3 slice of E2
+E3 = ("e3_hierarchy_fc", "e3_cifar100_fc", "e3_cifar100_cnn", "e3_cifar100_resnet20")
+NOTE = " [reconstructed: the paper's body was not available; grids are the spec's]"
+MODES = {"tt": "-", "tv": "--", "vv": ":"}
+STIFFNESS = ["stiffness_within_cos", "stiffness_between_cos", "stiffness_within_sign",
+             "stiffness_between_sign"]
+
+
+def _epoch_axis(ax: plt.Axes) -> None:
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel("epoch")
+
+
+def _shade_overfitting(ax: plt.Axes, start: float, end: float) -> None:
+    ax.axvspan(start, end, color="orange", alpha=0.2, lw=0)
+
+
+def _first_runs(inputs: FigureInputs):
+    """The first E1 run (lowest seed) of every configuration: FC, CNN, ResNet20 per dataset,
+    plumbing runs last."""
+    runs = e1_runs(inputs.runs, plumbing=True)
+    order = runs.assign(plumbing=runs["experiment"].str.endswith("_plumbing"),
+                        data=runs["config"].str.split().str[0],
+                        arch=runs["config"].str.split().str[1].map(
+                            {"FC": 0, "CNN": 1, "ResNet20": 2}))
+    order = order.sort_values(["plumbing", "data", "arch", "seed"])
+    return order.groupby("config", sort=False).head(1)
+
+
+@figures.figure(
+    "fig03_stiffness_training",
+    "E1: per configuration (rows), train/val loss and accuracy, then class-balanced S_within "
+    "(blue) and S_between (red) for cosine and sign stiffness on tt (solid), tv (dashed) and vv "
+    "(dotted) pairs, against epoch; the overfitting zone after e* (lowest val loss) is orange. "
+    "Expected: within > between, both falling toward 0 once overfitting starts (C1, C3, C4)."
+    + " The smoke ResNet20 row is plumbing (1 epoch)." + NOTE, (*E1, "e1_resnet20_plumbing"))
+def fig03(inputs: FigureInputs) -> plt.Figure:
+    runs = _first_runs(inputs)
+    star = e_star(inputs.metrics, runs["run_id"])
+    fig, axes = plt.subplots(len(runs), 3, figsize=(15, 3.4 * len(runs)), squeeze=False)
+    for row, run in zip(axes, runs.itertuples()):
+        for split, style in (("train", "-"), ("val", "--")):
+            table = curves(inputs.metrics, [run.run_id], split,
+                           ["checkpoint_loss", "checkpoint_accuracy"])
+            row[0].plot(table["epoch"], table["checkpoint_loss"], "k" + style,
+                        label=f"{split} loss")
+            twin = row[0].twinx()
+            twin.plot(table["epoch"], table["checkpoint_accuracy"], "g" + style, alpha=0.6)
+            twin.set_ylim(0, 1.02)
+            twin.grid(False)
+        row[0].set(ylabel=f"{run.config}\nloss (acc. green)")
+        row[0].legend(fontsize=7)
+        for ax, measure in zip(row[1:], ("cos", "sign")):
+            for mode, style in MODES.items():
+                table = curves(inputs.metrics, [run.run_id], mode, STIFFNESS)
+                ax.plot(table["epoch"], table[f"stiffness_within_{measure}"], "C0" + style,
+                        label=f"within {mode}")
+                ax.plot(table["epoch"], table[f"stiffness_between_{measure}"], "C3" + style,
+                        label=f"between {mode}")
+            ax.axhline(0, color="grey", lw=0.5)
+            ax.set(ylabel=f"S_{measure}")
+        for ax in row:
+            _epoch_axis(ax)
+            last = inputs.metrics.loc[inputs.metrics["run_id"] == run.run_id, "epoch"].max()
+            _shade_overfitting(ax, star[run.run_id], last)
+        row[1].legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+@figures.figure(
+    "figR01_class_stiffness_matrices",
+    "E1 (first configuration): class stiffness matrices C_cos (top) and C_sign (bottom) on the "
+    "val-val probe at four checkpoints (initialization, mid-training, e*, last). Expected: a "
+    "dominant diagonal that fades after overfitting (C2)." + NOTE, E1)
+def fig_r01(inputs: FigureInputs) -> plt.Figure:
+    run = _first_runs(inputs).iloc[0]
+    steps = sorted(inputs.metrics.loc[inputs.metrics["run_id"] == run.run_id, "step"].unique())
+    epochs = inputs.metrics[inputs.metrics["run_id"] == run.run_id].groupby("step")["epoch"].first()
+    best = e_star(inputs.metrics, [run.run_id]).iloc[0]
+    best_step = int(epochs.index[np.argmin(np.abs(epochs.to_numpy() - best))])
+    chosen = sorted({steps[0], steps[len(steps) // 3], best_step, steps[-1]})
+    fig, axes = plt.subplots(2, len(chosen), figsize=(3.6 * len(chosen), 6.6), squeeze=False)
+    for column, step in enumerate(chosen):
+        for row, measure in enumerate(("cos", "sign")):
+            ax = axes[row, column]
+            sns.heatmap(class_matrix(inputs.metrics, run.run_id, step, measure), ax=ax,
+                        vmin=-1, vmax=1, cmap="RdBu_r", square=True, cbar=column == len(chosen) - 1)
+            ax.set(title=f"C_{measure}, epoch {epochs[step]:.3g}", xlabel="class (val)",
+                   ylabel="class (val)")
+    fig.suptitle(run.config)
+    fig.tight_layout()
+    return fig
+
+
+@figures.figure(
+    "figR02_cifar100_superclass",
+    "E3: the val-val class stiffness matrix C_cos at e*, classes ordered by super-class, blocks "
+    "of one super-class outlined; Δ_super and its permutation p in the title. At smoke scale the "
+    "data is a synthetic hierarchy (4 super-classes × 5 classes), plumbing only: the structure "
+    "is built into the generator (C10/C11 are paper scale only)." + NOTE, E3)
+def fig_r02(inputs: FigureInputs) -> plt.Figure:
+    runs = experiment_runs(inputs.runs, "e3_")
+    runs = runs[np.isclose(runs["lr"], 1e-3)].sort_values(["config", "seed"]).groupby(
+        "config").head(1)
+    fig, axes = plt.subplots(1, len(runs), figsize=(6 * len(runs), 5.4), squeeze=False)
+    star = e_star(inputs.metrics, runs["run_id"])
+    for ax, run in zip(axes[0], runs.itertuples()):
+        rows = inputs.metrics[inputs.metrics["run_id"] == run.run_id]
+        step = int(rows.loc[(rows["epoch"] - star[run.run_id]).abs().idxmin(), "step"])
+        matrix = class_matrix(inputs.metrics, run.run_id, step, "cos")
+        at = rows[(rows["step"] == step) & (rows["split"] == "vv")].set_index("metric")["value"]
+        superclass = np.array([at.get(f"superclass_of_{c}", 0.0) for c in range(len(matrix))])
+        order = np.argsort(superclass, kind="stable")  # CIFAR-100 numbers fine classes A-Z
+        sns.heatmap(matrix[np.ix_(order, order)], ax=ax, cmap="RdBu_r", center=0, square=True)
+        edges = [0, *np.flatnonzero(np.diff(superclass[order])) + 1, len(matrix)]
+        for edge in edges:
+            ax.axhline(edge, color="k", lw=0.8)
+            ax.axvline(edge, color="k", lw=0.8)
+        ax.set(title=f"{run.config}: Δ_super = {at.get('superclass_delta', np.nan):.3f}, "
+                     f"p = {at.get('superclass_p', np.nan):.3g}", xlabel="class (by super-class)",
+               ylabel="class (by super-class)")
+    fig.tight_layout()
+    return fig
+
+
+def _lr_panels(inputs: FigureInputs):
+    runs = experiment_runs(inputs.runs, "e2_")
+    table = curves(inputs.metrics, runs["run_id"], "vv", STIFFNESS).merge(runs, on="run_id")
+    loss = curves(inputs.metrics, runs["run_id"], "train", ["checkpoint_loss"])
+    return table.merge(loss.rename(columns={"checkpoint_loss": "loss"}),
+                       on=["run_id", "step", "epoch"])
+
+
+@figures.figure(
+    "figR03_stiffness_vs_lr",
+    "E2: class-balanced S_between and S_within (cos, vv) against the Adam learning rate, at "
+    "three early epochs (left, mean over seeds) and against the train loss (right, one line per "
+    "lr, seed 0). Expected (v3): smaller lr → higher stiffness at a given epoch and at a given "
+    "training loss (C5, C6)." + NOTE, E2)
+def fig_r03(inputs: FigureInputs) -> plt.Figure:
+    table = _lr_panels(inputs)
+    configs = sorted(table["config"].unique())
+    fig, axes = plt.subplots(len(configs), 2, figsize=(11, 4 * len(configs)), squeeze=False)
+    for row, config in zip(axes, configs):
+        rows = table[table["config"] == config]
+        epochs = sorted(e for e in rows["epoch"].unique() if 0 < e <= rows["epoch"].max() / 4)
+        for index, epoch in enumerate(epochs[-3:]):
+            at = rows[rows["epoch"] == epoch].groupby("lr")[["stiffness_between_cos",
+                                                             "stiffness_within_cos"]].mean()
+            row[0].plot(at.index, at["stiffness_within_cos"], "o-", color=f"C{index}",
+                        label=f"within, epoch {epoch:.3g}")
+            row[0].plot(at.index, at["stiffness_between_cos"], "s--", color=f"C{index}",
+                        label=f"between, epoch {epoch:.3g}")
+        row[0].set(xscale="log", xlabel="learning rate", ylabel=f"{config}\nS_cos (vv)")
+        row[0].legend(fontsize=6)
+        colors = dict(zip(sorted(rows["lr"].unique()),
+                          sns.color_palette("viridis", rows["lr"].nunique())))
+        for (lr, _), run in rows[rows["seed"] == rows["seed"].min()].groupby(["lr", "run_id"]):
+            run = run.sort_values("epoch")
+            row[1].plot(run["loss"], run["stiffness_within_cos"], "-", color=colors[lr],
+                        label=f"lr {lr:g} within")
+            row[1].plot(run["loss"], run["stiffness_between_cos"], "--", color=colors[lr])
+        row[1].set(xscale="log", xlabel="train loss (log; training runs right to left)",
+                   ylabel="S_cos (vv): within solid, between dashed")
+        row[1].invert_xaxis()
+        row[1].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+@figures.figure(
+    "figR04_stiffness_vs_distance",
+    "E1 (first configuration): within-class S_cos (vv) against input distance 1 − cos(X1, X2) "
+    "in 20 equal-count bins (± SEM), one curve per checkpoint; ξ by the line fit marked where "
+    "found (censored: the line does not reach 0 inside the data). Expected: decay with distance "
+    "(C7), crossing 0 at ξ." + NOTE, E1)
+def fig_r04(inputs: FigureInputs) -> plt.Figure:
+    run = _first_runs(inputs).iloc[0]
+    rows = inputs.metrics[(inputs.metrics["run_id"] == run.run_id)
+                          & (inputs.metrics["split"] == "vv")]
+    epochs = rows.groupby("step")["epoch"].first()
+    colors = dict(zip(epochs.index, sns.color_palette("viridis", len(epochs))))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    censored = 0
+    for step, epoch in epochs.items():
+        curve = distance_curve(inputs.metrics, run.run_id, step)
+        ax.errorbar(curve["centre"], curve["mean"], yerr=curve["sem"], color=colors[step],
+                    label=f"epoch {epoch:.3g}", lw=1, capsize=1.5)
+        at = rows[rows["step"] == step].set_index("metric")["value"]
+        if at.get("xi_fit_status") == CENSORING.index("found"):
+            ax.axvline(at["xi_fit"], color=colors[step], ls=":", lw=1)
+        else:
+            censored += 1
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set(xlabel="input distance 1 − cos(X1, X2)", ylabel="within-class S_cos (vv)",
+           title=f"{run.config}: ξ censored at {censored} of {len(epochs)} checkpoints")
+    ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
+@figures.figure(
+    "figR05_xi_vs_epoch",
+    "E2: the critical length ξ (vv, line fit; crosses: first crossing) against epoch, mean over "
+    "seeds, one colour per learning rate; checkpoints where ξ is censored (no zero crossing "
+    "inside the observed distances) are counted in the legend. Expected (v3): ξ falls during "
+    "training and is smaller for larger lr (C8, C9)." + NOTE, E2)
+def fig_r05(inputs: FigureInputs) -> plt.Figure:
+    runs = experiment_runs(inputs.runs, "e2_")
+    names = ["xi_fit", "xi_fit_status", "xi_crossing"]
+    table = curves(inputs.metrics, runs["run_id"], "vv", names).merge(runs, on="run_id")
+    table = table[table["epoch"] >= 1]
+    configs = sorted(table["config"].unique())
+    fig, axes = plt.subplots(1, len(configs), figsize=(7 * len(configs), 4.8), squeeze=False)
+    for ax, config in zip(axes[0], configs):
+        rows = table[table["config"] == config]
+        colors = dict(zip(sorted(rows["lr"].unique()),
+                          sns.color_palette("viridis", rows["lr"].nunique())))
+        for lr, part in rows.groupby("lr"):
+            mean = part.groupby("epoch")[["xi_fit", "xi_crossing"]].mean()
+            n_censored = int((part["xi_fit_status"] != CENSORING.index("found")).sum())
+            ax.plot(mean.index, mean["xi_fit"], "o-", color=colors[lr],
+                    label=f"lr {lr:g} (censored {n_censored}/{len(part)})")
+            ax.plot(mean.index, mean["xi_crossing"], "x", color=colors[lr])
+        ax.set(xlabel="epoch", ylabel="ξ (input distance)", title=config)
+        ax.legend(fontsize=7)
+    return fig
