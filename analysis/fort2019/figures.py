@@ -239,7 +239,10 @@ def fig_r05(inputs: FigureInputs) -> plt.Figure:
     runs = experiment_runs(inputs.runs, "e2_")
     names = ["xi_fit", "xi_fit_status", "xi_crossing"]
     table = curves(inputs.metrics, runs["run_id"], "vv", names).merge(runs, on="run_id")
-    table = table[table["epoch"] >= 1]
+    late = table[table["epoch"] >= 1]
+    # a run shorter than one epoch (a tiny slice) has no checkpoint there: show what it has
+    table, shown = ((late, "epochs ≥ 1") if len(late) else
+                    (table[table["epoch"] > 0], "epochs > 0: no checkpoint at epoch ≥ 1"))
     configs = sorted(table["config"].unique())
     fig, axes = plt.subplots(1, len(configs), figsize=(7 * len(configs), 4.8), squeeze=False)
     for ax, config in zip(axes[0], configs):
@@ -252,6 +255,6 @@ def fig_r05(inputs: FigureInputs) -> plt.Figure:
             ax.plot(mean.index, mean["xi_fit"], "o-", color=colors[lr],
                     label=f"lr {lr:g} (censored {n_censored}/{len(part)})")
             ax.plot(mean.index, mean["xi_crossing"], "x", color=colors[lr])
-        ax.set(xlabel="epoch", ylabel="ξ (input distance)", title=config)
+        ax.set(xlabel="epoch", ylabel="ξ (input distance)", title=f"{config} ({shown})")
         ax.legend(fontsize=7)
     return fig

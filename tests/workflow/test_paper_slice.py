@@ -15,7 +15,7 @@ import shutil
 import pandas as pd
 import pytest
 from test_workflow import REPO, WORKFLOW_FILES, snakemake
-from tiny_datasets import checksums_of, write_cifar10, write_mnist
+from tiny_datasets import checksums_of, write_cifar10, write_cifar100, write_mnist
 
 from trainlens.cli import load_module
 from trainlens.config import load_experiments
@@ -28,7 +28,9 @@ def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
         (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
     data = tmp_path / "data"
     write_mnist(data, n_train=60, n_test=30)  # 6 train and 3 test images per class
+    write_mnist(data, folder="FashionMNIST", n_train=60, n_test=30)
     write_cifar10(data, per_batch=10, n_test=30)
+    write_cifar100(data, n_train=400, n_test=200)  # 4 train and 2 test images per fine class
     checksums = tmp_path / "checksums.json"
     checksums.write_text(json.dumps(checksums_of(data)))
     config = ["--config", "scale=paper", "slice=True", f"checksums={checksums}"]
@@ -69,6 +71,18 @@ def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
                          keep_default_na=False)
     assert list(claims["claim_id"]) == [f"C{i}" for i in range(1, 12)]
     assert "TINY SLICE" in (tmp_path / "figures" / "dherin2022" / "REPORT.md").read_text()
+    # fort2019: every (dataset, architecture) group of the E2 grid and the CIFAR-100 E3 ran
+    groups = load_experiments(REPO / "experiments" / "fort2019.yaml", "paper")
+    runs = pd.read_parquet(tmp_path / "results" / "fort2019" / "tables" / "runs.parquet")
+    assert set(runs["group_id"]) == {g.group_id for g in groups} and len(runs) == 216
+    assert set(runs["data_name"]) == {"mnist", "fashion_mnist", "cifar10", "cifar100"}
+    assert set(runs["model_name"]) == {"mlp", "fort_cnn", "resnet20"}
+    metrics = pd.read_parquet(tmp_path / "results" / "fort2019" / "tables" / "metrics.parquet")
+    assert {"superclass_delta", "living_delta"} <= set(metrics["metric"])  # CIFAR-100 E3
+    claims = pd.read_csv(tmp_path / "results" / "fort2019" / "claims.tsv", sep="\t",
+                         keep_default_na=False)
+    assert list(claims["claim_id"]) == [f"C{i}" for i in range(1, 13)]
+    assert "TINY SLICE" in (tmp_path / "figures" / "fort2019" / "REPORT.md").read_text()
 
 
 def test_checksums_without_slice_is_rejected(tmp_path):

@@ -92,12 +92,13 @@ def test_smoke_workflow_end_to_end(smoke_build):
     assert "figures/loukas2021/REPORT.md" in done.stdout + done.stderr
     nakazato_stems = _check_nakazato(tmp_path, built)
     dherin_stems = _check_dherin(tmp_path, built)
+    fort_stems = _check_fort(tmp_path, built)
     # snakemake --report: one HTML file that holds every figure of figures/all with its claims
     done = snakemake("--report", "report.html", cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     html = (tmp_path / "report.html").read_text()
     pngs = [Path(p).name for p in built if p.endswith(".png")]
-    assert len(pngs) == len(stems) + len(nakazato_stems) + len(dherin_stems)
+    assert len(pngs) == len(stems) + len(nakazato_stems) + len(dherin_stems) + len(fort_stems)
     assert all(name in html for name in pngs)
     assert "spearman_f_tau" in html and "reconstructed figure" in html
 
@@ -147,6 +148,43 @@ def _check_dherin(root: Path, built: set[str]) -> list[str]:
     assert set(runs["run_id"]) <= set(gc["run_id"])  # the probe measured every run
     report = (root / "figures" / "dherin2022" / "REPORT.md").read_text()
     assert "was not available" in report and "To reconcile" in report
+    for row in claims.itertuples():
+        assert row.value in report
+    return stems
+
+
+def _check_fort(root: Path, built: set[str]) -> list[str]:
+    """fort2019 at smoke: its 6 figures, the gating claims C1, C2, C4, C7 and the non-gating
+    C3, C5, C6, C8, C9 with verdicts, C10/C11 paper scale only, C12 not built, every run
+    measured at every checkpoint, and a report that says what was not built and why."""
+    stems = ["fig03_stiffness_training", "figR01_class_stiffness_matrices",
+             "figR02_cifar100_superclass", "figR03_stiffness_vs_lr",
+             "figR04_stiffness_vs_distance", "figR05_xi_vs_epoch"]
+    figures = {f"figures/fort2019/{stem}.{ext}" for stem in stems for ext in ("pdf", "png")}
+    assert figures | {"figures/fort2019/REPORT.md"} <= built
+    claims = pd.read_csv(root / "results" / "fort2019" / "claims.tsv", sep="\t",
+                         keep_default_na=False).set_index("claim_id")
+    assert list(claims.index) == [f"C{i}" for i in range(1, 13)]
+    evaluated = claims.loc[[f"C{i}" for i in range(1, 10)]]
+    assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
+    assert set(claims.loc[["C3", "C5", "C6", "C8", "C9"], "gating"]) == {"n/a"}  # non-gating
+    assert (claims.loc[["C10", "C11"], "passed"] == "").all()
+    assert claims.loc[["C10", "C11"], "reason"].str.contains("paper scale only").all()
+    assert claims.loc["C12", "reason"].startswith("not built yet")
+    runs = pd.read_parquet(root / "results" / "fort2019" / "tables" / "runs.parquet")
+    assert runs.groupby("experiment").size().to_dict() == {
+        "e1_fc": 1, "e1_cnn": 1, "e1_resnet20_plumbing": 1, "e2_digits_fc": 8,
+        "e3_hierarchy_fc": 1}
+    metrics = pd.read_parquet(root / "results" / "fort2019" / "tables" / "metrics.parquet")
+    stiffness = metrics[(metrics["metric"] == "stiffness_within_cos") & (metrics["split"] == "vv")]
+    # 13 checkpoints in E1 (epochs 0 to 40), 9 in E2 (0 to 10) per run
+    per_run = stiffness.groupby("run_id").size()
+    assert set(per_run.index) == set(runs["run_id"])
+    e2 = runs.loc[runs["experiment"] == "e2_digits_fc", "run_id"]
+    assert (per_run[e2] == 9).all() and per_run[runs.loc[runs["experiment"] == "e1_fc",
+                                                          "run_id"]].item() == 13
+    report = (root / "figures" / "fort2019" / "REPORT.md").read_text()
+    assert "was not available" in report and "Not built" in report and "MNLI" in report
     for row in claims.itertuples():
         assert row.value in report
     return stems

@@ -53,6 +53,10 @@ class RegularizedTrainConfig:
     check_every: int = 10  # steps between target-loss checks
     log_every: int = 100  # steps between logged metrics (GC, losses, norms)
     log_subset: int = 0  # training points GC is logged on (the first n, fixed); 0 = all
+    # false: the log holds losses and accuracies only, no GC, loss slope or norms (fort2019,
+    # whose probes run on checkpoints: the exact GC of 100 logits through 18 CNNs is the
+    # costliest part of a step log, and its memory grows with K × members × examples)
+    log_complexity: bool = True
     # fort2019: extra checkpoints at these epochs (step round(e·steps_per_epoch)), besides the
     # ones at 0 and the end
     checkpoint_epochs: tuple[float, ...] = ()

@@ -37,7 +37,8 @@ from trainlens.training.seeds import RunStreams
 
 # Keys every member of a sub-ensemble shares: the loop runs them once for all its members.
 SHARED_TRAIN_KEYS = ("loss", "optimizer", "steps", "batch_size", "gc_projections", "target_loss",
-                     "check_every", "log_every", "log_subset", "checkpoint_epochs", "dtype")
+                     "check_every", "log_every", "log_subset", "log_complexity",
+                     "checkpoint_epochs", "dtype")
 # Narrow MLPs are bound by the per-step overhead, not by arithmetic: widths up to this share one
 # zero-padded sub-ensemble; wider ones share one only within a factor 2 of width.
 PAD_FREELY_UP_TO = 64

@@ -218,6 +218,8 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
                     value, error = over_chunks(eval_losses, p, buffers, x, y).T / x.shape[1]
                     log.log("loss", split, step, value)
                     log.log("accuracy", split, step, 1 - error)
+            if not shared.log_complexity:
+                return
             for split, x in (("train", x_train[:, :subset]), ("test", x_test)):
                 gc = over_chunks(eval_gc, p, buffers, x) / x.shape[1]
                 log.log("geometric_complexity", split, step, gc.detach())

@@ -175,6 +175,18 @@ def test_logged_gc_is_the_probe_on_the_trained_model():
     assert logged == pytest.approx(float(geometric_complexity(model, x)), rel=1e-10)
 
 
+def test_without_complexity_logging_the_log_holds_losses_and_accuracies_only():
+    full = _train([_model(9)], [_config(steps=4, log_every=2)], [9])
+    lean = _train([_model(9)], [_config(steps=4, log_every=2, log_complexity=False)], [9])
+    full_table, lean_table = full.log.frame(["r"]), lean.log.frame(["r"])
+    assert set(lean_table["metric"]) == {"loss", "accuracy"}
+    assert {"geometric_complexity", "loss_slope"} <= set(full_table["metric"])
+    kept = full_table[full_table["metric"].isin(["loss", "accuracy"])].reset_index(drop=True)
+    assert kept.equals(lean_table.reset_index(drop=True))  # and the training is the same
+    for name, p in full.params.items():
+        assert torch.equal(p, lean.params[name])
+
+
 def test_batchnorm_members_update_running_statistics_as_if_alone():
     config = ResNet18Config(width=2, norm="batch")
     models = [build_resnet(config, torch.Generator().manual_seed(s)).double() for s in (0, 1)]
