@@ -11,7 +11,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from trainlens.cli import load_module
-from trainlens.config import load_experiments
+from trainlens.config import TRAINERS, load_experiments
 from trainlens.data import DATASETS
 from trainlens.report import figure_labels
 
@@ -67,6 +67,14 @@ def dataset_stamps(wildcards):
         for name in sorted(names)
         if DATASETS[name].needs_download
     ]
+
+
+def gpus(wildcards):
+    """GPUs a group's train or measure job takes: 1 on a CUDA device (so that ``--resources
+    gpu=<number of GPUs>`` runs at most one job per GPU; trainlens.devices), 0 on the CPU and
+    for a trainer that always runs on the CPU."""
+    trainer = GROUPS[wildcards.paper][wildcards.group].config.get("trainer", "ensemble")
+    return int(DEVICE.startswith("cuda") and TRAINERS[trainer].uses_device)
 
 
 def figure_report_labels(wildcards):

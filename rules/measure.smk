@@ -23,6 +23,8 @@ rule measure_group:
     conda:
         "../envs/trainlens.yaml"
     threads: 1
+    resources:
+        gpu=gpus,
     params:
         data_root=DATA_ROOT,
         device=DEVICE,

@@ -44,6 +44,8 @@ rule train_group:
     conda:
         "../envs/trainlens.yaml"
     threads: 1
+    resources:
+        gpu=gpus,
     params:
         data_root=DATA_ROOT,
         device=DEVICE,

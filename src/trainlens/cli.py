@@ -64,31 +64,39 @@ def cmd_resolve(a: argparse.Namespace) -> None:
     write_json(a.out, config)
 
 
-def _engine(config_path: str, stage: str):
-    """The train or measure function of the group's trainer (config.json ``trainer``)."""
+def _engine(config_path: str, stage: str, device: str):
+    """The train or measure function of the group's trainer (config.json ``trainer``) and the
+    job's device: by the rule of ``trainlens.devices`` (a free GPU for 'cuda'), or the CPU for
+    a trainer that runs only there."""
     import importlib
 
     from trainlens.config import TRAINERS
+    from trainlens.devices import select_device
 
     with open(config_path) as handle:
         trainer = json.load(handle).get("trainer", "ensemble")
     if trainer not in TRAINERS:
         raise ConfigError(f"{config_path}: trainer {trainer!r} unknown; allowed: "
                           f"{sorted(TRAINERS)}")
-    module, function = getattr(TRAINERS[trainer], stage).split(":")
-    return getattr(importlib.import_module(module), function)
+    engine = TRAINERS[trainer]
+    module, function = getattr(engine, stage).split(":")
+    if engine.uses_device:
+        device = str(select_device(device))
+        print(f"device: {device}", file=sys.stderr, flush=True)
+    return getattr(importlib.import_module(module), function), device
 
 
 def cmd_train(a: argparse.Namespace) -> None:
     _threads(a.threads, a.deterministic)
-    _engine(a.config, "train")(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace,
-                               a.device, a.state_dir, a.save_interval)
+    train, device = _engine(a.config, "train", a.device)
+    train(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace, device, a.state_dir,
+          a.save_interval)
 
 
 def cmd_measure(a: argparse.Namespace) -> None:
     _threads(a.threads, a.deterministic)
-    _engine(a.config, "measure")(a.config, a.checkpoints, a.data_root, a.out, a.regions,
-                                 a.device)
+    measure, device = _engine(a.config, "measure", a.device)
+    measure(a.config, a.checkpoints, a.data_root, a.out, a.regions, device)
 
 
 def cmd_collect(a: argparse.Namespace) -> None:

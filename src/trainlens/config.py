@@ -48,6 +48,7 @@ class Trainer:
     foldable: tuple[str, ...]
     train: str  # "module:function" of ``trainlens train`` (imported only when used)
     measure: str  # "module:function" of ``trainlens measure``
+    uses_device: bool = True  # False: always the CPU (its jobs ask Snakemake for no GPU)
 
 
 # experiment key ``trainer`` -> engine; the schema enum is kept equal to it by a test
@@ -61,7 +62,8 @@ TRAINERS: dict[str, Trainer] = {
                                                "train.batch_size", "train.lr",
                                                "train.langevin_temperature"),
                          "trainlens.training.two_layer_group:train_two_layer_group",
-                         "trainlens.measure_two_layer:measure_two_layer_group"),
+                         "trainlens.measure_two_layer:measure_two_layer_group",
+                         uses_device=False),
     # torch.func ensemble with per-member regularisers (dherin2022): strengths, lr, label noise
     # and the init scheme vmap; members that differ in shape or shared settings (depth, batch
     # size; widths beyond zero padding) form sub-ensembles trained one after the other in the job
