@@ -12,11 +12,12 @@ import os
 import platform
 from pathlib import Path
 
-from benchmarks import ensemble_training, geometric_complexity
+from benchmarks import ensemble_training, geometric_complexity, stiffness
 from trainlens.provenance import git_commit, versions
 
 CASES = {"ensemble_training": ensemble_training.run,
-         "geometric_complexity": geometric_complexity.run}
+         "geometric_complexity": geometric_complexity.run,
+         "stiffness": stiffness.run}
 
 
 def table(rows: list[dict]) -> str:
