@@ -263,6 +263,12 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
     # from the vmapped state (``live``: their indices; None while every member trains).
     live: torch.Tensor | None = None
     state = _LiveState(params, buffers, hyper, u, optimizer, x_train, y_train, streams)
+    # A host read waits for the device, so a step reads nothing back: divergence is tracked on
+    # the device (``training``: live members whose loss stayed finite, frozen otherwise;
+    # ``bad_at``: the step it first was not) and looked at every check_every steps, at logs,
+    # checkpoints and the end, where stopped and diverged members leave the live state.
+    members = list(range(n_members))  # the member index of each live position
+    training, bad_at = _fresh_flags(n_members, device)
     step = 0
     for step in range(1, shared.steps + 1):
         index = next(batches)
@@ -285,24 +291,32 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
             extras["u"], extras["v"] = state.u, v
         grads, (_, value) = step_fn(state.params, state.buffers, x, y, extras, state.hyper)
         finite = torch.isfinite(value)
-        keep = finite.clone()
+        bad_at = torch.where(training & ~finite, step, bad_at)
+        training = training & finite  # a diverged member stays frozen until it is dropped
         state.params = state.optimizer.step(state.params, grads, state.hyper["lr"],
-                                            state.hyper["weight_decay"], finite)
-        members = live.tolist() if live is not None else list(range(n_members))
-        for position in (~finite).nonzero().flatten().tolist():
-            diverged[members[position]] = step
-        if shared.target_loss > 0 and step % shared.check_every == 0:
-            reached = finite & (full_train_loss(state) < shared.target_loss)
+                                            state.hyper["weight_decay"], training)
+        checks_target = shared.target_loss > 0 and step % shared.check_every == 0
+        logs, save = step % shared.log_every == 0, checkpoint is not None and step in save_at
+        if not (step % shared.check_every == 0 or logs or save or step == shared.steps):
+            progress.update(step, len(members))
+            continue  # no host read: the device runs ahead
+        keep = training.clone()
+        if checks_target:
+            reached = training & (full_train_loss(state) < shared.target_loss)
             for position in reached.nonzero().flatten().tolist():
                 stopped[members[position]] = step
             keep &= ~reached
         changed = not bool(keep.all())
-        last = step == shared.steps or not bool(keep.any())
-        save = checkpoint is not None and step in save_at and not last
-        if changed or last or save or step % shared.log_every == 0:
+        last = step == shared.steps or (changed and not bool(keep.any()))
+        if changed:
+            for position, bad_step in enumerate(bad_at.tolist()):
+                if bad_step >= 0:
+                    diverged[members[position]] = bad_step
+        save = save and not last
+        if changed or last or save or logs:
             params, buffers, u, optimizer = state.write_back(live, params, buffers, u, optimizer)
             active[torch.tensor(members, device=device)[~keep]] = False
-        if step % shared.log_every == 0 or changed or last:
+        if logs or changed or last:
             measure(step, params)
         if save:
             checkpoint(step, {**params, **buffers})
@@ -310,13 +324,21 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
             live = active.nonzero().flatten()
             state = _LiveState.take(live, params, buffers, hyper, u, optimizer, x_train, y_train,
                                     streams)
-        progress.update(step, int(active.sum()))
+            members = live.tolist()
+            training, bad_at = _fresh_flags(len(members), device)
+        progress.update(step, len(members))
         if last:
             break
     if checkpoint is not None and step > 0:
         checkpoint(step, {**params, **buffers})
     return RegularizedResult(params, buffers, step, diverged, stopped,
                              time.perf_counter() - start_time, log)
+
+
+def _fresh_flags(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``training`` (all true) and ``bad_at`` (all -1) for ``n`` live members."""
+    return (torch.ones(n, dtype=torch.bool, device=device),
+            torch.full((n,), -1, dtype=torch.long, device=device))
 
 
 def _without_running_stats(base: nn.Module) -> nn.Module:
