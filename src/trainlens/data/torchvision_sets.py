@@ -318,6 +318,49 @@ def superclass_map(fine: list[int], coarse: list[int],
     return table if classes is None else table[list(classes)]
 
 
+@dataclass(frozen=True)
+class _RawSplit:
+    images: torch.Tensor  # uint8 NCHW, as read (never modified: shared by every member)
+    labels: torch.Tensor  # int64
+    raw_labels: dict[str, list[int]] | None  # CIFAR-100's fine and coarse labels, else None
+
+
+# One job loads its dataset once per member (18 in a fort2019 group): the files are verified
+# and decoded once per process, keyed by the files' sizes and modification times so that a
+# rewritten file is read (and checked) again.
+_READ_CACHE: dict[tuple, dict[str, _RawSplit]] = {}
+
+
+def _read_verified(name: str, data_root: Path, checksums: Mapping[str, str] | None
+                   ) -> dict[str, _RawSplit]:
+    """Verify the files of ``name`` (:func:`verify_files`), then read both splits whole."""
+    source = _source(name)
+    folder = Path(data_root) / source.folder
+    stats = tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                         for p in folder.rglob("*") if p.is_file())) if folder.is_dir() else ()
+    key = (name, str(Path(data_root).resolve()), json.dumps(checksums, sort_keys=True), stats)
+    if key in _READ_CACHE:
+        return _READ_CACHE[key]
+    verify_files(name, data_root, checksums)
+    reader = _reader(source)
+    splits = {}
+    for split in ("train", "test"):
+        dataset = reader(root=str(data_root), train=split == "train", download=False)
+        if source.kind == "idx":
+            x = dataset.data.unsqueeze(1)  # uint8 (N, 28, 28) -> (N, 1, 28, 28)
+        else:
+            x = torch.from_numpy(dataset.data).permute(0, 3, 1, 2)  # torchvision keeps HWC
+        y = torch.as_tensor(dataset.targets, dtype=torch.int64)
+        raw = None
+        if name == "cifar100":
+            batches = dataset.train_list if split == "train" else dataset.test_list
+            raw = _raw_labels(folder, batches)
+        splits[split] = _RawSplit(x, y, raw)
+    _READ_CACHE.clear()  # one dataset at a time: a job reads one
+    _READ_CACHE[key] = splits
+    return splits
+
+
 def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_root: Path,
                      checksums: Mapping[str, str] | None = None) -> Split:
     """Verify, then read both splits whole: float32 NCHW inputs (or flat) and int64 labels.
@@ -325,23 +368,14 @@ def load_torchvision(config: TorchvisionConfig, rng: np.random.Generator, data_r
     ``rng`` (the run's data stream) draws only the ``label_noise``: every seed sees the same
     images. ``checksums`` as in :func:`verify_files`.
     """
-    source = _source(config.name)
-    verify_files(config.name, data_root, checksums)
-    reader = _reader(source)
+    splits = _read_verified(config.name, data_root, checksums)
     tensors: list[torch.Tensor] = []
     extras: dict[str, np.ndarray] = {}
     for split, n_per_class in (("train", config.n_train_per_class),
                                ("test", config.n_test_per_class)):
-        dataset = reader(root=str(data_root), train=split == "train", download=False)
-        if source.kind == "idx":
-            x = dataset.data.unsqueeze(1)  # uint8 (N, 28, 28) -> (N, 1, 28, 28)
-        else:
-            x = torch.from_numpy(dataset.data).permute(0, 3, 1, 2)  # torchvision keeps HWC
-        y = torch.as_tensor(dataset.targets, dtype=torch.int64)
+        x, y, raw = splits[split].images, splits[split].labels.clone(), splits[split].raw_labels
         superclasses = config.name == "cifar100" and not config.coarse_labels and split == "train"
         if config.coarse_labels or superclasses:
-            batches = dataset.train_list if split == "train" else dataset.test_list
-            raw = _raw_labels(Path(data_root) / source.folder, batches)
             coarse = raw["coarse_labels"]
             if len(coarse) != len(y):
                 raise ValueError(f"{config.name}: {len(coarse)} coarse labels for {len(y)} images")

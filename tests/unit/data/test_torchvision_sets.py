@@ -354,3 +354,34 @@ def test_download_moves_verified_files_and_stamps(tmp_path: Path, monkeypatch) -
 def test_download_rejects_unknown_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="data.name must be one of"):
         tv.download("svhn", tmp_path)
+
+
+def test_members_of_a_job_share_one_verified_read(tmp_path: Path, monkeypatch) -> None:
+    """A job loads its dataset once per member: the files are hashed and decoded once per
+    process, each member still gets its own tensors, and a file changed since is checked again."""
+    write_cifar10(tmp_path)
+    sums = checksums_of(tmp_path)
+    hashed: list[Path] = []
+    real_md5 = tv._md5
+    monkeypatch.setattr(tv, "_md5", lambda path, *a: hashed.append(path) or real_md5(path, *a))
+    first = load_torchvision(TorchvisionConfig("cifar10"), None, tmp_path, sums)
+    n_files = len(hashed)
+    second = load_torchvision(TorchvisionConfig("cifar10", classes=(0, 1, 2), n_train_per_class=2),
+                              None, tmp_path, sums)
+    assert len(hashed) == n_files  # not hashed again
+    assert torch.equal(second.x_train, first.x_train[_first_two_of(first.y_train, (0, 1, 2))])
+    first.y_train[0] = 99  # a member's tensors are its own
+    assert load_torchvision(TorchvisionConfig("cifar10"), None, tmp_path, sums).y_train[0] != 99
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="data_batch_3: expected MD5"):
+        load_torchvision(TorchvisionConfig("cifar10"), None, tmp_path, sums)
+
+
+def _first_two_of(labels: torch.Tensor, classes: tuple[int, ...]) -> torch.Tensor:
+    keep = torch.zeros(len(labels), dtype=torch.bool)
+    for c in classes:
+        keep[torch.nonzero(labels == c).flatten()[:2]] = True
+    return keep
