@@ -355,5 +355,6 @@ claims.pending(
     "C12", "figR06_bert_mnli", SOURCE.format("C12"),
     "BERT fine-tuned on MNLI: within-class stiffness exceeds between-class stiffness.",
     "Δ ≥ 0.02 at every checkpoint, 3 classes, probe 300, projected gradients",
-    "E4 (BERT on MNLI) needs the transformers package, the MNLI download and GPU-hours of "
-    "fine-tuning; none is available to this suite here (see REPORT 'Not built')")
+    "E4 (BERT on MNLI) needs pretrained BERT weights, the MNLI download and GPU-hours of "
+    "fine-tuning; the machine this suite is built on reaches no model hub or dataset host and "
+    "has no GPU (see REPORT 'Not built')")
