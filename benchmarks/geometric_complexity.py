@@ -10,11 +10,10 @@ relative. Each timing is the minimum over repeats after a warm-up.
 
 from __future__ import annotations
 
-import time
-
 import torch
 from torch import nn
 
+from benchmarks.timing import best_of
 from trainlens.models.mlp import MLPConfig, build
 from trainlens.probes import geometric_complexity
 
@@ -27,23 +26,13 @@ def _loop_gc(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return total / len(x)
 
 
-def _best(fn, repeats: int) -> tuple[float, torch.Tensor]:
-    fn()  # warm-up
-    best, value = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
 def run(quick: bool = False) -> list[dict]:
     model = build(MLPConfig(input_dim=784, widths=(256, 256), out_dim=10, init="lecun_normal"),
                   torch.Generator().manual_seed(0))
     x = torch.rand(256, 784, generator=torch.Generator().manual_seed(1))
     repeats = 2 if quick else 5
-    baseline_s, expected = _best(lambda: _loop_gc(model, x), repeats)
-    trainlens_s, value = _best(lambda: geometric_complexity(model, x), repeats * 4)
+    baseline_s, expected = best_of(lambda: _loop_gc(model, x), repeats)
+    trainlens_s, value = best_of(lambda: geometric_complexity(model, x), repeats * 4)
     relative = float(abs(value - expected) / expected)
     if relative > 1e-5:
         raise AssertionError(f"exact GC {float(value)} differs from the loop's {float(expected)}")

@@ -12,11 +12,10 @@ after a warm-up.
 
 from __future__ import annotations
 
-import time
-
 import torch
 from torch import nn
 
+from benchmarks.timing import best_of
 from trainlens.models.mlp import MLPConfig, build
 from trainlens.probes import stiffness
 from trainlens.training.losses import LOSSES
@@ -36,16 +35,6 @@ def _loop_cosine(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Te
     return gram / (norms[:, None] * norms[None, :])
 
 
-def _best(fn, repeats: int) -> tuple[float, torch.Tensor]:
-    fn()  # warm-up
-    best, value = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
 def run(quick: bool = False) -> list[dict]:
     model = build(MLPConfig(input_dim=784, widths=(500, 300, 100), out_dim=10),
                   torch.Generator().manual_seed(0)).eval()
@@ -54,8 +43,8 @@ def run(quick: bool = False) -> list[dict]:
     x = x / x.norm(dim=1, keepdim=True)  # unit-norm inputs, as fort2019 preprocesses them
     y = torch.randint(0, 10, (500,), generator=generator)
     repeats = 1 if quick else 3
-    baseline_s, expected = _best(lambda: _loop_cosine(model, x, y), repeats)
-    trainlens_s, result = _best(lambda: stiffness(model, x, y, CROSS_ENTROPY), repeats * 5)
+    baseline_s, expected = best_of(lambda: _loop_cosine(model, x, y), repeats)
+    trainlens_s, result = best_of(lambda: stiffness(model, x, y, CROSS_ENTROPY), repeats * 5)
     difference = float((result.cos - expected).abs().max())
     clear = expected.abs() > 1e-6
     sign_agree = bool((result.sign[clear] == torch.sign(expected[clear])).all())
