@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from trainlens.claims import ClaimInputs, ClaimSet, Criterion
-from trainlens.probes.gc_tables import run_summary, spearman, sweep_statistics
+from trainlens.summaries.gc_tables import run_summary, spearman, sweep_statistics
 
 claims = ClaimSet("dherin2022")
 DEPTHS = (1, 2, 4, 8, 16, 32)  # C1 checks these depths at both scales

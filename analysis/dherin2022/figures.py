@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from trainlens.plotting import FigureInputs, FigureSet
-from trainlens.probes.gc_tables import curves, run_summary
+from trainlens.summaries.gc_tables import curves, run_summary
 
 figures = FigureSet("dherin2022")
 NOTE = " [reconstructed: the paper's body was not available; grids are the spec's]"

@@ -19,9 +19,9 @@ import pandas as pd
 from scipy.stats import pearsonr
 
 from trainlens.claims import ClaimInputs, ClaimSet, Criterion
-from trainlens.probes.critical_length import CENSORING
-from trainlens.probes.gc_tables import spearman
-from trainlens.probes.stiffness_summary import curves, e1_runs, e_star, experiment_runs
+from trainlens.summaries.critical_length import CENSORING
+from trainlens.summaries.gc_tables import spearman
+from trainlens.summaries.stiffness_summary import curves, e1_runs, e_star, experiment_runs
 
 claims = ClaimSet("fort2019")
 SOURCE = "spec §6 {} [reconstructed: the paper's body was not available; v3 pinned]"

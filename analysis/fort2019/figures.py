@@ -14,8 +14,8 @@ import numpy as np
 import seaborn as sns
 
 from trainlens.plotting import FigureInputs, FigureSet
-from trainlens.probes.critical_length import CENSORING
-from trainlens.probes.stiffness_summary import (
+from trainlens.summaries.critical_length import CENSORING
+from trainlens.summaries.stiffness_summary import (
     class_matrix,
     curves,
     distance_curve,

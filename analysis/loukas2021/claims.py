@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from trainlens.claims import ClaimInputs, ClaimSet, Criterion
-from trainlens.probes import trajectory as traj
+from trainlens.summaries import trajectory as traj
 
 claims = ClaimSet("loukas2021")
 

@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from trainlens.plotting import FigureInputs, FigureSet, categorical
-from trainlens.probes import trajectory as traj
+from trainlens.summaries import trajectory as traj
 
 figures = FigureSet("loukas2021")
 E1A = ("e1a",)

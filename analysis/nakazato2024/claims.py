@@ -14,8 +14,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from trainlens.claims import ClaimInputs, ClaimSet, Criterion
-from trainlens.probes.aging import best_aging_exponent, chi_ratio, collapse_score
-from trainlens.probes.response_tables import (
+from trainlens.summaries.aging import best_aging_exponent, chi_ratio, collapse_score
+from trainlens.summaries.response_tables import (
     aging_table,
     final_values,
     settings,

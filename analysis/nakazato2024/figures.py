@@ -13,8 +13,8 @@ import pandas as pd
 import seaborn as sns
 
 from trainlens.plotting import FigureInputs, FigureSet
-from trainlens.probes.aging import GRID_RANGE
-from trainlens.probes.response_tables import (
+from trainlens.summaries.aging import GRID_RANGE
+from trainlens.summaries.response_tables import (
     aging_table,
     final_values,
     series,

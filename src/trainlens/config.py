@@ -10,6 +10,10 @@ process. Run id = ``<experiment>-<8 hex of sha256 of the resolved science config
 Structure is checked by JSON schema (``experiments/schemas/experiments.schema.yaml``); the values
 of each block by the frozen dataclass of its registry entry, which names unknown keys and the
 allowed ones. Every error names the file and the key.
+
+The registries (datasets, models, trainers' train blocks) are imported when a config is first
+checked, not with this module: the figure, claim and report commands import it for ``SCALES``,
+``ConfigError`` and ``config_hash`` and must not pay for importing torch.
 """
 
 from __future__ import annotations
@@ -25,14 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import importlib
+
 import jsonschema
 import yaml
-
-from trainlens.data import DATASETS
-from trainlens.models import MODELS
-from trainlens.training.ensemble import TrainConfig
-from trainlens.training.regularized import RegularizedTrainConfig
-from trainlens.training.two_layer_trainer import TwoLayerTrainConfig
 
 SCALES = ("smoke", "paper")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,30 +44,36 @@ class Trainer:
     """A training engine: the dataclass of its ``train`` block and the grid keys whose values
     can train together in one ensemble (``ensemble_over``)."""
 
-    train_config: type
+    train_config: str  # "module:Class", the dataclass of its ``train`` block
     foldable: tuple[str, ...]
     train: str  # "module:function" of ``trainlens train`` (imported only when used)
     measure: str  # "module:function" of ``trainlens measure``
     uses_device: bool = True  # False: always the CPU (its jobs ask Snakemake for no GPU)
 
+    def train_config_class(self) -> type:
+        """The dataclass of the ``train`` block (imported on first use)."""
+        module, name = self.train_config.split(":")
+        return getattr(importlib.import_module(module), name)
+
 
 # experiment key ``trainer`` -> engine; the schema enum is kept equal to it by a test
 TRAINERS: dict[str, Trainer] = {
     # torch.func ensemble of any registered model (loukas2021): data and lr vmap
-    "ensemble": Trainer(TrainConfig, ("data.", "train.lr"),
+    "ensemble": Trainer("trainlens.training.ensemble:TrainConfig", ("data.", "train.lr"),
                         "trainlens.training.group:train_group",
                         "trainlens.measure:measure_group"),
     # closed-form two-layer network (nakazato2024): every per-run setting is a member property
-    "two_layer": Trainer(TwoLayerTrainConfig, ("data.", "model.activation", "train.loss",
-                                               "train.batch_size", "train.lr",
-                                               "train.langevin_temperature"),
+    "two_layer": Trainer("trainlens.training.two_layer_trainer:TwoLayerTrainConfig",
+                         ("data.", "model.activation", "train.loss", "train.batch_size",
+                          "train.lr", "train.langevin_temperature"),
                          "trainlens.training.two_layer_group:train_two_layer_group",
                          "trainlens.measure_two_layer:measure_two_layer_group",
                          uses_device=False),
     # torch.func ensemble with per-member regularisers (dherin2022): strengths, lr, label noise
     # and the init scheme vmap; members that differ in shape or shared settings (depth, batch
     # size; widths beyond zero padding) form sub-ensembles trained one after the other in the job
-    "regularized": Trainer(RegularizedTrainConfig, ("data.", "model.", "train."),
+    "regularized": Trainer("trainlens.training.regularized:RegularizedTrainConfig",
+                           ("data.", "model.", "train."),
                            "trainlens.training.regularized_group:train_regularized_group",
                            "trainlens.training.regularized_group:measure_regularized_group"),
 }
@@ -182,6 +188,9 @@ class Group:
 
 def _check_blocks(resolved: dict[str, Any], where: str, trainer: str) -> None:
     """Construct every block's dataclass once, so a bad value fails at workflow load."""
+    from trainlens.data import DATASETS
+    from trainlens.models import MODELS
+
     data, model = resolved["data"], resolved["model"]
     if data.get("name") not in DATASETS:
         raise ConfigError(f"{where}: data.name {data.get('name')!r} unknown; allowed: "
@@ -191,7 +200,7 @@ def _check_blocks(resolved: dict[str, Any], where: str, trainer: str) -> None:
                           f"{sorted(MODELS)}")
     make_dataclass_config(DATASETS[data["name"]].config_cls, data, f"{where}: data")
     make_dataclass_config(MODELS[model["name"]].config_cls, model, f"{where}: model")
-    make_dataclass_config(TRAINERS[trainer].train_config, resolved["train"], f"{where}: train")
+    make_dataclass_config(TRAINERS[trainer].train_config_class(), resolved["train"], f"{where}: train")
 
 
 def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,

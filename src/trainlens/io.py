@@ -2,6 +2,9 @@
 
 A rename within one directory is atomic on POSIX, so no later job (or a user looking at the
 results) can ever read a half-written table, checkpoint or figure.
+
+torch is imported only by the functions that need it: figure, claim and report jobs write
+through this module, and importing torch costs them seconds each.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import torch
 
 
 @contextmanager
@@ -42,6 +43,8 @@ def atomic_write(target: str | Path, write: Callable[[Path], Any]) -> Path:
 def atomic_torch_save(obj: Any, target: str | Path) -> Path:
     """``torch.save`` atomically. Store plain dicts of tensors and Python numbers only, so that
     ``torch.load(weights_only=True)`` reads them back."""
+    import torch
+
     return atomic_write(target, lambda tmp: torch.save(obj, tmp))
 
 
@@ -63,4 +66,6 @@ def save_npz(path: Path, **arrays: Any) -> None:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint written by the suite (tensors, numbers, strings only)."""
+    import torch
+
     return torch.load(path, map_location="cpu", weights_only=True)

@@ -1,8 +1,8 @@
 """Probes: pure functions of (model, batch) that measure complexity. Public API.
 
 The nakazato2024 probes of the two-layer network (closed forms of (params, batch)) are the
-modules ``response`` (one-step training response, NTK, factors), ``aging`` (slopes, collapse
-scores), ``feature_space`` and ``fragility``; the measure stage applies them through
+modules ``response`` (one-step training response, NTK, factors), ``feature_space`` and
+``fragility``; the measure stage applies them through
 ``trainlens.measure_two_layer.TWO_LAYER_PROBES``.
 
 ``PROBES`` maps the probe names of ``experiments/<slug>.yaml`` (``probes: [...]``) to a probe
@@ -12,7 +12,10 @@ of the run's data split returning named batches). The measure stage runs them on
 stiffness) to ``(model, split, config) -> rows`` of (split, metric, value).
 
 The fort2019 stiffness probe (``stiffness``: cosine and sign stiffness from the per-example loss
-gradient Gram) and its helpers are the modules ``class_stiffness`` and ``critical_length``.
+gradient Gram) and its class and distance helpers are the module ``class_stiffness``.
+
+Statistics of the tables that figures and claims compute (aging slopes, GC sweeps, ξ, trajectory
+summaries) are in :mod:`trainlens.summaries`, which never imports torch.
 """
 
 from __future__ import annotations
@@ -26,9 +29,7 @@ from torch import nn
 from trainlens.data.base import Split
 from trainlens.data.sinusoid import far_field_inputs
 from trainlens.probes import (
-    aging,
     class_stiffness,
-    critical_length,
     feature_space,
     fragility,
     response,
@@ -78,8 +79,8 @@ TABLE_PROBES: dict[str, Callable[[nn.Module, Split, dict], list[dict]]] = {
     "stiffness": _stiffness_table,
 }
 
-__all__ = ["PROBES", "Probe", "Stiffness", "TABLE_PROBES", "aging", "class_stiffness",
-           "critical_length", "feature_space", "fragility", "geometric_complexity",
+__all__ = ["PROBES", "Probe", "Stiffness", "TABLE_PROBES", "class_stiffness",
+           "feature_space", "fragility", "geometric_complexity",
            "geometric_complexity_hutchinson", "gradient_gram", "hutchinson_variance",
            "input_gradient_norms", "input_jacobians", "per_example_geometric_complexity",
            "per_example_gradients", "response", "stiffness", "trajectory"]

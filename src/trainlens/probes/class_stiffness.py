@@ -7,6 +7,10 @@ labels on both axes). A class without pairs gives NaN, never 0 (U6). Summaries:
 - class-balanced (the claims'): S_within = mean_c C(c, c), S_between = mean_{c1≠c2} C(c1, c2)
   over the classes present;
 - pair-pooled: the mean over all pairs with equal (resp. different) labels.
+
+``input_distances`` and ``pair_values`` give the (distance, S) pairs that
+:mod:`trainlens.summaries.critical_length` bins to find ξ: distance(X1, X2) = 1 − cos(X1, X2)
+on the preprocessed inputs the network sees.
 """
 
 from __future__ import annotations
@@ -97,3 +101,26 @@ def group_permutation_p(classes: torch.Tensor, groups: np.ndarray, n_permutation
     exceed = sum(group_contrast(classes, rng.permutation(groups)) >= observed
                  for _ in range(n_permutations))
     return (1 + exceed) / (1 + n_permutations)
+
+
+def input_distances(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """1 − cos(X1, X2) for all pairs (float64), on the flattened inputs."""
+    a = x1.flatten(1).to(torch.float64)
+    b = x2.flatten(1).to(torch.float64)
+    a = a / a.norm(dim=1, keepdim=True)
+    b = b / b.norm(dim=1, keepdim=True)
+    return (1.0 - a @ b.T).clamp(0.0, 2.0)
+
+
+def pair_values(matrix: torch.Tensor, distances: torch.Tensor, labels1: torch.Tensor,
+                labels2: torch.Tensor, same_set: bool, within_class: bool = True
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, S) of the pairs that count: i < j for a set with itself (each pair once, no
+    self-pairs), all pairs otherwise; only equal labels when ``within_class``; NaN S dropped."""
+    keep = torch.ones_like(matrix, dtype=torch.bool)
+    if same_set:
+        keep = torch.triu(keep, diagonal=1)
+    if within_class:
+        keep &= labels1.unsqueeze(1) == labels2.unsqueeze(0)
+    keep &= ~torch.isnan(matrix)
+    return distances[keep].cpu().numpy(), matrix[keep].to(torch.float64).cpu().numpy()

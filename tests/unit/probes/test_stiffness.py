@@ -13,17 +13,17 @@ from trainlens.probes.class_stiffness import (
     diagonal_dominance,
     group_contrast,
     group_permutation_p,
+    input_distances,
+    pair_values,
     pooled_within_between,
 )
-from trainlens.probes.critical_length import (
+from trainlens.probes.stiffness import gradient_gram, per_example_gradients, stiffness
+from trainlens.summaries.critical_length import (
     DistanceCurve,
     bin_by_distance,
     critical_length_crossing,
     critical_length_fit,
-    input_distances,
-    pair_values,
 )
-from trainlens.probes.stiffness import gradient_gram, per_example_gradients, stiffness
 from trainlens.training.losses import LOSSES
 
 CE = LOSSES["cross_entropy"].value

@@ -11,6 +11,10 @@ too-small ones dropped), then
   no ξ (``no_decay``);
 - **crossing**: the first zero crossing of the binned curve, linearly interpolated between the
   two bins around it, with the same censoring words.
+
+The pairs and their distances come from the probe side,
+:func:`trainlens.probes.class_stiffness.pair_values`; this module is numpy only (figures and
+claims import ``CENSORING``).
 """
 
 from __future__ import annotations
@@ -18,18 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 CENSORING = ("found", "above", "below", "no_decay")
-
-
-def input_distances(x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-    """1 − cos(X1, X2) for all pairs (float64), on the flattened inputs."""
-    a = x1.flatten(1).to(torch.float64)
-    b = x2.flatten(1).to(torch.float64)
-    a = a / a.norm(dim=1, keepdim=True)
-    b = b / b.norm(dim=1, keepdim=True)
-    return (1.0 - a @ b.T).clamp(0.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -40,20 +34,6 @@ class DistanceCurve:
     mean: np.ndarray
     sem: np.ndarray
     count: np.ndarray
-
-
-def pair_values(matrix: torch.Tensor, distances: torch.Tensor, labels1: torch.Tensor,
-                labels2: torch.Tensor, same_set: bool, within_class: bool = True
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """(distance, S) of the pairs that count: i < j for a set with itself (each pair once, no
-    self-pairs), all pairs otherwise; only equal labels when ``within_class``; NaN S dropped."""
-    keep = torch.ones_like(matrix, dtype=torch.bool)
-    if same_set:
-        keep = torch.triu(keep, diagonal=1)
-    if within_class:
-        keep &= labels1.unsqueeze(1) == labels2.unsqueeze(0)
-    keep &= ~torch.isnan(matrix)
-    return distances[keep].cpu().numpy(), matrix[keep].to(torch.float64).cpu().numpy()
 
 
 def bin_by_distance(d: np.ndarray, s: np.ndarray, n_bins: int = 20, width: float | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainlens.probes.aging import (
+from trainlens.summaries.aging import (
     best_aging_exponent,
     chi_ratio,
     collapse_score,

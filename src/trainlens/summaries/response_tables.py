@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trainlens.probes.aging import early_window_end, late_slope, log_log_slope, value_at
+from trainlens.summaries.aging import early_window_end, late_slope, log_log_slope, value_at
 
 SETTING_COLUMNS = {"model_activation": "activation", "train_loss": "loss",
                    "train_batch_size": "batch_size"}

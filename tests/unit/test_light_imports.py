@@ -1,0 +1,43 @@
+"""The figure, claim, report, collect and manifest commands never import torch: a build runs
+dozens of these jobs, and importing torch costs each of them seconds (trainlens.summaries)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+LIGHT = """
+import sys
+from pathlib import Path
+from trainlens.cli import load_module
+import trainlens.claims, trainlens.config, trainlens.plotting, trainlens.report, trainlens.tables
+import trainlens.summaries.aging, trainlens.summaries.critical_length, trainlens.summaries.gc_tables
+import trainlens.summaries.response_tables, trainlens.summaries.stiffness_summary
+import trainlens.summaries.trajectory
+for module in sorted(Path("analysis").glob("*/*.py")):
+    load_module(module)
+{extra}
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision"))
+print(" ".join(heavy[:5]))
+"""
+
+
+def _heavy_modules(extra: str = "") -> str:
+    """The torch modules loaded after the light imports (and ``extra``), as printed."""
+    result = subprocess.run([sys.executable, "-c", LIGHT.format(extra=extra)], cwd=REPO,
+                            capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def test_light_commands_do_not_import_torch() -> None:
+    assert len(list((REPO / "analysis").glob("*/*.py"))) >= 8  # figures and claims per paper
+    heavy = _heavy_modules()
+    assert heavy == "", f"a light command imports torch: {heavy}"
+
+
+def test_the_check_sees_torch() -> None:
+    """The check can fail: a probe module (torch) imported on the light path is caught."""
+    assert "torch" in _heavy_modules("import trainlens.probes.stiffness")
