@@ -13,9 +13,9 @@ report: "report/workflow.rst"
 
 # Under a cluster executor these run on the submitting host instead of waiting in the queue:
 # bookkeeping and plotting take seconds and read only small tables, and downloads need the
-# network, which compute nodes often lack. Locally this changes nothing.
+# network, which compute nodes often lack. Locally this changes nothing. (The resolve rules,
+# one per paper, say so themselves: rules/train.smk.)
 localrules:
-    resolve_group,
     download_dataset,
     collect_runs,
     collect_metrics,

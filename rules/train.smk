@@ -10,22 +10,29 @@ OUTPUTS: results/<paper>/groups/<group>/config.json     resolved science config 
                                                         at the end; not an output)
 """
 
+# One resolve job per paper (not per group): the experiments file is validated once, and each
+# of these jobs would otherwise pay seconds of Python start-up for a millisecond of work.
+for _paper in PAPERS:
 
-rule resolve_group:
-    input:
-        experiments="experiments/{paper}.yaml",
-    output:
-        "results/{paper}/groups/{group}/config.json",
-    log:
-        "logs/{paper}/resolve_group/{group}.log",
-    conda:
-        "../envs/trainlens.yaml"
-    params:
-        scale=SCALE,
-        slice=SLICE_FLAG + CHECKSUMS_FLAG,
-    shell:
-        "trainlens resolve --experiments {input.experiments} --scale {params.scale} "
-        "--group {wildcards.group} --out {output} {params.slice} > {log} 2>&1"
+    rule:
+        name:
+            f"resolve_{_paper}"
+        input:
+            experiments=f"experiments/{_paper}.yaml",
+        output:
+            group_files(_paper, "config.json"),
+        log:
+            f"logs/{_paper}/resolve.log",
+        localrule: True
+        conda:
+            "../envs/trainlens.yaml"
+        params:
+            scale=SCALE,
+            groups=list(GROUPS[_paper]),
+            slice=SLICE_FLAG + CHECKSUMS_FLAG,
+        shell:
+            "trainlens resolve --experiments {input.experiments} --scale {params.scale} "
+            "--group {params.groups} --out {output} {params.slice} > {log} 2>&1"
 
 
 rule train_group:

@@ -52,16 +52,24 @@ def _threads(n: int, deterministic: bool = False) -> None:
 
 
 def cmd_resolve(a: argparse.Namespace) -> None:
-    from trainlens.config import find_group, tiny_slice
+    from trainlens.config import load_experiments, tiny_slice
     from trainlens.io import write_json
 
-    config = find_group(a.experiments, a.scale, a.group).config
-    if a.slice:
-        config = tiny_slice(config, a.checksums)
-    elif a.checksums:
+    if len(a.group) != len(a.out):
+        raise ConfigError(f"--group names {len(a.group)} group(s) but --out {len(a.out)} "
+                          "file(s); give one output file per group, in the same order")
+    if a.checksums and not a.slice:
         raise ConfigError("--checksums replaces torchvision's MD5 table and is allowed only with "
                           "--slice (synthetic test files)")
-    write_json(a.out, config)
+    # one job resolves every group of a paper: the experiments file is read and validated once
+    groups = {g.group_id: g for g in load_experiments(a.experiments, a.scale)}
+    missing = [g for g in a.group if g not in groups]
+    if missing:
+        raise ConfigError(f"{a.experiments}: no group(s) {missing} at scale {a.scale}; groups: "
+                          f"{sorted(groups)}")
+    for group_id, out in zip(a.group, a.out):
+        config = groups[group_id].config
+        write_json(out, tiny_slice(config, a.checksums) if a.slice else config)
 
 
 def _engine(config_path: str, stage: str, device: str):
@@ -212,8 +220,10 @@ def parser() -> argparse.ArgumentParser:
                                          "(tiny synthetic test files only)"})
     tables = (("--runs", req), ("--metrics", req),
               ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
-    add("resolve", cmd_resolve, "write the resolved config.json of one training group",
-        ("--experiments", req), scale, ("--group", req), ("--out", req),
+    add("resolve", cmd_resolve, "write the resolved config.json of training groups",
+        ("--experiments", req), scale,
+        ("--group", {"nargs": "+", "required": True, "help": "group ids"}),
+        ("--out", {"nargs": "+", "required": True, "help": "one config.json per group, in order"}),
         ("--slice", {"action": "store_true",
                      "help": "shrink the group to a tiny slice (checks the commands run)"}),
         checksums)

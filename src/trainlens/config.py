@@ -270,14 +270,6 @@ def load_experiments(path: str | Path, scale: str) -> list[Group]:
     return groups
 
 
-def find_group(path: str | Path, scale: str, group_id: str) -> Group:
-    groups = {g.group_id: g for g in load_experiments(path, scale)}
-    if group_id not in groups:
-        raise ConfigError(f"{path}: no group {group_id!r} at scale {scale}; groups: "
-                          f"{sorted(groups)}")
-    return groups[group_id]
-
-
 # Caps of a tiny slice: enough to run every code path of a job, small enough for a CPU minute.
 SLICE_CAPS = {"epochs": 1, "checkpoints": 2, "n_train": 16, "per_class_train": 4,
               "per_class_test": 2, "grid_points": 8, "window": 2, "steps": 64,

@@ -62,3 +62,21 @@ def test_resolve_slice_shrinks_sizes_but_keeps_members_and_models(tmp_path, caps
     # replacing torchvision's checksums outside a slice is refused, with the reason
     assert main([*args, "--checksums", "sums.json"]) == 2
     assert "only with --slice" in capsys.readouterr().err
+
+
+def test_resolve_writes_each_group_to_its_own_file(tmp_path, capsys):
+    import json
+
+    from trainlens.config import load_experiments
+
+    experiments = Path(__file__).parents[2] / "experiments" / "nakazato2024.yaml"
+    groups = load_experiments(experiments, "smoke")[:2]
+    outs = [str(tmp_path / g.group_id / "config.json") for g in groups]
+    args = ["resolve", "--experiments", str(experiments), "--scale", "smoke", "--group",
+            *[g.group_id for g in groups], "--out"]
+    assert main([*args, *outs]) == 0
+    for group, out in zip(groups, outs):
+        assert json.loads(Path(out).read_text()) == group.config
+    # one output file per group, or a one-line error naming both counts
+    assert main([*args, outs[0]]) == 2
+    assert "--group names 2 group(s) but --out 1 file(s)" in capsys.readouterr().err
