@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import importlib
 import itertools
 import json
 import types
@@ -28,8 +29,6 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import importlib
 
 import jsonschema
 import yaml
@@ -200,7 +199,8 @@ def _check_blocks(resolved: dict[str, Any], where: str, trainer: str) -> None:
                           f"{sorted(MODELS)}")
     make_dataclass_config(DATASETS[data["name"]].config_cls, data, f"{where}: data")
     make_dataclass_config(MODELS[model["name"]].config_cls, model, f"{where}: model")
-    make_dataclass_config(TRAINERS[trainer].train_config_class(), resolved["train"], f"{where}: train")
+    make_dataclass_config(TRAINERS[trainer].train_config_class(), resolved["train"],
+                          f"{where}: train")
 
 
 def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,

@@ -155,27 +155,46 @@ class Optimizer:
         self.count = self.count.index_copy(0, index, part.count)
 
     def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
-             lr: torch.Tensor, weight_decay: torch.Tensor, active: torch.Tensor
+             lr: torch.Tensor, weight_decay: torch.Tensor | None, active: torch.Tensor
              ) -> dict[str, torch.Tensor]:
-        """θ_t of every member; ``active`` (M,) bool marks the members that still train."""
+        """θ_t of every member; ``active`` (M,) bool marks the members that still train, and
+        ``weight_decay`` is None when no member decays.
+
+        A frozen member keeps θ and its Adam moments exactly: its step size and moment weights
+        are 0, and its gradient (non-finite once it diverged; 0 · NaN is NaN) is zeroed first.
+        The caller freezes every member whose gradient is not finite (``finite_members``), so
+        zeroing never touches a training member. ``grads`` and the moments are updated in place
+        and no ``torch.where`` masks whole parameters: on the CPU a broadcast mask cost more than
+        the rest of the update.
+        """
         def per_member(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
             return v.view(-1, *[1] * (like.dim() - 1))
 
-        self.count = self.count + active.to(self.count.dtype)
+        on = active.to(self.count.dtype)
+        self.count = self.count + on
+        rate = lr * on  # 0 for frozen members
+        if self.kind == "adam":
+            count = self.count.clamp_min(1)
+            step_size = -rate / (1 - ADAM_BETAS[0] ** count)
+            root_correction = (1 - ADAM_BETAS[1] ** count).sqrt()
+            weights = ((1 - ADAM_BETAS[0]) * on, (1 - ADAM_BETAS[1]) * on)
         new = {}
         for name, p in params.items():
-            keep = per_member(active, p)  # frozen members keep θ (and Adam moments) as they are
-            g = grads[name] + per_member(weight_decay, p) * p
+            g = grads[name].nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+            if weight_decay is not None:
+                g = g.addcmul_(per_member(weight_decay, p), p)
             if self.kind == "adam":
-                first = torch.where(keep, ADAM_BETAS[0] * self.moments[0][name]
-                                    + (1 - ADAM_BETAS[0]) * g, self.moments[0][name])
-                second = torch.where(keep, ADAM_BETAS[1] * self.moments[1][name]
-                                     + (1 - ADAM_BETAS[1]) * g * g, self.moments[1][name])
-                self.moments[0][name], self.moments[1][name] = first, second
-                count = per_member(self.count.clamp_min(1), p)
-                g = (first / (1 - ADAM_BETAS[0] ** count)) / (
-                    (second / (1 - ADAM_BETAS[1] ** count)).sqrt() + ADAM_EPS)
-            # where, not a zero lr: a diverged member's NaN gradient must not reach its θ
-            new[name] = torch.where(keep, p - per_member(lr, p) * g, p)
+                # m + (1-β1)(g - m) is β1·m + (1-β1)·g; a weight of 0 leaves m exactly as it is
+                first = self.moments[0][name].lerp_(g, per_member(weights[0], p))
+                second = self.moments[1][name].lerp_(g.square(), per_member(weights[1], p))
+                denominator = second.sqrt().div_(per_member(root_correction, p)).add_(ADAM_EPS)
+                new[name] = torch.addcdiv(p, first * per_member(step_size, p), denominator)
+            else:
+                new[name] = torch.addcmul(p, per_member(-rate, p), g)
         return new
 
+
+def finite_members(grads: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(M,) bool: members whose gradient is finite everywhere (a sum per member: one read)."""
+    total = sum(g.flatten(1).sum(1) for g in grads.values())
+    return torch.isfinite(total)

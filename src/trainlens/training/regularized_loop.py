@@ -29,6 +29,7 @@ from trainlens.training.regularized import (
     Optimizer,
     RegularizedTrainConfig,
     as_matrix,
+    finite_members,
     power_iteration,
     spectral_norms_sq,
     spectral_weight_names,
@@ -152,6 +153,7 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
     use = {key: bool((hyper[key] > 0).any())
            for key in ("spectral_penalty", "flatness_penalty", "gc_penalty", "input_noise")}
     spectral_names = spectral_weight_names(params)
+    decays = bool((hyper["weight_decay"] > 0).any())
 
     def forward(p: Params, b: Params, x: torch.Tensor) -> torch.Tensor:
         return functional_call(base, (p, b), (x,))
@@ -290,11 +292,13 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
             state.u, v = power_iteration({n: state.params[n] for n in spectral_names}, state.u)
             extras["u"], extras["v"] = state.u, v
         grads, (_, value) = step_fn(state.params, state.buffers, x, y, extras, state.hyper)
-        finite = torch.isfinite(value)
+        # a non-finite loss or gradient is divergence (the gradient sum is one read per member)
+        finite = torch.isfinite(value) & finite_members(grads)
         bad_at = torch.where(training & ~finite, step, bad_at)
         training = training & finite  # a diverged member stays frozen until it is dropped
         state.params = state.optimizer.step(state.params, grads, state.hyper["lr"],
-                                            state.hyper["weight_decay"], training)
+                                            state.hyper["weight_decay"] if decays else None,
+                                            training)
         checks_target = shared.target_loss > 0 and step % shared.check_every == 0
         logs, save = step % shared.log_every == 0, checkpoint is not None and step in save_at
         if not (step % shared.check_every == 0 or logs or save or step == shared.steps):

@@ -15,7 +15,9 @@ from trainlens.models.resnet import ResNet18Config
 from trainlens.models.resnet import build as build_resnet
 from trainlens.probes import geometric_complexity
 from trainlens.training.regularized import (
+    Optimizer,
     RegularizedTrainConfig,
+    finite_members,
     power_iteration,
     spectral_norms_sq,
 )
@@ -162,6 +164,30 @@ def test_a_diverged_member_is_frozen_and_the_others_train_on():
     assert result.diverged_step[0] is None and result.diverged_step[1] is not None
     for name, p in alone.params.items():
         assert torch.allclose(result.params[name][0], p[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_a_frozen_member_with_a_nan_gradient_keeps_theta_and_moments_exactly(kind):
+    params = {"w": torch.randn(2, 3, 4, dtype=torch.float64),
+              "b": torch.randn(2, 3, dtype=torch.float64)}
+    grads = {n: torch.randn_like(p) for n, p in params.items()}
+    optimizer = Optimizer(kind, params)
+    lr, decay = torch.tensor([0.1, 0.1], dtype=torch.float64), torch.tensor([0.0, 0.01])
+    both = torch.ones(2, dtype=torch.bool)
+    params = optimizer.step(params, {n: g.clone() for n, g in grads.items()}, lr, decay, both)
+    before = copy.deepcopy((params, optimizer.moments))
+    grads["w"][1, 0, 0] = float("nan")
+    grads["b"][1, 1] = float("inf")
+    finite = finite_members(grads)
+    assert finite.tolist() == [True, False]
+    after = optimizer.step(params, {n: g.clone() for n, g in grads.items()}, lr, decay, finite)
+    for name in params:
+        assert torch.equal(after[name][1], before[0][name][1])  # frozen: bit for bit
+        for moment, old in zip(optimizer.moments, before[1]):
+            if kind == "adam":
+                assert torch.equal(moment[name][1], old[name][1])
+        assert not torch.equal(after[name][0], before[0][name][0])  # the other one trains
+        assert torch.isfinite(after[name]).all()
 
 
 def test_logged_gc_is_the_probe_on_the_trained_model():
