@@ -279,7 +279,7 @@ SLICE_CAPS = {"epochs": 1, "checkpoints": 2, "n_train": 16, "per_class_train": 4
 def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dict[str, Any]:
     """A resolved group config shrunk to a tiny slice (``trainlens resolve --slice``).
 
-    Every member, model and code path stays; only sizes shrink: one epoch, at most
+    Every group, model and code path stays; only sizes shrink: one epoch, at most
     ``SLICE_CAPS`` training points (per class for image sets), a small region grid and short
     logging windows. ``torch.compile`` is off (a cold compile costs more than the slice).
     ``checksums_file`` replaces torchvision's MD5 table for synthetic test files. The result is
@@ -333,7 +333,8 @@ def _regularized_slice(out: dict[str, Any], checksums_file: str | None) -> dict[
     """The tiny slice of a dherin2022 or fort2019 group: 4 steps logged at 0 and 4 on 4
     training points, a batch of at most 4, ResNets at width at most 4 (same architecture and
     code path, a CPU-sized network: exact GC through a ResNet costs seconds per member on the
-    CPU) and a stiffness probe of 2 examples per class and set."""
+    CPU), a stiffness probe of 2 examples per class and set, and the first and last member of
+    each sub-ensemble (``_sub_ensemble_extremes``)."""
     for model in [out["model"]] + [m["model"] for m in out["members"]]:
         if model.get("name") in ("resnet18", "resnet20"):
             default = 64 if model["name"] == "resnet18" else 16
@@ -351,7 +352,20 @@ def _regularized_slice(out: dict[str, Any], checksums_file: str | None) -> dict[
         if train.get("batch_size", 32):
             train["batch_size"] = min(train.get("batch_size", 32), 4)
     _slice_data(out, checksums_file)
+    out["members"] = _sub_ensemble_extremes(out)
     return out
+
+
+def _sub_ensemble_extremes(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """The first and last member (in grid x seed order) of each sub-ensemble of a sliced
+    regularized group. Every sub-ensemble still trains (each width, depth and batch size), with
+    the grid's end values and two seeds; the members left out differ from these only in values
+    that vmap. A dherin2022 or fort2019 job costs about its member count in the slice (the
+    measure stage probes members one by one), and their groups hold 12 to 54 members."""
+    from trainlens.training.regularized_group import sub_ensembles
+
+    keep = sorted({index for part in sub_ensembles(out) for index in (part[0], part[-1])})
+    return [out["members"][index] for index in keep]
 
 
 def _two_layer_slice(out: dict[str, Any]) -> dict[str, Any]:

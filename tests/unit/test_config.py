@@ -175,6 +175,24 @@ def test_two_layer_slice_shrinks_steps_data_and_waiting_times() -> None:
     assert len(e3["members"]) == len(groups["e3"].config["members"])
 
 
+def test_regularized_slice_keeps_the_first_and_last_member_of_each_sub_ensemble() -> None:
+    groups = {g.experiment: g for g in load_experiments(REPO / "experiments" / "dherin2022.yaml",
+                                                        "paper")}
+    full = groups["e1"].config["members"]  # 7 depths x 3 inits x 3 seeds, a sub-ensemble a depth
+    sliced = tiny_slice(groups["e1"].config)["members"]
+    depths = [m["model"]["depth"] for m in full]
+    expected = []
+    for depth in sorted(set(depths)):
+        at_depth = [m["run_id"] for m, d in zip(full, depths) if d == depth]
+        expected += [at_depth[0], at_depth[-1]]
+    assert sorted(m["run_id"] for m in sliced) == sorted(expected) and len(expected) == 14
+    e2 = groups["e2"].config["members"]  # one sub-ensemble: the grid's ends, two seeds
+    assert [m["run_id"] for m in tiny_slice(groups["e2"].config)["members"]] == [
+        e2[0]["run_id"], e2[-1]["run_id"]]
+    assert e2[0]["seed"] != e2[-1]["seed"]
+    assert e2[0]["train"]["weight_decay"] != e2[-1]["train"]["weight_decay"]
+
+
 def test_every_data_and_model_name_is_registered() -> None:
     for slug in papers_with_experiments():
         for spec in load_yaml(EXPERIMENTS / f"{slug}.yaml")["experiments"].values():
