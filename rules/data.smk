@@ -3,6 +3,8 @@
 INPUTS:  none (the network; offline, a missing dataset stops with the files to put in place).
 OUTPUTS: <data_root>/<dataset>/.verified, a stamp listing every file with its checksum, written
          only after the download was verified; the data files sit in torchvision's layout.
+         <data_root>/<dataset>/decoded.npz, the arrays torchvision decoded (described by the
+         stamp, written before it), which jobs read while the files stay as verified.
 """
 
 

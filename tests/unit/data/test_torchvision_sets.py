@@ -385,3 +385,56 @@ def _first_two_of(labels: torch.Tensor, classes: tuple[int, ...]) -> torch.Tenso
     for c in classes:
         keep[torch.nonzero(labels == c).flatten()[:2]] = True
     return keep
+
+
+def test_download_stores_the_decoded_sets_that_jobs_read(tmp_path: Path, monkeypatch) -> None:
+    """After a verified download a job reads the decoded copy (no MD5 of the data files, no
+    torchvision reader), with the same tensors; a data file changed since, or a damaged copy,
+    sends it back to checking and decoding the files."""
+    write_cifar100(tmp_path, n_train=200, n_test=100)
+    sums = checksums_of(tmp_path)
+    config = TorchvisionConfig("cifar100", n_train_per_class=2, preprocess="standardize_unit_norm")
+    decoded_by_torchvision = load_torchvision(config, None, tmp_path, sums)
+    stamp = tv.download("cifar100", tmp_path, sums)
+    assert json.loads(stamp.read_text())["decoded"]["file"] == "decoded.npz"
+    tv._READ_CACHE.clear()
+    read: list[str] = []
+    monkeypatch.setattr(tv, "_md5", lambda path, *a: read.append(Path(path).name) or md5(path))
+    monkeypatch.setattr(tv, "_decode", lambda *a: pytest.fail("decoded again"))
+    from_copy = load_torchvision(config, None, tmp_path, sums)
+    assert read == ["decoded.npz"]  # only the copy is hashed
+    for field in ("x_train", "y_train", "x_test", "y_test"):
+        assert torch.equal(getattr(from_copy, field), getattr(decoded_by_torchvision, field))
+    assert np.array_equal(from_copy.extras["superclass"],
+                          decoded_by_torchvision.extras["superclass"])
+    monkeypatch.undo()
+    tv._READ_CACHE.clear()
+    copy = stamp.parent / "decoded.npz"
+    blob = bytearray(copy.read_bytes())
+    blob[-100] ^= 0xFF
+    copy.write_bytes(bytes(blob))
+    assert torch.equal(load_torchvision(config, None, tmp_path, sums).x_train,
+                       decoded_by_torchvision.x_train)  # the files again, not the bad copy
+    tv.download("cifar100", tmp_path, sums)
+    path = tmp_path / "cifar-100-python" / "train"
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="train: expected MD5"):
+        load_torchvision(config, None, tmp_path, sums)  # changed after its download: checked
+
+
+def test_a_job_reading_the_decoded_copy_does_not_import_torchvision(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write_cifar10(tmp_path)
+    sums = tmp_path / "sums.json"
+    sums.write_text(json.dumps(checksums_of(tmp_path)))
+    tv.download("cifar10", tmp_path, json.loads(sums.read_text()))
+    code = (f"import sys, json\nfrom trainlens.data.torchvision_sets import *\n"
+            f"c = TorchvisionConfig('cifar10', checksums_file={str(sums)!r})\n"
+            f"s = loader('cifar10')(c, None, {str(tmp_path)!r})\n"
+            f"print(len(s.y_train), 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["30", "False"]  # 5 batches of 6 images
