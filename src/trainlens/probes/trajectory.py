@@ -20,15 +20,16 @@ def normalized_bias_step(bias_step_norm: torch.Tensor, lr: torch.Tensor,
                          dloss_dz: torch.Tensor) -> torch.Tensor:
     """τ_t = ‖Δb_t‖ / (η_t · mean_i |ℓ'_i|) per member (spec §4.1).
 
-    ``bias_step_norm`` (M,), ``lr`` (M,), ``dloss_dz`` (M, B). Steps with mean |ℓ'| = 0 (an
-    exactly fitted sample: no step, no information) give NaN, which the epoch means skip.
+    ``bias_step_norm`` (..., M), ``lr`` (M,), ``dloss_dz`` (..., M, B): leading axes are steps.
+    Steps with mean |ℓ'| = 0 (an exactly fitted sample: no step, no information) give NaN, which
+    the epoch means skip.
     """
-    scale = lr * dloss_dz.abs().mean(dim=1)
+    scale = lr * dloss_dz.abs().mean(dim=-1)
     return torch.where(scale > 0, bias_step_norm / scale, torch.nan)
 
 
 def official_cnn_epsilon(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """ε = |1 − p − y| of the official CNN code (pitfall P13), from the probability ``p`` of class
     1 (M, B): the probability given to the labelled class, not the BCE/2 gradient factor
-    |p − y|/2. Mean over the batch, shape (M,)."""
-    return (1 - p - y.to(p.dtype)).abs().mean(dim=1)
+    |p − y|/2. Mean over the batch (the last axis), shape (..., M)."""
+    return (1 - p - y.to(p.dtype)).abs().mean(dim=-1)

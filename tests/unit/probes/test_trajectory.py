@@ -194,3 +194,35 @@ def test_window_statistics_equal_the_epoch_statistics_when_a_window_is_an_epoch(
     for window, epoch in pairs:
         np.testing.assert_allclose(frame.loc[window].to_numpy(), frame.loc[epoch].to_numpy(),
                                    rtol=1e-9)
+
+
+def test_statistics_do_not_depend_on_the_chunking_and_the_ema_is_its_recursion(one_epoch,
+                                                                               monkeypatch):
+    """The hook computes its per-step quantities a chunk of steps at a time: chunks of 3 steps
+    (carries across chunk and epoch boundaries, the shorter last batch of each epoch: 30 points
+    in batches of 4) give what one chunk per epoch gives, and the logged EMA is
+    s_t = w·s_{t−1} + (1 − w)·τ_t with s_1 = τ_1, from the per-step trace."""
+    config = copy.deepcopy(one_epoch[0])
+    config["train"]["batch_size"] = 4
+    trajectory: list[BiasTrajectoryHook] = []
+
+    def hooks(log, members):
+        trajectory.append(BiasTrajectoryHook(log, FIRST_BIAS, repeat_groups(config), trace=True,
+                                             official_epsilon=True, from_gradient=True))
+        return trajectory[-1:]
+
+    whole = _two_epochs(config, hooks)
+    monkeypatch.setattr(BiasTrajectoryHook, "CHUNK_STEPS", 3)
+    chunked = _two_epochs(config, hooks)
+    assert len(whole) == len(chunked) and (whole.index == chunked.index).all()
+    np.testing.assert_allclose(chunked.to_numpy(), whole.to_numpy(), rtol=1e-12, atol=1e-15)
+    for hook in trajectory:
+        tau = np.nan_to_num(hook.trace_arrays()["tau"], nan=0.0)  # (T, M), T = 2 epochs x 8
+        assert tau.shape[0] == 16
+        ema = [tau[0]]
+        for value in tau[1:]:
+            ema.append(0.95 * ema[-1] + 0.05 * value)
+    run_ids = [m["run_id"] for m in config["members"]]
+    logged = whole.loc["lipschitz_visited_ema", "train"].unstack("step").loc[run_ids].to_numpy()
+    logged = logged.T  # (T, M), members in config order like the trace
+    np.testing.assert_allclose(logged, np.array(ema), rtol=1e-12)
