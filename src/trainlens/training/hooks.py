@@ -6,6 +6,7 @@ here (design principle 3); everything else is measured later on checkpoints.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,19 +25,21 @@ class LossHook(Hook):
 
     def __init__(self, log: MetricLog) -> None:
         self.log = log
-        self._loss_sum: torch.Tensor | float = 0.0
-        self._error_sum: torch.Tensor | float = 0.0
-        self._count = 0
+        self._steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def after_step(self, state: StepState) -> None:
-        self._loss_sum = self._loss_sum + state.losses.mean(dim=1)
-        self._error_sum = self._error_sum + state.loss.error(state.z, state.y).mean(dim=1)
-        self._count += 1
+        # kept, and reduced at the epoch's end: a step then costs no tensor operation
+        self._steps.append((state.losses, state.z, state.y))
 
     def after_epoch(self, state: EvalState) -> None:
-        self.log.log("loss", "train", state.step, self._loss_sum / self._count)
-        self.log.log("abs_error", "train", state.step, self._error_sum / self._count)
-        self._loss_sum, self._error_sum, self._count = 0.0, 0.0, 0
+        loss_means, error_means = [], []
+        for _, run in itertools.groupby(self._steps, key=lambda s: s[0].shape):  # last batch
+            losses, z, y = (torch.stack(t) for t in zip(*run))  # (steps, M, B, ...)
+            loss_means.append(losses.mean(dim=-1))
+            error_means.append(state.loss.error(z, y).mean(dim=-1))
+        self.log.log("loss", "train", state.step, torch.cat(loss_means).mean(0))
+        self.log.log("abs_error", "train", state.step, torch.cat(error_means).mean(0))
+        self._steps = []
         z, y = state.z_test, state.y_test
         self.log.log("loss", "test", state.step, state.loss.value(z, y).mean(dim=1))
         self.log.log("abs_error", "test", state.step, state.loss.error(z, y).mean(dim=1))
