@@ -151,8 +151,9 @@ def ensemble_forward(base: nn.Module):
 def make_sgd_step(base: nn.Module, loss: Loss, compile: bool = False):
     """One plain-SGD step of every member: θ_t = θ_{t-1} − η_t ∇_θ mean_b ℓ(z(x_b; θ_{t-1}), y_b).
 
-    A pure function (params, x, y, lr) → (new params, grads at θ_{t-1}, z, per-example losses),
-    so hooks can compare θ_{t-1} and θ_t without copies, and ``torch.compile`` can fuse it.
+    A pure function (params, x, y, lr) → (new params, grads at θ_{t-1}, z, per-example losses,
+    (M,) whether every loss of the batch is finite), so hooks can compare θ_{t-1} and θ_t without
+    copies, and ``torch.compile`` can fuse it.
     """
 
     def member_loss(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor):
@@ -167,7 +168,7 @@ def make_sgd_step(base: nn.Module, loss: Loss, compile: bool = False):
         grads, (_, (z, per_example)) = grad_fn(params, x, y)
         new = {name: p - lr.view(-1, *[1] * (p.dim() - 1)) * grads[name]
                for name, p in params.items()}
-        return new, grads, z, per_example
+        return new, grads, z, per_example, torch.isfinite(per_example).all(dim=1)
 
     if not compile:
         return sgd_step
@@ -204,6 +205,15 @@ def _gather(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """data (M, N, ...) indexed per member by index (M, B) → (M, B, ...)."""
     members = torch.arange(data.shape[0], device=data.device).unsqueeze(1)
     return data[members, index]
+
+
+def _first_non_finite(first_bad: torch.Tensor, finite: list[torch.Tensor], first_step: int
+                      ) -> torch.Tensor:
+    """``first_bad`` (M,; -1 while finite) with the first of the steps first_step + 1, ... whose
+    ``finite`` flag (one (M,) tensor per step) is false, for members that had none before."""
+    bad = ~torch.stack(finite)  # (steps, M)
+    first = first_step + 1 + bad.to(torch.int32).argmax(dim=0)  # argmax: the first maximum
+    return torch.where((first_bad < 0) & bad.any(dim=0), first, first_bad)
 
 
 def stack_splits(splits: Sequence[Split]) -> tuple[torch.Tensor, ...]:
@@ -256,18 +266,19 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
         lr = lr0 * config.lr_decay_per_epoch ** epoch
         order = torch.from_numpy(np.stack([rng.permutation(n_train) for rng in order_rngs]))
         order = order.to(device)
+        finite: list[torch.Tensor] = []  # per step (M,); divergence is located per epoch
         for b in range(steps_per_epoch):
             index = order[:, b * config.batch_size:(b + 1) * config.batch_size]
             x, y = _gather(x_train, index), _gather(y_train, index)
             params_before = params
-            params, grads, z, per_example = step_fn(params, x, y, lr)
+            params, grads, z, per_example, step_finite = step_fn(params, x, y, lr)
             step += 1
-            bad = ~torch.isfinite(per_example).all(dim=1) & (first_bad < 0)
-            first_bad = torch.where(bad, step, first_bad)
+            finite.append(step_finite)
             state = StepState(step, epoch, steps_per_epoch, lr, params_before, params, grads, x, z,
                               y, per_example, loss)
             for hook in hooks:
                 hook.after_step(state)
+        first_bad = _first_non_finite(first_bad, finite, step - len(finite))
         with torch.no_grad():
             z_test = forward(params, x_test)
         for hook in hooks:
