@@ -333,8 +333,8 @@ def _regularized_slice(out: dict[str, Any], checksums_file: str | None) -> dict[
     """The tiny slice of a dherin2022 or fort2019 group: 4 steps logged at 0 and 4 on 4
     training points, a batch of at most 4, ResNets at width at most 4 (same architecture and
     code path, a CPU-sized network: exact GC through a ResNet costs seconds per member on the
-    CPU), a stiffness probe of 2 examples per class and set, and the first and last member of
-    each sub-ensemble (``_sub_ensemble_extremes``)."""
+    CPU), a stiffness probe of 2 examples per class and set, and the members of the first seed
+    (``_first_seed_members``)."""
     for model in [out["model"]] + [m["model"] for m in out["members"]]:
         if model.get("name") in ("resnet18", "resnet20"):
             default = 64 if model["name"] == "resnet18" else 16
@@ -352,20 +352,18 @@ def _regularized_slice(out: dict[str, Any], checksums_file: str | None) -> dict[
         if train.get("batch_size", 32):
             train["batch_size"] = min(train.get("batch_size", 32), 4)
     _slice_data(out, checksums_file)
-    out["members"] = _sub_ensemble_extremes(out)
+    out["members"] = _first_seed_members(out)
     return out
 
 
-def _sub_ensemble_extremes(out: dict[str, Any]) -> list[dict[str, Any]]:
-    """The first and last member (in grid x seed order) of each sub-ensemble of a sliced
-    regularized group. Every sub-ensemble still trains (each width, depth and batch size), with
-    the grid's end values and two seeds; the members left out differ from these only in values
-    that vmap. A dherin2022 or fort2019 job costs about its member count in the slice (the
-    measure stage probes members one by one), and their groups hold 12 to 54 members."""
-    from trainlens.training.regularized_group import sub_ensembles
-
-    keep = sorted({index for part in sub_ensembles(out) for index in (part[0], part[-1])})
-    return [out["members"][index] for index in keep]
+def _first_seed_members(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """The members of a sliced regularized group with its first seed: one replicate of every
+    grid value (every width, depth, batch size, strength and lr still trains), at least two
+    members. A dherin2022 or fort2019 slice job costs about its member count (the measure stage
+    probes members one by one), and their groups hold 3 seeds of 1 to 21 grid values."""
+    members = out["members"]
+    first = [m for m in members if m["seed"] == members[0]["seed"]]
+    return first if len(first) >= 2 else members[:2]
 
 
 def _two_layer_slice(out: dict[str, Any]) -> dict[str, Any]:
