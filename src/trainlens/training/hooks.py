@@ -94,6 +94,8 @@ class BiasTrajectoryHook(Hook):
     Σ|‖Δb_t‖ − η_t‖∇_{b1}ℓ_t‖| / Σ η_t‖∇_{b1}ℓ_t‖ (float32 rounding of b shows up there).
     """
 
+    CHUNK_STEPS = 256  # steps held before their statistics are computed (b: 256 × M × d)
+
     def __init__(self, log: MetricLog, bias_name: str, repeat_groups: Sequence[Sequence[int]],
                  ema_every: int = 1, ema_weight: float = 0.95, trace: bool = False,
                  official_epsilon: bool = False, from_gradient: bool = False) -> None:
@@ -159,8 +161,6 @@ class BiasTrajectoryHook(Hook):
         self._filled = k + 1
         self._steps_per_epoch = state.steps_per_epoch
         self._loss = state.loss
-
-    CHUNK_STEPS = 256  # steps held before their statistics are computed (b: 256 × M × d)
 
     def _flush(self) -> None:
         """The per-step quantities of the chunk's n steps, vectorised over the step axis, added
