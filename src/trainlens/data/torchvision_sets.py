@@ -42,6 +42,7 @@ from trainlens.data.corruption import (
     replace_labels_uniformly,
 )
 from trainlens.data.preprocess import check_preprocess, preprocess
+from trainlens.io import atomic_path
 
 
 @dataclass(frozen=True)
@@ -400,11 +401,8 @@ def _write_decoded(name: str, root: Path, checksums: Mapping[str, str] | None,
         for label_kind, labels in (raw.raw_labels or {}).items():
             arrays[f"{split}_raw_{label_kind}"] = np.asarray(labels, dtype=np.int64)
     target = root / name / DECODED
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{DECODED}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
+    with atomic_path(target) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, **arrays)  # uncompressed: read in a fraction of a second
-    os.replace(tmp, target)
     return {"file": DECODED, "md5": _md5(target), "checksums": dict(checksums or {}) or None,
             "torchvision": metadata.version("torchvision"),  # the reader that decoded it
             "sources": _file_stats(root, sorted(md5s))}

@@ -152,6 +152,7 @@ class BiasTrajectoryHook(Hook):
                 chunk["g"] = torch.empty_like(chunk["b"])
             self._chunk, self._filled, self._chunk_first_step = chunk, 0, state.step
             self._lr = state.lr.to(torch.float64)
+            self._steps_per_epoch, self._loss = state.steps_per_epoch, state.loss
         k = self._filled
         chunk["b"][k].copy_(state.params[self.bias_name].detach())
         chunk["z"][k].copy_(state.z)
@@ -159,8 +160,6 @@ class BiasTrajectoryHook(Hook):
         if self.from_gradient:
             chunk["g"][k].copy_(state.grads[self.bias_name])
         self._filled = k + 1
-        self._steps_per_epoch = state.steps_per_epoch
-        self._loss = state.loss
 
     def _flush(self) -> None:
         """The per-step quantities of the chunk's n steps, vectorised over the step axis, added
@@ -222,7 +221,7 @@ class BiasTrajectoryHook(Hook):
         if self.trace:
             self.traces["tau"] += list(tau.unbind(0))
             self.traces["abs_dloss_dz"] += list(dz.abs().mean(dim=-1).unbind(0))
-            self.traces["bias"] += list(b.clone().unbind(0))
+            self.traces["bias"] += list(b.unbind(0))  # a chunk's buffer is never reused
 
     def _log_ema(self, tau: torch.Tensor, first_step: int) -> None:
         """The EMA s_t = w·s_{t−1} + (1 − w)·τ_t over the chunk's steps (s = τ at the first step
