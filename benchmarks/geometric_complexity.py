@@ -3,7 +3,7 @@ acceptance: >= 15x).
 
 Baseline: a per-example Python loop, one full input Jacobian per example with
 ``torch.autograd.functional.jacobian`` (how the community notebook computes it, squared here).
-trainlens: ``trainlens.probes.geometric_complexity``, one batched VJP per logit (10 in one
+trainlens: ``trainlens.probes.geometric_complexity``, one backward pass per logit (10 in a
 ``vmap``). Both in float32 on the same model and inputs; the values must agree to 1e-5
 relative. Each timing is the minimum over repeats after a warm-up.
 """
@@ -38,5 +38,5 @@ def run(quick: bool = False) -> list[dict]:
         raise AssertionError(f"exact GC {float(value)} differs from the loop's {float(expected)}")
     return [{"case": "exact GC, 784-256-256-10 MLP, batch 256", "baseline_s": baseline_s,
              "trainlens_s": trainlens_s, "ratio": baseline_s / trainlens_s, "target": 15,
-             "note": f"per-example jacobian loop vs 10 batched VJPs; GC {float(value):.4g}, "
+             "note": f"per-example jacobian loop vs 10 backward passes; GC {float(value):.4g}, "
                      f"relative difference {relative:.1e}; threads {torch.get_num_threads()}"}]

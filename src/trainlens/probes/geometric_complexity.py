@@ -8,9 +8,10 @@ of the **logit** network f_θ (not the softmax), with the **squared** Frobenius 
 
 Two computations, both pure functions of (function or model, batch):
 
-- **exact** (measurement): one batched VJP per output k of the batch-summed logit, i.e. K
-  backward passes in one ``vmap``; valid only when examples do not interact, so models are put in
-  eval mode (BatchNorm on running statistics, spec pitfall 3);
+- **exact**: one VJP per output k of the batch-summed logit, i.e. K backward passes (in one
+  ``vmap`` inside the trainer's transforms, a plain loop for the measure stage); valid only when
+  examples do not interact, so models are put in eval mode (BatchNorm on running statistics,
+  spec pitfall 3);
 - **Hutchinson** (penalties, large K): with Rademacher v ∈ {±1}^K, E‖vᵀJ‖² = ‖J‖²_F. One
   projection per example has variance 2 Σ_{k≠l} (JJᵀ)²_kl (``hutchinson_variance``); the batch
   mean of B examples and P projections has that divided by B²P summed over examples. The
@@ -25,6 +26,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from torch.func import vjp, vmap
+
+from trainlens.probes.lipschitz import input_gradients_per_output, input_jacobians
 
 LogitFunction = Callable[[torch.Tensor], torch.Tensor]
 
@@ -89,10 +92,13 @@ def per_example_geometric_complexity(model: nn.Module, x: torch.Tensor,
     """‖∇ₓ f(x_i)‖²_F for every example, shape (N,), in eval mode; its mean is GC. This is the
     ``geometric_complexity`` probe of the measure stage (``probes: [geometric_complexity]``).
     A measurement: detached from the parameters (penalties use ``hutchinson_sq_norms``), taken
-    ``chunk_size`` examples at a time (K × chunk × d Jacobian entries in memory)."""
-    with _EvalMode(model), torch.enable_grad():
-        return torch.cat([input_jacobian_sq_norms(_model_function(model), part.detach()).detach()
-                          for part in x.split(chunk_size)])
+    ``chunk_size`` examples at a time, one plain backward pass per output
+    (``input_gradients_per_output``; ``input_jacobian_sq_norms`` is the same sum inside
+    ``torch.func`` transforms)."""
+    def sq_norms(part: torch.Tensor) -> torch.Tensor:
+        return sum(g.pow(2).flatten(1).sum(1) for g in input_gradients_per_output(model, part))
+
+    return torch.cat([sq_norms(part) for part in x.split(chunk_size)])
 
 
 def geometric_complexity(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -129,8 +135,6 @@ def geometric_complexity_hutchinson(model: nn.Module, x: torch.Tensor, projectio
 def hutchinson_variance(model: nn.Module, x: torch.Tensor, projections: int) -> torch.Tensor:
     """Exact variance of ``geometric_complexity_hutchinson`` over the Rademacher draws:
     (1/(N²P)) Σ_i 2 Σ_{k≠l} (J_i J_iᵀ)²_kl, from the exact Jacobians (eval mode)."""
-    from trainlens.probes.lipschitz import input_jacobians
-
     jac = input_jacobians(model, x).flatten(2)  # (N, K, d)
     gram = jac @ jac.transpose(1, 2)  # (N, K, K)
     off_diagonal = gram.pow(2).sum((1, 2)) - torch.diagonal(gram, dim1=1, dim2=2).pow(2).sum(1)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from scipy.optimize import linprog
 from torch import nn
 
 from trainlens.probes.lipschitz import input_gradient_norms
@@ -35,6 +34,8 @@ def lp_bound(train_patterns: np.ndarray, train_lipschitz: np.ndarray,
 
     Variables [α, t] with t ≥ |α|: minimise λ·t subject to S_T α = κ, α − t ≤ 0, −α − t ≤ 0.
     """
+    from scipy.optimize import linprog  # here: importing SciPy's optimizer costs every job 0.7 s
+
     n = len(train_lipschitz)
     identity = np.eye(n)
     result = linprog(
