@@ -74,6 +74,21 @@ class LoukasMLP(nn.Module):
         """Scalar output z per example, shape (batch,): no final sigmoid (the loss applies it)."""
         return self.body(self.shift(x)).squeeze(-1)
 
+    def forward_stacked(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """``forward`` of M members at once: ``params`` stacked along a leading member axis
+        (M, ...), inputs (M, B, d) → outputs (M, B). Batched matrix products in place of
+        ``vmap(functional_call)``, which the eager ensemble step at batch size 1 spends most of
+        its time dispatching (2.6x faster a step at E1a's size); it reads only the layer
+        structure of ``self``, so a parameter-free (meta) copy serves."""
+        h = torch.relu(x + params[FIRST_BIAS].unsqueeze(-2))
+        for index, layer in enumerate(self.body):
+            if isinstance(layer, nn.Linear):
+                weight, bias = params[f"body.{index}.weight"], params[f"body.{index}.bias"]
+                h = torch.baddbmm(bias.unsqueeze(-2), h, weight.transpose(-1, -2))
+            else:
+                h = layer(h)
+        return h.squeeze(-1)
+
 
 @dataclass(frozen=True)
 class LoukasCNNConfig:
