@@ -1,7 +1,5 @@
 """The smoke workflow, built once per test session: the end-to-end test checks it and the SLURM
-test compares a cluster build against it (one local build instead of two saves CI minutes). Both
-are marked ``xdist_group("smoke_build")`` so that one pytest-xdist worker runs them and builds it
-once, while the other worker runs the paper slice and the remaining tests."""
+test compares a cluster build against it (one local build instead of two saves CI minutes)."""
 
 from __future__ import annotations
 

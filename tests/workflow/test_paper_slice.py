@@ -22,7 +22,6 @@ from trainlens.config import load_experiments
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("slice")
 def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
     for name in WORKFLOW_FILES:
         source = REPO / name

@@ -44,7 +44,6 @@ def _snakemake(cwd: Path, *args: str, timeout: int) -> subprocess.CompletedProce
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("smoke_build")
 def test_training_groups_through_slurm_match_a_local_run(tmp_path, smoke_build):
     subprocess.run(["bash", str(CLUSTER), "install"], check=True)
     local, done = smoke_build

@@ -65,7 +65,6 @@ def test_same_seed_gives_identical_tables_across_fresh_processes(tmp_path, e1a_s
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("smoke_build")
 def test_smoke_workflow_end_to_end(smoke_build):
     tmp_path, done = smoke_build
     assert done.returncode == 0, done.stderr[-5000:]
