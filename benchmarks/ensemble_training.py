@@ -1,8 +1,9 @@
 """Case: 16 loukas2021 E1a MLP members at batch size 1, float64, on the CPU.
 
 Baseline: the 16 runs one after another with plain ``torch.optim.SGD`` (how the official code
-trains, ``trainlens.training.reference.train_alone``). trainlens: one ``torch.func`` ensemble of
-the 16 (eager, and ``torch.compile``d as paper scale uses it). Same data, init and order streams.
+trains, ``trainlens.training.reference.train_alone``). trainlens: one ensemble of the 16 (eager:
+one batched forward and one backward pass a step; compiled: ``vmap(grad)`` fused by
+``torch.compile``, as paper scale uses it). Same data, init and order streams.
 Steady-state time per step is measured after a warm-up; compile time is reported on its own.
 """
 

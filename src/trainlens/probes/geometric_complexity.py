@@ -8,10 +8,9 @@ of the **logit** network f_θ (not the softmax), with the **squared** Frobenius 
 
 Two computations, both pure functions of (function or model, batch):
 
-- **exact**: one VJP per output k of the batch-summed logit, i.e. K backward passes (in one
-  ``vmap`` inside the trainer's transforms, a plain loop for the measure stage); valid only when
-  examples do not interact, so models are put in eval mode (BatchNorm on running statistics,
-  spec pitfall 3);
+- **exact** (measurement): one backward pass per output k of the batch-summed logit, K in all;
+  valid only when examples do not interact, so models are put in eval mode (BatchNorm on running
+  statistics, spec pitfall 3);
 - **Hutchinson** (penalties, large K): with Rademacher v ∈ {±1}^K, E‖vᵀJ‖² = ‖J‖²_F. One
   projection per example has variance 2 Σ_{k≠l} (JJᵀ)²_kl (``hutchinson_variance``); the batch
   mean of B examples and P projections has that divided by B²P summed over examples. The
@@ -39,18 +38,6 @@ def _model_function(model: nn.Module) -> LogitFunction:
 def _as_matrix(z: torch.Tensor) -> torch.Tensor:
     """Outputs as (N, K): a scalar-output model (N,) is K = 1 (regression, spec §4)."""
     return z.unsqueeze(-1) if z.dim() == 1 else z.flatten(1)
-
-
-def input_jacobian_sq_norms(f: LogitFunction, x: torch.Tensor) -> torch.Tensor:
-    """Per-example ‖∇ₓ f(x_i)‖²_F, shape (N,), exactly: K batched VJPs of the batch-summed
-    logits, one per output (examples must not interact). Works inside ``torch.func`` transforms
-    (the trainer vmaps it over ensemble members)."""
-    z, pullback = vjp(lambda inputs: _as_matrix(f(inputs)), x)
-    n_outputs = z.shape[1]
-    selectors = torch.eye(n_outputs, dtype=z.dtype, device=z.device)
-    selectors = selectors.unsqueeze(1).expand(n_outputs, *z.shape)  # (K, N, K): output k of all
-    (jacobians,) = vmap(pullback)(selectors)  # (K, N, *x.shape[1:])
-    return jacobians.pow(2).flatten(2).sum(dim=(0, 2))
 
 
 def hutchinson_sq_norms(f: LogitFunction, x: torch.Tensor,
@@ -92,9 +79,8 @@ def per_example_geometric_complexity(model: nn.Module, x: torch.Tensor,
     """‖∇ₓ f(x_i)‖²_F for every example, shape (N,), in eval mode; its mean is GC. This is the
     ``geometric_complexity`` probe of the measure stage (``probes: [geometric_complexity]``).
     A measurement: detached from the parameters (penalties use ``hutchinson_sq_norms``), taken
-    ``chunk_size`` examples at a time, one plain backward pass per output
-    (``input_gradients_per_output``; ``input_jacobian_sq_norms`` is the same sum inside
-    ``torch.func`` transforms)."""
+    ``chunk_size`` examples at a time, one backward pass per output
+    (``input_gradients_per_output``)."""
     def sq_norms(part: torch.Tensor) -> torch.Tensor:
         return sum(g.pow(2).flatten(1).sum(1) for g in input_gradients_per_output(model, part))
 
