@@ -19,5 +19,5 @@ def smoke_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     for name in WORKFLOW_FILES:
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    # about 23 min on 2 cores (2026-12-01); the limit only stops a hung build
+    # 19 to 32 min on 2 cores (2026-12-01 and 02); the limit only stops a hung build
     return root, snakemake("--cores", "2", "figures/all", cwd=root, timeout=2700)
