@@ -22,7 +22,7 @@ from torch.func import functional_call, grad_and_value, vmap
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from trainlens.probes.geometric_complexity import hutchinson_sq_norms
-from trainlens.training.ensemble import _gather
+from trainlens.training.ensemble import _gather, summed_member_gradients
 from trainlens.training.losses import LOSSES
 from trainlens.training.recorder import MetricLog
 from trainlens.training.regularized import (
@@ -189,7 +189,7 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
     if use["flatness_penalty"] or use["gc_penalty"]:  # the objective differentiates inside
         step_fn = vmap(grad_and_value(objective, has_aux=True))
     else:
-        step_fn = _summed_member_gradients(vmap(objective))
+        step_fn = summed_member_gradients(vmap(objective))
 
     def eval_losses(p, b, x, y):
         z = forward(p, b, x)
@@ -208,12 +208,12 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
                 total = total + g.pow(2).flatten(1).sum(1)
         return total
 
+    loss_sum_gradients = summed_member_gradients(
+        vmap(lambda q, b, x, y: (loss.value(forward(q, b, x), y).sum(), ()), out_dims=(0, None)))
+
     def eval_gradient(p, b, x, y):
         """∇_θ Σ_i ℓ_i per member, a dict of (M, ...)."""
-        summed = _summed_member_gradients(
-            vmap(lambda q, bb, xx, yy: (loss.value(forward(q, bb, xx), yy).sum(), ()),
-                 out_dims=(0, None)))
-        grads, _ = summed(p, b, x, y)
+        grads, _ = loss_sum_gradients(p, b, x, y)
         return grads
 
     def over_chunks(fn, p, b, *data, batched: bool = False):
@@ -357,24 +357,6 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
         checkpoint(step, {**params, **buffers})
     return RegularizedResult(params, buffers, step, diverged, stopped,
                              time.perf_counter() - start_time, log)
-
-
-def _summed_member_gradients(batched: Callable[..., tuple[torch.Tensor, object]]):
-    """``batched(params, *args)`` → (per-member objective (M,), aux: a tensor or ()) turned into
-    (per-member gradients, (objective, aux)) by one backward pass of the members' sum: members
-    share no parameter, so the gradient of the sum in θ_m is member m's own. The same as
-    ``vmap(grad_and_value(·, has_aux=True))`` without functorch's per-operation transforms (and
-    a job without a nested penalty never imports torch._dynamo, 3.5 s)."""
-
-    def gradients(params: Params, *args):
-        leaves = {name: p.detach().requires_grad_() for name, p in params.items()}
-        with torch.enable_grad():
-            total, aux = batched(leaves, *args)
-            grads = torch.autograd.grad(total.sum(), tuple(leaves.values()))
-        aux = aux.detach() if isinstance(aux, torch.Tensor) else aux
-        return dict(zip(leaves, grads)), (total.detach(), aux)
-
-    return gradients
 
 
 def _fresh_flags(n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
