@@ -19,5 +19,6 @@ def smoke_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     for name in WORKFLOW_FILES:
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    # 19 to 32 min on 2 cores (2026-12-01 and 02); the limit only stops a hung build
+    # 16 min on 2 cores with compiled bytecode (2026-12-02 21:50 UTC; 19 to 32 min before); the
+    # limit only stops a hung build
     return root, snakemake("--cores", "2", "figures/all", cwd=root, timeout=2700)

@@ -34,7 +34,8 @@ def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
     checksums = tmp_path / "checksums.json"
     checksums.write_text(json.dumps(checksums_of(data)))
     config = ["--config", "scale=paper", "slice=True", f"checksums={checksums}"]
-    # 16 to 30 min on 2 cores (2026-12-01 and 02); the limit only stops a hung build
+    # 12 min on 2 cores with compiled bytecode (2026-12-02 21:16 UTC; 16 to 30 min before, each
+    # job recompiling torch's sources); the limit only stops a hung build
     done = snakemake("--cores", "2", "figures/all", *config, cwd=tmp_path, timeout=2700)
     assert done.returncode == 0, done.stderr[-5000:]
 
