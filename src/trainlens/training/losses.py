@@ -16,7 +16,9 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Loss:
-    """``value(z, y)`` per example; ``dz(z, y)`` = ∂value/∂z for scalar outputs (None otherwise);
+    """``value(z, y)`` per example, over any leading axes (z (..., K) or (...) for scalar
+    outputs, y (...)): members and examples alike, so an ensemble needs no ``vmap``;
+    ``dz(z, y)`` = ∂value/∂z for scalar outputs (None otherwise);
     ``error(z, y)`` the per-example error reported next to the loss (spec §4.8);
     ``probability(z)`` the model's probability of class 1 for scalar outputs: σ(z) for BCE, and
     the output itself for MSE on 0/1 targets (loukas2021 E1c), as the official ε (P13) reads it."""
@@ -42,7 +44,9 @@ def _mse_onehot_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _cross_entropy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(z, y, reduction="none")
+    # any leading axes (members, examples): F.cross_entropy would read axis 1 as the classes
+    flat = F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1), reduction="none")
+    return flat.view(y.shape)
 
 
 LOSSES: dict[str, Loss] = {

@@ -115,3 +115,21 @@ def test_cross_entropy_error_is_zero_one() -> None:
     manual = torch.logsumexp(z, dim=1) - z[torch.arange(4), y]
     torch.testing.assert_close(loss.value(z, y), manual)
     assert loss.dz is None and loss.classifier
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_losses_take_leading_member_axes(name: str) -> None:
+    # the eager ensemble step calls each loss once on (M, B[, K]) outputs: every member's row
+    # must be that member's own per-example losses (cross-entropy reads axis 1 as the classes
+    # unless the leading axes are flattened)
+    generator = torch.Generator().manual_seed(0)
+    scalar = name in ("mse_half", "bce_half")
+    z = torch.randn((3, 5) if scalar else (3, 5, 4), generator=generator, dtype=torch.float64)
+    y = (torch.randint(0, 2, (3, 5), generator=generator) if name == "bce_half"
+         else torch.randn(3, 5, generator=generator, dtype=torch.float64) if scalar
+         else torch.randint(0, 4, (3, 5), generator=generator))
+    batched = LOSSES[name].value(z, y)
+    assert batched.shape == (3, 5)
+    for member in range(3):
+        torch.testing.assert_close(batched[member], LOSSES[name].value(z[member], y[member]),
+                                   rtol=0, atol=0)
