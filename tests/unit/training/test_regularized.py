@@ -307,3 +307,35 @@ def test_batchnorm_statistics_move_once_per_step_whatever_the_penalties():
     plain = _train([copy.deepcopy(model)], [_config(steps=1)], [0], data)
     for name in ("stem.1.running_mean", "stem.1.running_var"):
         assert torch.allclose(one.buffers[name], plain.buffers[name], rtol=1e-12)
+
+
+def test_mlp_batched_step_equals_the_vmapped_step(monkeypatch):
+    # the MLP trains through forward_stacked (batched products, features first); a copy
+    # without it takes vmap(functional_call): every non-nested term on, per-member strengths
+    from trainlens.models.mlp import MLP, MLPConfig
+    from trainlens.models.mlp import build as build_mlp
+
+    config = MLPConfig(input_dim=D, widths=(6, 5), out_dim=K, activation="tanh")
+    models = [build_mlp(config, torch.Generator().manual_seed(s)).double() for s in range(3)]
+    configs = [_config(optimizer=o, batch_size=5, steps=7, spectral_penalty=s, input_noise=n,
+                       weight_decay=w)
+               for o, s, n, w in (("adam", 0.1, 0.0, 0.01), ("adam", 0.0, 0.3, 0.0),
+                                  ("adam", 0.2, 0.1, 0.001))]
+    calls = []
+    stacked_forward = MLP.forward_stacked
+    monkeypatch.setattr(MLP, "forward_stacked",
+                        lambda self, p, x: calls.append(1) or stacked_forward(self, p, x))
+    batched = _train([copy.deepcopy(m) for m in models], configs, [0, 1, 2])
+    assert calls  # the batched path did run
+    plain = [copy.deepcopy(m) for m in models]
+    for model in plain:
+        model.forward_stacked = None  # no batched forward: the vmap fallback
+    calls.clear()
+    vmapped = _train(plain, configs, [0, 1, 2])
+    assert not calls
+    for name, p in vmapped.params.items():
+        assert torch.allclose(batched.params[name], p, rtol=1e-10, atol=1e-12), name
+    for (key, a), (_, b) in zip(batched.log.frame(["a", "b", "c"], [None] * 3).iterrows(),
+                                vmapped.log.frame(["a", "b", "c"], [None] * 3).iterrows()):
+        assert a["metric"] == b["metric"] and abs(a["value"] - b["value"]) <= 1e-10 * (
+            1 + abs(b["value"])), (a["metric"], a["value"], b["value"])
