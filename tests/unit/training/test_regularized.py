@@ -335,7 +335,7 @@ def test_mlp_batched_step_equals_the_vmapped_step(monkeypatch):
     assert not calls
     for name, p in vmapped.params.items():
         assert torch.allclose(batched.params[name], p, rtol=1e-10, atol=1e-12), name
-    for (key, a), (_, b) in zip(batched.log.frame(["a", "b", "c"], [None] * 3).iterrows(),
-                                vmapped.log.frame(["a", "b", "c"], [None] * 3).iterrows()):
+    for (_, a), (_, b) in zip(batched.log.frame(["a", "b", "c"], [None] * 3).iterrows(),
+                              vmapped.log.frame(["a", "b", "c"], [None] * 3).iterrows()):
         assert a["metric"] == b["metric"] and abs(a["value"] - b["value"]) <= 1e-10 * (
             1 + abs(b["value"])), (a["metric"], a["value"], b["value"])
