@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from benchmarks.timing import CPU
 from trainlens.config import load_experiments
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +37,7 @@ def _timed(command: list[str], cwd: Path, log: Path) -> float:
     return seconds
 
 
-def e1a_paper(quick: bool = False) -> list[dict]:
+def e1a_paper(quick: bool = False, device: torch.device = CPU) -> list[dict]:
     (group,) = [g for g in load_experiments(REPO / "experiments" / "loukas2021.yaml", "paper")
                 if g.experiment == "e1a"]
     config = dict(group.config)
@@ -50,15 +53,16 @@ def e1a_paper(quick: bool = False) -> list[dict]:
                    str(work / "config.json"), "--runs", str(work / "runs.parquet"),
                    "--metrics", str(work / "metrics.parquet"), "--checkpoints",
                    str(work / "checkpoints"), "--trace", str(work / "trace.npz"),
-                   "--threads", "2"]
+                   "--threads", "2", "--device", str(device)]
         seconds = _timed(command, work, Path(tempfile.gettempdir()) / "benchmark_e1a_paper.log")
     return [{"case": f"loukas2021 E1a paper config ({members} runs x {steps:,} steps at bs 1)",
              "baseline_s": None, "trainlens_s": seconds, "budget_s": budget,
              "note": "`trainlens train` of the paper-scale group, one compiled ensemble, "
-                     "2 threads, compile included"}]
+                     f"2 threads on {device}, compile included"}]
 
 
-def smoke_workflow(quick: bool = False) -> list[dict]:
+def smoke_workflow(quick: bool = False, device: torch.device = CPU) -> list[dict]:
+    """The smoke scale is a CPU build by design (2 cores), whatever the runner's device."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name in WORKFLOW_FILES:
