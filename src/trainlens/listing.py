@@ -129,7 +129,7 @@ def _paper_lines(root: Path, document: dict[str, Any], scale: str, width: int) -
     if not rows:
         return lines + _wrap("  claims (not checked yet): ", " ".join(ids), width)
     checked = ", ".join(sorted({row["scale"] for row in rows.values()}))
-    lines.append(f"  claims (checked at {checked} scale; * = gating: its FAIL fails the paper):")
+    lines.append(f"  claims (checked at {checked} scale; * = gating: gating claim):")
     for claim_id in ids:
         mark, verdict, detail = claim_status(rows.get(claim_id))
         lines += _wrap(f"    {claim_id:<4}{mark} {verdict:<14}", detail, width)
