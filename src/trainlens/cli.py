@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -39,8 +40,6 @@ def positive_int(text: str) -> int:
 
 
 def _threads(n: int, deterministic: bool = False) -> None:
-    import os
-
     import torch
 
     torch.set_num_threads(n)  # oversubscribed threads are many times slower on 2 cores
@@ -202,11 +201,15 @@ def cmd_manifest(a: argparse.Namespace) -> None:
 def cmd_list(a: argparse.Namespace) -> None:
     import yaml
 
-    from trainlens.listing import find_root, listing
+    from trainlens.listing import LOADER, find_root, listing
 
     root = find_root(a.root or Path.cwd())
-    scale = a.scale or yaml.safe_load((root / "experiments" / "config.yaml").read_text())["scale"]
-    print(listing(root, scale))
+    config = (root / "experiments" / "config.yaml").read_text()
+    scale = a.scale or yaml.load(config, Loader=LOADER)["scale"]  # LOADER is a safe loader
+    try:
+        print(listing(root, scale))
+    except BrokenPipeError:  # `trainlens list | head`: the reader left, which is no error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes stdout at exit)
 
 
 def cmd_download(a: argparse.Namespace) -> None:
