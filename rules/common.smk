@@ -6,16 +6,25 @@ INPUTS:  experiments/config.yaml (validated against experiments/schemas/config.s
 OUTPUTS: none; defines PAPERS, SCALE, GROUPS, FIGURES and the wildcard constraints.
 """
 
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
-from trainlens.cli import load_module
-from trainlens.config import TRAINERS, load_experiments
-from trainlens.data import DATASETS
-from trainlens.report import figure_labels
+from trainlens.schema_errors import config_problem
 
-validate(config, "../experiments/schemas/config.schema.yaml")
+# A bad value stops the workflow with one line (key, value, allowed values, did you mean) before
+# Snakemake's own validation, which would print the whole schema; that one still runs to fill
+# in the schema's defaults. sys.exit: Snakemake adds no traceback to a SystemExit.
+CONFIG_SCHEMA = f"{workflow.basedir}/experiments/schemas/config.schema.yaml"
+if problem := config_problem(config, CONFIG_SCHEMA):
+    sys.exit(problem)
+validate(config, CONFIG_SCHEMA)
+
+from trainlens.cli import load_module  # noqa: E402 (after the check: these import torch)
+from trainlens.config import TRAINERS, ConfigError, load_experiments  # noqa: E402
+from trainlens.data import DATASETS  # noqa: E402
+from trainlens.report import figure_labels  # noqa: E402
 
 SCALE = config["scale"]
 PAPERS = config["papers"]
@@ -25,9 +34,9 @@ DEVICE = config["device"]
 # checksums: an MD5 table for tiny synthetic dataset files, allowed only with slice.
 SLICE_FLAG = " --slice" if config["slice"] else ""
 if config.get("checksums") and not config["slice"]:
-    raise ValueError(
-        "config checksums replaces torchvision's MD5 table; it is allowed only with "
-        "slice=True (tiny synthetic test files)"
+    sys.exit(
+        "trainlens: config checksums replaces torchvision's MD5 table; it is allowed only "
+        "with slice=True (tiny synthetic test files)"
     )
 CHECKSUMS_FLAG = (
     f" --checksums {Path(config['checksums']).resolve()}"
@@ -35,10 +44,15 @@ CHECKSUMS_FLAG = (
     else ""
 )
 # paper -> group id -> trainlens.config.Group (one training job per group)
-GROUPS = {
-    paper: {g.group_id: g for g in load_experiments(f"experiments/{paper}.yaml", SCALE)}
-    for paper in PAPERS
-}
+# A malformed experiments file stops the workflow with its one-line ConfigError (file, key,
+# allowed values), not a traceback.
+try:
+    GROUPS = {
+        paper: {g.group_id: g for g in load_experiments(f"experiments/{paper}.yaml", SCALE)}
+        for paper in PAPERS
+    }
+except ConfigError as error:
+    sys.exit(f"trainlens: {error}")
 # paper -> figure stem -> trainlens.plotting.FigureSpec (from analysis/<paper>/figures.py)
 FIGURES = {
     paper: load_module(f"analysis/{paper}/figures.py").figures.figures

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -39,8 +40,6 @@ def positive_int(text: str) -> int:
 
 
 def _threads(n: int, deterministic: bool = False) -> None:
-    import os
-
     import torch
 
     torch.set_num_threads(n)  # oversubscribed threads are many times slower on 2 cores
@@ -72,6 +71,27 @@ def cmd_resolve(a: argparse.Namespace) -> None:
         write_json(out, tiny_slice(config, a.checksums) if a.slice else config)
 
 
+# keys of every config.json that ``trainlens resolve`` writes (trainlens.config.resolve_experiment)
+GROUP_KEYS = ("paper", "experiment", "group_id", "model", "train", "members")
+
+
+def _group_config(path: str) -> dict:
+    """The resolved group config at ``path``; a file that is not one names itself and what was
+    expected, in one line."""
+    expected = ("expected the JSON object that `trainlens resolve` writes "
+                "(results/<paper>/groups/<group>/config.json) with keys " + ", ".join(GROUP_KEYS))
+    try:
+        document = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; {expected}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: not JSON ({error}); {expected}") from None
+    missing = [k for k in GROUP_KEYS if not isinstance(document, dict) or k not in document]
+    if missing:
+        raise ConfigError(f"{path}: missing {', '.join(missing)}; {expected}")
+    return document
+
+
 def _engine(config_path: str, stage: str, device: str):
     """The train or measure function of the group's trainer (config.json ``trainer``) and the
     job's device: by the rule of ``trainlens.devices`` (a free GPU for 'cuda'), or the CPU for
@@ -81,8 +101,7 @@ def _engine(config_path: str, stage: str, device: str):
     from trainlens.config import TRAINERS
     from trainlens.devices import select_device
 
-    with open(config_path) as handle:
-        trainer = json.load(handle).get("trainer", "ensemble")
+    trainer = _group_config(config_path).get("trainer", "ensemble")
     if trainer not in TRAINERS:
         raise ConfigError(f"{config_path}: trainer {trainer!r} unknown; allowed: "
                           f"{sorted(TRAINERS)}")
@@ -95,6 +114,7 @@ def _engine(config_path: str, stage: str, device: str):
 
 
 def cmd_train(a: argparse.Namespace) -> None:
+    _group_config(a.config)  # a bad file fails before torch is imported
     _threads(a.threads, a.deterministic)
     train, device = _engine(a.config, "train", a.device)
     train(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace, device, a.state_dir,
@@ -102,6 +122,7 @@ def cmd_train(a: argparse.Namespace) -> None:
 
 
 def cmd_measure(a: argparse.Namespace) -> None:
+    _group_config(a.config)
     _threads(a.threads, a.deterministic)
     measure, device = _engine(a.config, "measure", a.device)
     measure(a.config, a.checkpoints, a.data_root, a.out, a.regions, device)
@@ -180,11 +201,15 @@ def cmd_manifest(a: argparse.Namespace) -> None:
 def cmd_list(a: argparse.Namespace) -> None:
     import yaml
 
-    from trainlens.listing import listing
+    from trainlens.listing import LOADER, find_root, listing
 
-    root = Path(a.root)
-    scale = a.scale or yaml.safe_load((root / "experiments" / "config.yaml").read_text())["scale"]
-    print(listing(root, scale))
+    root = find_root(a.root or Path.cwd())
+    config = (root / "experiments" / "config.yaml").read_text()
+    scale = a.scale or yaml.load(config, Loader=LOADER)["scale"]  # LOADER is a safe loader
+    try:
+        print(listing(root, scale))
+    except BrokenPipeError:  # `trainlens list | head`: the reader left, which is no error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes stdout at exit)
 
 
 def cmd_download(a: argparse.Namespace) -> None:
@@ -199,8 +224,16 @@ def cmd_download(a: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="trainlens", description=__doc__.split("\n")[0])
-    sub = top.add_subparsers(dest="command", required=True)
+    """The ``trainlens`` command line: every subcommand and option with its help text."""
+    from trainlens import __version__
+
+    top = argparse.ArgumentParser(
+        prog="trainlens",
+        description="Regenerate the figures and claims of papers on training dynamics. The "
+                    "Snakemake workflow calls these commands (snakemake --cores 2 figures/all); "
+                    "`trainlens list` shows what it builds and the verdicts of the last build.")
+    top.add_argument("--version", action="version", version=f"trainlens {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func, help: str, *args: tuple[str, dict]) -> None:
         p = sub.add_parser(name, help=help, description=help)
@@ -208,8 +241,10 @@ def parser() -> argparse.ArgumentParser:
             p.add_argument(flag, **kwargs)
         p.set_defaults(func=func)
 
-    req = {"required": True}
-    scale = ("--scale", {"choices": SCALES, "required": True})
+    def req(help: str, **kwargs) -> dict:
+        return {"required": True, "help": help, **kwargs}
+
+    scale = ("--scale", req("which per-scale overrides and thresholds apply", choices=SCALES))
     threads = ("--threads", {"type": positive_int, "default": 1,
                              "help": "torch threads (the job's)"})
     device = ("--device", {"default": "cpu", "help": "cpu, cuda or cuda:N"})
@@ -218,46 +253,64 @@ def parser() -> argparse.ArgumentParser:
     data_root = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
     checksums = ("--checksums", {"help": "JSON relpath -> MD5 replacing torchvision's table "
                                          "(tiny synthetic test files only)"})
-    tables = (("--runs", req), ("--metrics", req),
+    group_config = ("--config", req("the group's resolved config.json (from trainlens resolve)"))
+    tables = (("--runs", req("the paper's runs table (runs.parquet)")),
+              ("--metrics", req("the paper's metrics table (metrics.parquet)")),
               ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
+    figures_module = ("--figures-module", req("the paper's analysis/<slug>/figures.py"))
     add("resolve", cmd_resolve, "write the resolved config.json of training groups",
-        ("--experiments", req), scale,
-        ("--group", {"nargs": "+", "required": True, "help": "group ids"}),
-        ("--out", {"nargs": "+", "required": True, "help": "one config.json per group, in order"}),
+        ("--experiments", req("the paper's experiments/<slug>.yaml")), scale,
+        ("--group", req("group ids", nargs="+")),
+        ("--out", req("one config.json per group, in order", nargs="+")),
         ("--slice", {"action": "store_true",
                      "help": "shrink the group to a tiny slice (checks the commands run)"}),
         checksums)
     add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
-        ("--config", req), data_root, *tables, ("--checkpoints", req), ("--trace", {}),
+        group_config, data_root,
+        ("--runs", req("where to write the group's runs table (parquet)")),
+        ("--metrics", req("where to write the group's training metrics (parquet)")),
+        ("--checkpoints", req("where to write the group's checkpoints")),
+        ("--trace", {"help": "where to write per-step traces (npz), if the config records them"}),
         ("--state-dir", {"help": "keep resumable state here; a restarted job resumes from it"}),
         ("--save-interval", {"type": float, "default": 60.0,
                              "help": "seconds between resumable states (at epoch ends)"}),
         device, threads, deterministic)
     add("measure", cmd_measure, "run a group's probes on its checkpoints",
-        ("--config", req), ("--checkpoints", req), data_root, ("--out", req),
+        group_config, ("--checkpoints", req("the group's checkpoints (from trainlens train)")),
+        data_root, ("--out", req("where to write the probe metrics (parquet)")),
         ("--regions", {"help": "where to write the linear-regions table (loukas2021 E2)"}),
         device, threads, deterministic)
     add("collect", cmd_collect, "concatenate per-group table parts into one table",
-        ("--table", {"choices": ["runs", "metrics", "regions"], "required": True}),
-        ("--out", req),
-        ("parts", {"nargs": "+"}))
-    add("plot", cmd_plot, "draw one figure of a paper from its tables",
-        ("--figures-module", req), ("--figure", req), *tables, scale, ("--pdf", req),
-        ("--png", req))
+        ("--table", req("which table the parts are", choices=["runs", "metrics", "regions"])),
+        ("--out", req("the concatenated table (parquet)")),
+        ("parts", {"nargs": "+", "help": "the per-group parts (parquet)"}))
+    add("plot", cmd_plot, "draw one figure of a paper from its tables", figures_module,
+        ("--figure", req("the figure's file stem, e.g. figR01_mlp_trajectory")), *tables, scale,
+        ("--pdf", req("where to write the figure as PDF")),
+        ("--png", req("where to write the figure as PNG")))
     add("claims", cmd_claims, "check a paper's claims and write claims.tsv",
-        ("--claims-module", req), *tables, scale, ("--out", req))
-    add("report", cmd_report, "write a paper's REPORT.md", ("--experiments", req),
-        ("--figures-module", req), ("--claims", req), ("--notes", req), scale, ("--out", req),
+        ("--claims-module", req("the paper's analysis/<slug>/claims.py")), *tables, scale,
+        ("--out", req("where to write claims.tsv")))
+    add("report", cmd_report, "write a paper's REPORT.md",
+        ("--experiments", req("the paper's experiments/<slug>.yaml (paper and title)")),
+        figures_module, ("--claims", req("the paper's claims.tsv")),
+        ("--notes", req("the paper's analysis/<slug>/notes.md")), scale,
+        ("--out", req("where to write REPORT.md")),
         ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
-        ("--pngs", {"nargs": "+", "required": True}))
+        ("--pngs", req("the paper's figure PNGs", nargs="+")))
     add("manifest", cmd_manifest, "write figures/all: every figure and report with its sha256",
-        ("--out", req), ("--claims", {"nargs": "+", "required": True}),
-        ("--stop-on-gating-fail", {"action": "store_true"}),
-        ("--files", {"nargs": "+", "required": True}))
+        ("--out", req("where to write the manifest (figures/all)")),
+        ("--claims", req("every paper's claims.tsv (gating FAILs are printed)", nargs="+")),
+        ("--stop-on-gating-fail", {"action": "store_true",
+                                   "help": "exit 1 without the manifest if a gating claim "
+                                           "FAILed"}),
+        ("--files", req("the reports and figures to list", nargs="+")))
     add("download", cmd_download, "download and verify a torchvision dataset",
-        ("--dataset", req), data_root, checksums)
-    add("list", cmd_list, "list papers, experiments, figures and claims with their status",
-        ("--root", {"default": ".", "help": "the repository (workflow) folder"}),
+        ("--dataset", req("the dataset name, e.g. cifar10")), data_root, checksums)
+    add("list", cmd_list, "list papers, experiments, figures and claims with their status "
+        "(reads files only; runs nothing)",
+        ("--root", {"help": "the repository (workflow) folder; default: the one that holds "
+                            "the current folder"}),
         ("--scale", {"choices": SCALES, "help": "default: experiments/config.yaml"}))
     return top
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
+
+from trainlens.schema_errors import did_you_mean, first_error
 
 SCALES = ("smoke", "paper")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -94,13 +95,9 @@ def _load_yaml(path: Path) -> Any:
 
 def validate_schema(document: Any, schema_name: str, where: str) -> None:
     """Validate against ``experiments/schemas/<schema_name>``; the error names the key path."""
-    schema = _load_yaml(SCHEMA_DIR / schema_name)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(document),
-                    key=lambda e: list(e.absolute_path))
-    if errors:
-        first = errors[0]
-        key = ".".join(str(p) for p in first.absolute_path) or "(top level)"
-        raise ConfigError(f"{where}: key '{key}': {first.message}")
+    problem = first_error(document, _load_yaml(SCHEMA_DIR / schema_name))
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -131,7 +128,8 @@ def make_dataclass_config(cls: type, values: dict[str, Any], where: str) -> Any:
     allowed = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - allowed)
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
+                          f"{', '.join(sorted(allowed))}{did_you_mean(unknown[0], allowed)}")
     hints = typing.get_type_hints(cls)
     for key, value in values.items():
         if not _type_ok(value, hints[key]):
@@ -193,10 +191,12 @@ def _check_blocks(resolved: dict[str, Any], where: str, trainer: str) -> None:
     data, model = resolved["data"], resolved["model"]
     if data.get("name") not in DATASETS:
         raise ConfigError(f"{where}: data.name {data.get('name')!r} unknown; allowed: "
-                          f"{sorted(DATASETS)}")
+                          f"{', '.join(sorted(DATASETS))}"
+                          f"{did_you_mean(data.get('name'), DATASETS)}")
     if model.get("name") not in MODELS:
         raise ConfigError(f"{where}: model.name {model.get('name')!r} unknown; allowed: "
-                          f"{sorted(MODELS)}")
+                          f"{', '.join(sorted(MODELS))}"
+                          f"{did_you_mean(model.get('name'), MODELS)}")
     make_dataclass_config(DATASETS[data["name"]].config_cls, data, f"{where}: data")
     make_dataclass_config(MODELS[model["name"]].config_cls, model, f"{where}: model")
     make_dataclass_config(TRAINERS[trainer].train_config_class(), resolved["train"],

@@ -1,52 +1,152 @@
 """``trainlens list``: papers, experiments, figures and claims, with their status from the last
-build (read from figures/ and results/; nothing is run)."""
+build (read from figures/ and results/; nothing is run).
+
+It reads files only (YAML, the text of ``analysis/<slug>/*.py``, ``claims.tsv``) and imports
+neither torch nor pandas nor the analysis modules, so that it answers in well under a second:
+experiment sizes are counted from the grids as ``trainlens.config.resolve_experiment`` expands
+them, figure stems and claim ids are read from the decorators' literal arguments, and verdicts,
+gating and failed criteria from ``claims.tsv`` (tests/unit/test_listing.py checks all of it
+against the imported registries).
+"""
 
 from __future__ import annotations
 
+import ast
+import csv
+import math
+import re
+import shutil
+import textwrap
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
 import yaml
 
-from trainlens.claims import claim_number
-from trainlens.config import load_experiments
-from trainlens.tables import read_table
+from trainlens.config import SCALES, ConfigError, deep_merge
+
+# libyaml's parser where PyYAML has it: the pure-Python one takes most of a second for the four
+# experiments files
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+FIGURE_KINDS = {"figR": "reconstructed figure", "figX": "suite extension"}  # plotting.FigureSpec
+NON_GATING = "(non-gating)"  # trainlens.claims.Criterion.text
 
 
-def _claims(root: Path, paper: str) -> pd.DataFrame | None:
+def find_root(start: str | Path) -> Path:
+    """The workflow folder that holds ``start`` (the first parent with a Snakefile and
+    experiments/config.yaml), so that ``trainlens list`` works from any folder inside it."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "Snakefile").is_file() and (folder / "experiments" / "config.yaml").is_file():
+            return folder
+    raise ConfigError(f"{start} is not inside a trainlens repository (no Snakefile and "
+                      "experiments/config.yaml above it); run it there or pass --root")
+
+
+def experiment_size(spec: dict[str, Any], scale: str) -> tuple[int, int]:
+    """(training jobs, runs) of one experiment at ``scale``: runs = grid points x seeds, one job
+    per grid point of the keys not in ``ensemble_over`` (trainlens.config.resolve_experiment)."""
+    if scale not in spec.get("scales", SCALES):
+        return 0, 0
+    resolved = deep_merge({k: v for k, v in spec.items() if k not in SCALES}, spec.get(scale, {}))
+    grid = resolved.get("grid", {})
+    folded = set(resolved.get("ensemble_over", []))
+    jobs = math.prod(len(values) for key, values in grid.items() if key not in folded)
+    runs = math.prod(len(values) for values in grid.values()) * len(resolved["seeds"])
+    return jobs, runs
+
+
+def _first_literals(path: Path, pattern: str) -> list[str]:
+    """First positional string arguments of the calls in ``path`` that match ``pattern``, in
+    source order: ``@figures.figure("figR01_...")`` and ``@claims.claim("C1", ...)``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        first = node.args[0] if isinstance(node, ast.Call) and node.args else None
+        if (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                and re.fullmatch(pattern, first.value)):
+            found.append((node.lineno, first.value))
+    return [value for _, value in sorted(found)]
+
+
+def declared_figures(root: Path, paper: str) -> list[str]:
+    """The figure stems that ``analysis/<paper>/figures.py`` registers."""
+    return _first_literals(root / "analysis" / paper / "figures.py", r"fig[RX]?[0-9]{2}_\w+")
+
+
+def declared_claims(root: Path, paper: str) -> list[str]:
+    """The claim ids that ``analysis/<paper>/claims.py`` registers, in spec order."""
+    ids = set(_first_literals(root / "analysis" / paper / "claims.py", r"C[0-9]+"))
+    return sorted(ids, key=lambda c: int(c[1:]))
+
+
+def _read_claims(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="") as handle:
+        return {row["claim_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
+
+
+def claim_status(row: dict[str, str] | None) -> tuple[str, str, str]:
+    """(gating mark, verdict, detail) of one claims.tsv row: a claim gates when one of its
+    criteria at this scale does; a FAIL names the criteria that failed with the observed value."""
+    if row is None:
+        return " ", "-", "not checked yet"
+    criteria = [c for c in (row.get("threshold") or "").split("; ") if c]
+    mark = "*" if any(NON_GATING not in c for c in criteria) else " "
+    verdict = row.get("passed") or "not evaluated"
+    observed = dict(part.split("=", 1) for part in (row.get("value") or "").split("; ")
+                    if "=" in part)
+    if verdict == "FAIL":
+        failed = [p[len("failed: "):] for p in (row.get("reason") or "").split("; ")
+                  if p.startswith("failed: ")]
+        detail = "; ".join(f"{c} (observed {observed.get(c.split()[0], 'none')})" for c in failed)
+        others = [p for p in (row.get("reason") or "").split("; ") if not p.startswith("failed: ")]
+        return mark, verdict, "failed: " + "; ".join([detail, *others]).strip("; ")
+    if verdict == "PASS":
+        return mark, verdict, "; ".join(f"{c} (observed {observed.get(c.split()[0], 'none')})"
+                                        for c in criteria)
+    return mark, verdict, row.get("reason") or row.get("value") or ""
+
+
+def _wrap(first: str, text: str, width: int) -> list[str]:
+    """``first`` followed by ``text``, wrapped at word boundaries under its own column."""
+    return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=" " * len(first),
+                         break_long_words=False, break_on_hyphens=False) or [first.rstrip()]
+
+
+def _paper_lines(root: Path, document: dict[str, Any], scale: str, width: int) -> list[str]:
+    paper = document["paper"]
+    lines = _wrap(f"{paper}: ", document.get("title", ""), width)
+    lines.append(f"  experiments ({scale} scale):")
+    column = max(len(name) for name in document["experiments"]) + 2
+    for name, spec in document["experiments"].items():
+        jobs, runs = experiment_size(spec, scale)
+        lines.append(f"    {name:<{column}}{jobs} training job(s), {runs} run(s)")
+    lines.append("  figures:")
+    stems = declared_figures(root, paper)
+    column = max(map(len, stems), default=0) + 2
+    for stem in stems:
+        built = (root / "figures" / paper / f"{stem}.png").exists()
+        kind = FIGURE_KINDS.get(stem[:4], "paper figure")
+        lines.append(f"    {stem:<{column}}{'built' if built else 'not built'} ({kind})")
     path = root / "results" / paper / "claims.tsv"
-    return read_table(path, "claims") if path.exists() else None
+    rows = _read_claims(path) if path.exists() else {}
+    ids = sorted(set(declared_claims(root, paper)) | set(rows), key=lambda c: int(c[1:]))
+    if not rows:
+        return lines + _wrap("  claims (not checked yet): ", " ".join(ids), width)
+    checked = ", ".join(sorted({row["scale"] for row in rows.values()}))
+    lines.append(f"  claims (checked at {checked} scale; * = gating: gating claim):")
+    for claim_id in ids:
+        mark, verdict, detail = claim_status(rows.get(claim_id))
+        lines += _wrap(f"    {claim_id:<4}{mark} {verdict:<14}", detail, width)
+    return lines
 
 
-def listing(root: str | Path, scale: str) -> str:
-    """A plain-text overview of everything the workflow at ``root`` builds at ``scale``."""
-    from trainlens.cli import load_module
-
+def listing(root: str | Path, scale: str, width: int | None = None) -> str:
+    """A plain-text overview of everything the workflow at ``root`` builds at ``scale``; lines
+    are wrapped at ``width`` (default: the terminal's) between words, never cut."""
     root = Path(root)
-    lines = []
+    width = width or max(shutil.get_terminal_size((100, 24)).columns, 60)
+    lines: list[str] = []
     for experiments_file in sorted((root / "experiments").glob("*.yaml")):
-        document = yaml.safe_load(experiments_file.read_text())
-        if "experiments" not in document:
-            continue  # config.yaml
-        paper = document["paper"]
-        groups = load_experiments(experiments_file, scale)
-        lines += [f"{paper}: {document.get('title', '')}", f"  experiments ({scale} scale):"]
-        for name in document["experiments"]:
-            mine = [g for g in groups if g.experiment == name]
-            runs = sum(len(g.run_ids) for g in mine)
-            lines.append(f"    {name:<8} {len(mine)} training job(s), {runs} run(s)")
-        figures = load_module(root / "analysis" / paper / "figures.py").figures.figures
-        lines.append("  figures:")
-        for stem, spec in figures.items():
-            built = (root / "figures" / paper / f"{stem}.png").exists()
-            lines.append(f"    {stem:<36} {'built' if built else 'not built'} ({spec.kind})")
-        claims = _claims(root, paper)
-        declared = load_module(root / "analysis" / paper / "claims.py").claims.claims
-        lines.append("  claims" + ("" if claims is not None else " (not checked yet)") + ":")
-        verdicts = {} if claims is None else claims.set_index("claim_id").to_dict("index")
-        for claim_id in sorted(declared, key=claim_number):
-            row = verdicts.get(claim_id)
-            status = "-" if row is None else (row["passed"] or "not evaluated")
-            detail = "" if row is None else f" {row['value'] or row['reason']}"
-            lines.append(f"    {claim_id:<4} {status:<13}{detail}"[:160])
+        document = yaml.load(experiments_file.read_text(), Loader=LOADER)
+        if isinstance(document, dict) and "experiments" in document:  # not config.yaml
+            lines += _paper_lines(root, document, scale, width)
     return "\n".join(lines)

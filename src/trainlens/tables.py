@@ -83,14 +83,20 @@ def write_table(frame: pd.DataFrame, path: str | Path, table: str) -> Path:
 
 
 def read_table(path: str | Path, table: str) -> pd.DataFrame:
+    """Read and validate one table; a missing or damaged file names itself and the fix."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"table {table!r} not found at {path}; build it with snakemake")
-    if path.suffix == ".tsv":
-        # claims.tsv uses empty cells for "no verdict"; the numeric tables use them for NaN.
-        frame = pd.read_csv(path, sep="\t", keep_default_na=table != "claims")
-    else:
-        frame = pd.read_parquet(path)
+    try:
+        if path.suffix == ".tsv":
+            # claims.tsv uses empty cells for "no verdict"; the numeric tables use them for NaN.
+            frame = pd.read_csv(path, sep="\t", keep_default_na=table != "claims")
+        else:
+            frame = pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid and pandas' ParserError too
+        detail = (str(error).strip().splitlines() or [""])[0]
+        raise ValueError(f"{path}: damaged {table!r} table ({detail}); delete it and rerun "
+                         "snakemake, which rebuilds it") from None
     return validate(frame, table)
 
 
