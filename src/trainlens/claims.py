@@ -67,12 +67,25 @@ class Claim:
     not_evaluated: dict[str, str] = field(default_factory=dict)  # scale -> reason
 
 
+# The cpu scale is judged by the paper-scale criteria, never looser ones (trainlens.config
+# SCALE_LAYERS: cpu runs the paper protocol on what two CPU cores afford).
+CRITERIA_SCALE = {"smoke": "smoke", "cpu": "paper", "paper": "paper"}
+
+
 class ClaimSet:
-    """The claims of one paper, in spec order. Use ``@claims.claim(...)`` and ``claims.pending``."""
+    """The claims of one paper, in spec order. Use ``@claims.claim(...)``, ``claims.pending`` and
+    ``claims.not_run_at``."""
 
     def __init__(self, paper: str) -> None:
         self.paper = paper
         self.claims: dict[str, Claim] = {}
+        self.not_run: dict[str, dict[str, str]] = {}  # scale -> claim id -> reason
+
+    def not_run_at(self, scale: str, claim_ids: list[str], reason: str) -> None:
+        """Claims whose experiments do not run at ``scale`` (at cpu scale: those that need CIFAR
+        or a GPU): listed with the reason, never computed on the tables of another scale."""
+        for claim_id in claim_ids:
+            self.not_run.setdefault(scale, {})[claim_id] = reason
 
     def _add(self, claim: Claim) -> None:
         if claim.claim_id in self.claims:
@@ -106,15 +119,19 @@ def _format(statistics: dict[str, float | bool]) -> str:
     return "; ".join(f"{k}={one(v)}" for k, v in statistics.items())
 
 
-def evaluate(claim: Claim, inputs: ClaimInputs) -> dict[str, object]:
-    """One claims.tsv row: statistics, threshold text, PASS/FAIL (or empty) and the reason."""
-    criteria = claim.criteria.get(inputs.scale)
+def evaluate(claim: Claim, inputs: ClaimInputs, not_run: str = "") -> dict[str, object]:
+    """One claims.tsv row: statistics, threshold text, PASS/FAIL (or empty) and the reason.
+    ``not_run``: the claim's experiments do not run at this scale (``ClaimSet.not_run_at``)."""
+    criteria = claim.criteria.get(CRITERIA_SCALE.get(inputs.scale, inputs.scale))
     row = {"claim_id": claim.claim_id, "figure": claim.figure, "source": claim.source,
            "statement": claim.statement, "statistic": claim.statistic, "value": "",
            "threshold": "", "scale": inputs.scale, "passed": "", "gating": "",
            "n_runs": int(len(inputs.runs)), "reason": ""}
     if claim.compute is None:
         row["reason"] = f"not built yet: {claim.not_built}"
+        return row
+    if not_run:
+        row["reason"] = f"not evaluated at {inputs.scale} scale: {not_run}"
         return row
     statistics = claim.compute(inputs)
     row["value"] = _format(statistics)
@@ -143,7 +160,8 @@ def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,
                          excluded=int(len(runs) - len(ok)), regions=regions,
                          excluded_runs=runs[runs["status"] != "ok"])
     ordered = sorted(claims.claims.values(), key=lambda c: claim_number(c.claim_id))
-    rows = [evaluate(claim, inputs) for claim in ordered]
+    not_run = claims.not_run.get(scale, {})
+    rows = [evaluate(claim, inputs, not_run.get(claim.claim_id, "")) for claim in ordered]
     table = pd.DataFrame(rows)
     table.insert(0, "paper", claims.paper)
     table["git_commit"] = git_commit()

@@ -1,7 +1,8 @@
 """Experiments as data: load ``experiments/<paper>.yaml``, validate it, resolve it into groups.
 
 An experiment holds ``data``/``model``/``train``/``record`` blocks, ``seeds``, a ``grid`` of
-dotted keys to lists, and per-scale overrides under ``smoke:``/``paper:`` (deep-merged). Every
+dotted keys to lists, and per-scale overrides under ``smoke:``/``cpu:``/``paper:`` (deep-merged;
+``cpu`` is paper scale with the ``cpu:`` block on top, see :func:`resolve_scale`). Every
 grid point x seed is one *run*; runs that differ only by seed, or by a key listed in
 ``ensemble_over`` (data keys and ``train.lr``, which vmap), form one *group* trained in one
 process. Run id = ``<experiment>-<8 hex of sha256 of the resolved science config>`` (design.md
@@ -34,7 +35,12 @@ import yaml
 
 from trainlens.schema_errors import did_you_mean, first_error
 
-SCALES = ("smoke", "paper")
+SCALES = ("smoke", "cpu", "paper")
+# The cpu scale keeps the paper protocol and changes only what two CPU cores cannot afford: it
+# resolves as paper scale with the experiment's ``cpu:`` block on top, and its claims use the
+# paper-scale thresholds (trainlens.claims). An experiment without a ``cpu:`` block does not run at
+# cpu scale (those that need CIFAR or a GPU).
+SCALE_LAYERS = {"smoke": ("smoke",), "cpu": ("paper", "cpu"), "paper": ("paper",)}
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO_ROOT / "experiments" / "schemas"
 
@@ -203,10 +209,25 @@ def _check_blocks(resolved: dict[str, Any], where: str, trainer: str) -> None:
                           f"{where}: train")
 
 
+def resolve_scale(spec: dict[str, Any], scale: str) -> dict[str, Any]:
+    """One experiment's keys at ``scale``: the base keys deep-merged with the scale's override
+    blocks in order (``SCALE_LAYERS``: cpu = paper, then cpu)."""
+    resolved = {k: v for k, v in spec.items() if k not in SCALES}
+    for layer in SCALE_LAYERS[scale]:
+        resolved = deep_merge(resolved, spec.get(layer) or {})
+    return resolved
+
+
+def runs_at(spec: dict[str, Any], scale: str) -> bool:
+    """Whether an experiment runs at ``scale``: listed in its ``scales`` (default all), and at cpu
+    scale only with a ``cpu:`` block (``cpu: {}`` = exactly paper scale)."""
+    return scale in spec.get("scales", SCALES) and (scale != "cpu" or "cpu" in spec)
+
+
 def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
                        where: str) -> list[Group]:
     """Expand one experiment at ``scale`` into its groups (members in grid x seed order)."""
-    resolved = deep_merge({k: v for k, v in spec.items() if k not in SCALES}, spec.get(scale, {}))
+    resolved = resolve_scale(spec, scale)
     grid: dict[str, list[Any]] = resolved.get("grid", {})
     folded = resolved.get("ensemble_over", [])
     trainer = resolved.get("trainer", "ensemble")
@@ -266,7 +287,7 @@ def load_experiments(path: str | Path, scale: str) -> list[Group]:
             resolved = resolve_experiment(document["paper"], name, spec, other,
                                           f"{path}: experiments.{name} ({other} scale)")
             # ``scales``: an experiment of the spec's full tier only (nakazato2024 E4 extras)
-            groups += resolved if other == scale and other in spec.get("scales", SCALES) else []
+            groups += resolved if other == scale and runs_at(spec, scale) else []
     return groups
 
 

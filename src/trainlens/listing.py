@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from trainlens.config import SCALES, ConfigError, deep_merge
+from trainlens.config import ConfigError, resolve_scale, runs_at
 
 # libyaml's parser where PyYAML has it: the pure-Python one takes most of a second for the four
 # experiments files
@@ -45,9 +45,9 @@ def find_root(start: str | Path) -> Path:
 def experiment_size(spec: dict[str, Any], scale: str) -> tuple[int, int]:
     """(training jobs, runs) of one experiment at ``scale``: runs = grid points x seeds, one job
     per grid point of the keys not in ``ensemble_over`` (trainlens.config.resolve_experiment)."""
-    if scale not in spec.get("scales", SCALES):
+    if not runs_at(spec, scale):
         return 0, 0
-    resolved = deep_merge({k: v for k, v in spec.items() if k not in SCALES}, spec.get(scale, {}))
+    resolved = resolve_scale(spec, scale)
     grid = resolved.get("grid", {})
     folded = set(resolved.get("ensemble_over", []))
     jobs = math.prod(len(values) for key, values in grid.items() if key not in folded)
