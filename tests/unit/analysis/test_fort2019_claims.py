@@ -142,7 +142,8 @@ def test_c6_is_evaluated_at_each_matched_loss_every_lr_reaches_and_fails_at_one(
     assert stats["rho_between_max"] == pytest.approx(-1.0)
     assert stats["all_reach_L_star"] is True
     row = evaluate(CLAIMS["C6"], inputs)
-    assert row["passed"] == "FAIL" and row["reason"] == "failed: rho_within_max <= -0.5 (non-gating)"
+    assert row["passed"] == "FAIL"
+    assert row["reason"] == "failed: rho_within_max <= -0.5 (non-gating)"
 
 
 def test_c6_falls_back_to_the_floored_largest_final_loss_when_no_matched_loss_is_reached():
