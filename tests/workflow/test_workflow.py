@@ -173,8 +173,8 @@ def _check_fort(root: Path, built: set[str]) -> list[str]:
     assert claims.loc["C12", "reason"].startswith("not built yet")
     runs = pd.read_parquet(root / "results" / "fort2019" / "tables" / "runs.parquet")
     assert runs.groupby("experiment").size().to_dict() == {
-        "e1_fc": 1, "e1_cnn": 1, "e1_resnet20_plumbing": 1, "e2_digits_fc": 8,
-        "e3_hierarchy_fc": 1}
+        "e1_fc": 1, "e1_cnn": 1, "e1_resnet20_plumbing": 1, "e1_fc_pytorch_init": 1,
+        "e2_digits_fc": 8, "e3_hierarchy_fc": 1}
     metrics = pd.read_parquet(root / "results" / "fort2019" / "tables" / "metrics.parquet")
     stiffness = metrics[(metrics["metric"] == "stiffness_within_cos") & (metrics["split"] == "vv")]
     # 13 checkpoints in E1 (epochs 0 to 40), 9 in E2 (0 to 10) per run
@@ -185,6 +185,7 @@ def _check_fort(root: Path, built: set[str]) -> list[str]:
                                                           "run_id"]].item() == 13
     report = (root / "figures" / "fort2019" / "REPORT.md").read_text()
     assert "was not available" in report and "Not built" in report and "MNLI" in report
+    assert report.count("Paper says (v1 full text)") == len(stems)  # protocol §2b F-d
     for row in claims.itertuples():
         assert row.value in report
     return stems
