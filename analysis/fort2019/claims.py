@@ -225,7 +225,7 @@ def c6_lr_loss(inputs: ClaimInputs) -> dict[str, float | bool]:
         targets = [t for t in MATCHED_LOSSES
                    if all(reaches(r["loss"].to_numpy(), t) for r in runs.values())]
         n_matched.append(float(len(targets)))
-        if not targets:  # the fallback of spec §6: the floored largest final loss
+        if not targets:  # protocol §6's fallback: the floored largest final loss
             targets = [max(0.1, max(float(r["loss"].iloc[-1]) for r in runs.values()))]
             stats[f"{config}: L_star"] = targets[0]
         lrs = pd.Series({run_id: float(r["lr"].iloc[0]) for run_id, r in runs.items()})

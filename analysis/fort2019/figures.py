@@ -238,7 +238,8 @@ def fig_r02(inputs: FigureInputs) -> plt.Figure:
                      f"p = {at.get('superclass_p', np.nan):.3g}", xlabel="class (by super-class)",
                ylabel="class (by super-class)")
     fig.tight_layout()
-    _paper_says(fig, "figR02_cifar100_superclass", "C10, C11 in the claims below (paper scale only)")
+    _paper_says(fig, "figR02_cifar100_superclass",
+                "C10, C11 in the claims below (paper scale only)")
     return fig
 
 
@@ -317,7 +318,8 @@ def fig_r04(inputs: FigureInputs) -> plt.Figure:
     ax.set(xlabel="input distance 1 − cos(X1, X2)", ylabel="within-class S_cos (vv)",
            title=f"{run.config}: ξ censored at {censored} of {len(epochs)} checkpoints")
     ax.legend(fontsize=6, ncol=2)
-    _paper_says(fig, "figR04_stiffness_vs_distance", "C7 in the claims below; ξ per checkpoint in the title")
+    _paper_says(fig, "figR04_stiffness_vs_distance",
+                "C7 in the claims below; ξ per checkpoint in the title")
     return fig
 
 

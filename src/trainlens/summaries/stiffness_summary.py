@@ -104,8 +104,8 @@ def reaches(loss: np.ndarray, target: float) -> bool:
 
 def at_loss(loss: np.ndarray, values: np.ndarray, target: float) -> float:
     """A quantity at the first checkpoint crossing of train loss ``target``, linear in log(loss)
-    between the two checkpoints around it (spec §4 "at a given training loss"); NaN when the
-    run never reaches ``target``."""
+    between the two checkpoints around it (docs/protocols/fort2019.md §4, "at a given training
+    loss"); NaN when the run never reaches ``target``."""
     log_loss, values = np.log(np.asarray(loss, dtype=float)), np.asarray(values, dtype=float)
     below = np.flatnonzero(log_loss <= np.log(target))
     if len(below) == 0:
