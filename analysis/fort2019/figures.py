@@ -160,8 +160,10 @@ def _sign_levels(inputs: FigureInputs, run_id: str, best: float) -> str:
     "figR01_class_stiffness_matrices",
     _caption("figR01_class_stiffness_matrices",
     "E1 (first configuration): class stiffness matrices C_cos (top) and C_sign (bottom) on the "
-    "val-val probe at four checkpoints (initialization, mid-training, e*, last). Expected: a "
-    "dominant diagonal that fades after overfitting (C2)."), E1)
+    "val-val probe at four checkpoints (initialization, mid-training, e*, last) of the primary "
+    "Glorot-uniform init, then at initialization of the PyTorch-default init variant (protocol "
+    "§2b F-c) where it ran; the footer gives the mean diagonal / off-diagonal C_sign at init of "
+    "both. Expected: a dominant diagonal that fades after overfitting (C2)."), E1)
 def fig_r01(inputs: FigureInputs) -> plt.Figure:
     run = _first_runs(inputs).iloc[0]
     steps = sorted(inputs.metrics.loc[inputs.metrics["run_id"] == run.run_id, "step"].unique())
