@@ -1,13 +1,19 @@
-"""fort2019 claim checks (spec shared/papers/fort2019.md §6), one function per claim.
+"""fort2019 claim checks (docs/protocols/fort2019.md §6), one function per claim.
 
-RECONSTRUCTED: the paper's body was not available (arXiv v3 is pinned: its learning-rate claims
-are the reverse of v1's). No stiffness level or ξ value was recovered, so every threshold is the
-spec's, fixed before any run; the same thresholds apply at both scales. Gating at smoke: C1, C2,
-C4, C7; non-gating: C3, C5, C6, C8, C9. C10-C11 are paper scale only, C12 (BERT/MNLI) is not
-built. An unmet gating condition of the spec (e.g. "≥ 3 checkpoints at or after e*") is one more
-criterion, so the claim FAILs with that reason. Stiffness means the class-balanced S_cos (and
-S_sign where named) on the vv probe unless a pair mode is named; each claim is checked in every
-configuration (dataset, architecture) and run, and the worst case is the statistic.
+arXiv v3 is pinned for the claims' direction (its learning-rate claims are the reverse of v1's);
+v3's body is still unread. The full text of v1 settles the protocol where v3 is silent
+(protocol §2b): the paper-scale lr grid and C6's matched train losses (F-a), the training
+lengths (F-b) and the Glorot-uniform/zero-bias init (F-c). No stiffness level or ξ value of v3
+was recovered, so every threshold is the protocol's, fixed before any run; the same thresholds
+apply at both scales. Gating at smoke: C1, C2, C4, C7; non-gating: C3, C5, C6, C8, C9. C10-C11
+are paper scale only, C12 (BERT/MNLI) is not built. An unmet gating condition of the protocol
+(e.g. "≥ 3 checkpoints at or after e*") is one more criterion, so the claim FAILs with that
+reason. Stiffness means the class-balanced S_cos (and S_sign where named) on the vv probe unless
+a pair mode is named; each claim is checked in every configuration (dataset, architecture) and
+run, and the worst case is the statistic. A NaN per-run statistic is never dropped from that
+worst case: it makes the statistic NaN, its criterion FAIL, and the criterion
+``nan_statistics == 0`` names the cause in the reason (``nan_in_<statistic>`` counts them).
+Init variants (``*_pytorch_init`` experiments) never enter a claim.
 """
 
 from __future__ import annotations
@@ -21,17 +27,30 @@ from scipy.stats import pearsonr
 from trainlens.claims import ClaimInputs, ClaimSet, Criterion
 from trainlens.summaries.critical_length import CENSORING
 from trainlens.summaries.gc_tables import spearman
-from trainlens.summaries.stiffness_summary import curves, e1_runs, e_star, experiment_runs
+from trainlens.summaries.stiffness_summary import (
+    MATCHED_LOSSES,
+    WorstCase,
+    at_loss,
+    curves,
+    e1_runs,
+    e_star,
+    experiment_runs,
+    reaches,
+)
 
 claims = ClaimSet("fort2019")
-SOURCE = "spec §6 {} [reconstructed: the paper's body was not available; v3 pinned]"
+SOURCE = ("docs/protocols/fort2019.md §6 {} [v3 pinned for the direction, its body unread; "
+          "v1's protocol, §2b]")
 MODES = ("tt", "tv", "vv")
 STIFFNESS = ["stiffness_within_cos", "stiffness_between_cos", "stiffness_within_sign",
              "stiffness_between_sign"]
+ESTIMATORS = ("fit", "crossing")  # ξ by the line fit and by the first crossing (protocol §4)
 
 
 def both(*criteria: Criterion) -> dict[str, list[Criterion]]:
-    return {"smoke": list(criteria), "paper": list(criteria)}
+    """The criteria at both scales, plus the NaN rule (gating as the claim's own criteria)."""
+    nan_rule = Criterion("nan_statistics", "==", 0, gating=any(c.gating for c in criteria))
+    return {"smoke": [*criteria, nan_rule], "paper": [*criteria, nan_rule]}
 
 
 def _per_run(inputs: ClaimInputs, runs: pd.DataFrame, split: str, names: list[str]
@@ -44,13 +63,6 @@ def _per_run(inputs: ClaimInputs, runs: pd.DataFrame, split: str, names: list[st
             for run_id, rows in table.groupby("run_id")}
 
 
-def _worst(values: list[float], worst: str) -> float:
-    values = [v for v in values if not np.isnan(v)]
-    if not values:
-        return float("nan")
-    return float(min(values) if worst == "min" else max(values))
-
-
 @claims.claim(
     "C1", "fig03_stiffness_training", SOURCE.format("C1"),
     "Within-class stiffness exceeds between-class stiffness (tt, tv and vv).",
@@ -60,7 +72,7 @@ def _worst(values: list[float], worst: str) -> float:
          Criterion("delta_sign_min_early", ">=", 0.10),
          Criterion("delta_min_late", ">=", 0.0)))
 def c1_within_between(inputs: ClaimInputs) -> dict[str, float | bool]:
-    runs = e1_runs(inputs.runs)
+    runs, worst = e1_runs(inputs.runs), WorstCase()
     early_cos, early_sign, late = [], [], []
     for mode in MODES:
         for rows in _per_run(inputs, runs, mode, STIFFNESS).values():
@@ -70,11 +82,11 @@ def c1_within_between(inputs: ClaimInputs) -> dict[str, float | bool]:
             early_cos += d_cos[early].tolist()
             early_sign += d_sign[early].tolist()
             late += d_cos[~early].tolist() + d_sign[~early].tolist()
-    return {"delta_cos_min_early": _worst(early_cos, "min"),
-            "delta_sign_min_early": _worst(early_sign, "min"),
+    return {"delta_cos_min_early": worst("delta_cos_min_early", early_cos, "min"),
+            "delta_sign_min_early": worst("delta_sign_min_early", early_sign, "min"),
             # no checkpoint after e*+1 leaves nothing to violate
-            "delta_min_late": _worst(late, "min") if late else 0.0,
-            "n_runs_e1": float(len(runs))}
+            "delta_min_late": worst("delta_min_late", late, "min") if late else 0.0,
+            "n_runs_e1": float(len(runs)), **worst.nan_report()}
 
 
 @claims.claim(
@@ -84,13 +96,14 @@ def c1_within_between(inputs: ClaimInputs) -> dict[str, float | bool]:
     "checkpoints with epoch ≤ e*",
     both(Criterion("dominant_share_min", ">=", 0.9)))
 def c2_diagonal(inputs: ClaimInputs) -> dict[str, float | bool]:
-    runs = e1_runs(inputs.runs)
+    runs, worst = e1_runs(inputs.runs), WorstCase()
     shares = []
     for run_id, rows in _per_run(inputs, runs, "vv", ["diagonal_dominant_classes"]).items():
         n_classes = _n_classes(inputs.metrics, run_id)
         early = rows[rows["epoch"] <= rows["e_star"]]
         shares += (early["diagonal_dominant_classes"] / n_classes).tolist()
-    return {"dominant_share_min": _worst(shares, "min")}
+    return {"dominant_share_min": worst("dominant_share_min", shares, "min"),
+            **worst.nan_report()}
 
 
 def _n_classes(metrics: pd.DataFrame, run_id: str) -> int:
@@ -110,7 +123,7 @@ def _n_classes(metrics: pd.DataFrame, run_id: str) -> int:
          Criterion("between_drop_min", ">=", 0.03, gating=False),
          Criterion("checkpoints_from_e_star_min", ">=", 3, gating=False)))
 def c3_collapse(inputs: ClaimInputs) -> dict[str, float | bool]:
-    runs = e1_runs(inputs.runs)
+    runs, worst = e1_runs(inputs.runs), WorstCase()
     rhos, ratios, drops, counts = [], [], [], []
     for rows in _per_run(inputs, runs, "vv", STIFFNESS).values():
         after = rows[rows["epoch"] >= rows["e_star"]]
@@ -119,9 +132,11 @@ def c3_collapse(inputs: ClaimInputs) -> dict[str, float | bool]:
         rhos.append(spearman(after["epoch"], after["stiffness_within_cos"]))
         ratios.append(float(within.iloc[-1] / within.max()))
         drops.append(float(between.max() - between.iloc[-1]))
-    return {"rho_within_max": _worst(rhos, "max"), "within_last_over_max": _worst(ratios, "max"),
-            "between_drop_min": _worst(drops, "min"),
-            "checkpoints_from_e_star_min": _worst(counts, "min")}
+    return {"rho_within_max": worst("rho_within_max", rhos, "max"),
+            "within_last_over_max": worst("within_last_over_max", ratios, "max"),
+            "between_drop_min": worst("between_drop_min", drops, "min"),
+            "checkpoints_from_e_star_min": worst("checkpoints_from_e_star_min", counts, "min"),
+            **worst.nan_report()}
 
 
 @claims.claim(
@@ -133,7 +148,7 @@ def c3_collapse(inputs: ClaimInputs) -> dict[str, float | bool]:
     both(Criterion("max_abs_difference", "<=", 0.10), Criterion("pearson_min", ">=", 0.8),
          Criterion("checkpoints_to_e_star_min", ">=", 6)))
 def c4_modes_agree(inputs: ClaimInputs) -> dict[str, float | bool]:
-    runs = e1_runs(inputs.runs)
+    runs, worst = e1_runs(inputs.runs), WorstCase()
     by_mode = {mode: _per_run(inputs, runs, mode, ["stiffness_within_cos"]) for mode in MODES}
     differences, correlations, counts = [], [], []
     for run_id, vv in by_mode["vv"].items():
@@ -145,9 +160,10 @@ def c4_modes_agree(inputs: ClaimInputs) -> dict[str, float | bool]:
             differences.append(float(np.max(np.abs(other - reference))))
             correlations.append(float(pearsonr(other, reference).statistic)
                                 if len(other) >= 3 else float("nan"))
-    return {"max_abs_difference": _worst(differences, "max"),
-            "pearson_min": _worst(correlations, "min"),
-            "checkpoints_to_e_star_min": _worst(counts, "min")}
+    return {"max_abs_difference": worst("max_abs_difference", differences, "max"),
+            "pearson_min": worst("pearson_min", correlations, "min"),
+            "checkpoints_to_e_star_min": worst("checkpoints_to_e_star_min", counts, "min"),
+            **worst.nan_report()}
 
 
 def _lr_table(inputs: ClaimInputs) -> pd.DataFrame:
@@ -169,7 +185,7 @@ def _lr_table(inputs: ClaimInputs) -> pd.DataFrame:
          Criterion("share_within_min", ">=", 0.7, gating=False),
          Criterion("n_lrs_min", ">=", 4, gating=False)))
 def c5_lr_epoch(inputs: ClaimInputs) -> dict[str, float | bool]:
-    table = _lr_table(inputs)
+    table, worst = _lr_table(inputs), WorstCase()
     stats: dict[str, float | bool] = {}
     shares: dict[str, list[float]] = {"between": [], "within": []}
     n_lrs = []
@@ -183,52 +199,49 @@ def c5_lr_epoch(inputs: ClaimInputs) -> dict[str, float | bool]:
             shares[kind].append(share)
             stats[f"{config}: share_{kind}"] = share
             stats[f"{config}: median_rho_{kind}"] = float(np.nanmedian(rhos)) if rhos else np.nan
-    return {"share_between_min": _worst(shares["between"], "min"),
-            "share_within_min": _worst(shares["within"], "min"),
-            "n_lrs_min": _worst(n_lrs, "min"), **stats}
-
-
-def _at_loss(rows: pd.DataFrame, target: float, column: str) -> float:
-    """S interpolated linearly in log(train loss) at the first crossing of ``target``."""
-    loss, values = np.log(rows["loss"].to_numpy()), rows[column].to_numpy()
-    below = np.flatnonzero(loss <= np.log(target))
-    if len(below) == 0:
-        return float("nan")
-    k = below[0]
-    if k == 0:
-        return float(values[0])
-    fraction = (loss[k - 1] - np.log(target)) / (loss[k - 1] - loss[k])
-    return float(values[k - 1] + fraction * (values[k] - values[k - 1]))
+    return {"share_between_min": worst("share_between_min", shares["between"], "min"),
+            "share_within_min": worst("share_within_min", shares["within"], "min"),
+            "n_lrs_min": worst("n_lrs_min", n_lrs, "min"), **worst.nan_report(), **stats}
 
 
 @claims.claim(
     "C6", "figR03_stiffness_vs_lr", SOURCE.format("C6"),
     "Smaller learning rates give higher stiffness at a given training loss.",
-    "per E2 configuration: L* = largest final train loss among runs, floored at 0.1; S at L* "
-    "(linear in log loss); Spearman(log lr, S(L*)) over runs, max over configurations, for "
-    "S_between and S_within; gating condition: every run reaches L*",
+    "per E2 configuration, at each of v1's matched train losses 0.017, 0.056, 0.177 (protocol "
+    "§2b F-a) that every run reaches (fallback when none is: L* = largest final train loss, "
+    "floored at 0.1): S at that loss (linear in log loss, first crossing); Spearman(log lr, S) "
+    "over runs, max over losses and configurations, for S_between and S_within; gating "
+    "condition: every run reaches each loss used",
     both(Criterion("rho_between_max", "<=", -0.5, gating=False),
          Criterion("rho_within_max", "<=", -0.5, gating=False),
          Criterion("all_reach_L_star", "==", True, gating=False)))
 def c6_lr_loss(inputs: ClaimInputs) -> dict[str, float | bool]:
-    table = _lr_table(inputs)
+    table, worst = _lr_table(inputs), WorstCase()
     stats: dict[str, float | bool] = {}
     rhos: dict[str, list[float]] = {"between": [], "within": []}
-    reach = True
+    reach, n_matched = True, []
     for config, rows in table.groupby("config"):
         runs = {run_id: r.sort_values("epoch") for run_id, r in rows.groupby("run_id")}
-        target = max(0.1, max(float(r["loss"].iloc[-1]) for r in runs.values()))
-        stats[f"{config}: L_star"] = target
+        targets = [t for t in MATCHED_LOSSES
+                   if all(reaches(r["loss"].to_numpy(), t) for r in runs.values())]
+        n_matched.append(float(len(targets)))
+        if not targets:  # protocol §6's fallback: the floored largest final loss
+            targets = [max(0.1, max(float(r["loss"].iloc[-1]) for r in runs.values()))]
+            stats[f"{config}: L_star"] = targets[0]
         lrs = pd.Series({run_id: float(r["lr"].iloc[0]) for run_id, r in runs.items()})
-        for kind in rhos:
-            at = pd.Series({run_id: _at_loss(r, target, f"stiffness_{kind}_cos")
-                            for run_id, r in runs.items()})
-            reach &= bool(at.notna().all())
-            rho = spearman(np.log(lrs[at.notna()]), at.dropna())
-            rhos[kind].append(rho)
-            stats[f"{config}: rho_{kind}"] = rho
-    return {"rho_between_max": _worst(rhos["between"], "max"),
-            "rho_within_max": _worst(rhos["within"], "max"), "all_reach_L_star": reach, **stats}
+        for target in targets:
+            for kind in rhos:
+                at = pd.Series({run_id: at_loss(r["loss"].to_numpy(),
+                                                r[f"stiffness_{kind}_cos"].to_numpy(), target)
+                                for run_id, r in runs.items()})
+                reach &= bool(at.notna().all())
+                rho = spearman(np.log(lrs[at.index]), at)
+                rhos[kind].append(rho)
+                stats[f"{config} at loss {target:.3g}: rho_{kind}"] = rho
+    return {"rho_between_max": worst("rho_between_max", rhos["between"], "max"),
+            "rho_within_max": worst("rho_within_max", rhos["within"], "max"),
+            "all_reach_L_star": reach, "matched_losses_used_min": min(n_matched, default=0.0),
+            **worst.nan_report(), **stats}
 
 
 @claims.claim(
@@ -238,7 +251,7 @@ def c6_lr_loss(inputs: ClaimInputs) -> dict[str, float | bool]:
     "runs and checkpoints with epoch ≥ 1; gating condition: ≥ 6 bins with ≥ 30 pairs each",
     both(Criterion("rho_max", "<=", -0.7), Criterion("bins_with_30_pairs_min", ">=", 6)))
 def c7_distance(inputs: ClaimInputs) -> dict[str, float | bool]:
-    runs = e1_runs(inputs.runs)
+    runs, worst = e1_runs(inputs.runs), WorstCase()
     m = inputs.metrics
     rows = m[m["run_id"].isin(runs["run_id"]) & (m["split"] == "vv") & (m["epoch"] >= 1)
              & m["metric"].str.match(r"distance_bin\d+_")]
@@ -249,8 +262,9 @@ def c7_distance(inputs: ClaimInputs) -> dict[str, float | bool]:
     for _, curve in wide.groupby(["run_id", "step"]):
         rhos.append(spearman(curve["centre"], curve["mean"]))
         bins.append(float((curve["count"] >= 30).sum()))
-    return {"rho_max": _worst(rhos, "max"), "bins_with_30_pairs_min": _worst(bins, "min"),
-            "n_checkpoints": float(len(rhos))}
+    return {"rho_max": worst("rho_max", rhos, "max"),
+            "bins_with_30_pairs_min": worst("bins_with_30_pairs_min", bins, "min"),
+            "n_checkpoints": float(len(rhos)), **worst.nan_report()}
 
 
 def _xi_table(inputs: ClaimInputs) -> pd.DataFrame:
@@ -267,68 +281,94 @@ def _censored_share(table: pd.DataFrame) -> float:
                   ).mean()) if len(table) else float("nan")
 
 
+def _found(rows: pd.DataFrame, estimator: str) -> pd.DataFrame:
+    """The checkpoints where ξ of ``estimator`` was found: censored ξ (NaN) leave the rank
+    tests, and the censoring criterion (≤ 20%) counts them instead (protocol §6 C8)."""
+    return rows[np.isfinite(rows[f"xi_{estimator}"].astype(float))]
+
+
 @claims.claim(
     "C8", "figR05_xi_vs_epoch", SOURCE.format("C8"),
     "The critical length ξ decreases during training.",
-    "per E2 configuration and lr: Spearman(epoch, ξ) over checkpoints ≥ epoch 1, pooled over "
-    "seeds; max over lrs and configurations, for both estimators (line fit, first crossing); "
-    "gating condition: ≤ 20% of ξ values censored or NaN",
+    "per E2 configuration and lr: Spearman(epoch, ξ) over the checkpoints ≥ epoch 1 where ξ was "
+    "found, pooled over seeds; max over lrs and configurations, for both estimators (line fit, "
+    "first crossing); gating condition: ≤ 20% of ξ values censored or NaN",
     both(Criterion("rho_fit_max", "<=", -0.5, gating=False),
          Criterion("rho_crossing_max", "<=", -0.5, gating=False),
          Criterion("censored_share", "<=", 0.2, gating=False)))
 def c8_xi_epoch(inputs: ClaimInputs) -> dict[str, float | bool]:
-    table = _xi_table(inputs)
-    rho_fit, rho_crossing = [], []
+    table, worst = _xi_table(inputs), WorstCase()
+    rhos: dict[str, list[float]] = {estimator: [] for estimator in ESTIMATORS}
     for _, rows in table.groupby(["config", "lr"]):
-        rho_fit.append(spearman(rows["epoch"], rows["xi_fit"]))
-        rho_crossing.append(spearman(rows["epoch"], rows["xi_crossing"]))
-    stats: dict[str, float | bool] = {"rho_fit_max": _worst(rho_fit, "max"),
-                                      "rho_crossing_max": _worst(rho_crossing, "max"),
-                                      "censored_share": _censored_share(table)}
+        for estimator in ESTIMATORS:
+            found = _found(rows, estimator)
+            rhos[estimator].append(spearman(found["epoch"], found[f"xi_{estimator}"]))
+    stats: dict[str, float | bool] = {
+        f"rho_{estimator}_max": worst(f"rho_{estimator}_max", rhos[estimator], "max")
+        for estimator in ESTIMATORS}
+    stats["censored_share"] = _censored_share(table)
     for status, count in table["xi_fit_status"].value_counts().items():
         stats[f"xi_fit_{CENSORING[int(status)]}"] = float(count)
-    return stats
+    return {**stats, **worst.nan_report()}
+
+
+def _rank_by_lr(xi: pd.Series) -> float:
+    """Spearman(log lr, ξ) over the lrs whose seed-averaged ξ is finite."""
+    xi = xi[np.isfinite(xi.to_numpy(dtype=float))]
+    return spearman(pd.Series(np.log(xi.index.to_numpy(dtype=float))), xi.reset_index(drop=True))
 
 
 @claims.claim(
     "C9", "figR05_xi_vs_epoch", SOURCE.format("C9"),
     "Higher learning rates give a smaller critical length ξ.",
-    "per E2 configuration: Spearman(log lr, seed-averaged ξ_fit) at the last checkpoint and for ξ "
-    "averaged over checkpoints ≥ epoch 1 (max over configurations); ξ(max lr) < ξ(min lr) at the "
-    "last checkpoint; gating conditions: ≥ 4 lrs, ≤ 20% of ξ censored or NaN",
-    both(Criterion("rho_last_max", "<=", -0.5, gating=False),
-         Criterion("rho_mean_max", "<=", -0.5, gating=False),
-         Criterion("xi_max_lr_below_min_lr", "==", True, gating=False),
+    "per E2 configuration and ξ estimator (line fit, first crossing): Spearman(log lr, "
+    "seed-averaged ξ) at the last checkpoint and for ξ averaged over checkpoints ≥ epoch 1, over "
+    "the lrs with a found ξ (max over configurations); ξ(max lr) < ξ(min lr) at the last "
+    "checkpoint; must hold for both estimators; gating conditions: ≥ 4 lrs, ≤ 20% of ξ censored "
+    "or NaN",
+    both(*(Criterion(f"{stat}_{estimator}", op, value, gating=False)
+           for estimator in ESTIMATORS
+           for stat, op, value in (("rho_last_max", "<=", -0.5), ("rho_mean_max", "<=", -0.5),
+                                   ("xi_max_lr_below_min_lr", "==", True))),
          Criterion("n_lrs_min", ">=", 4, gating=False),
          Criterion("censored_share", "<=", 0.2, gating=False)))
 def c9_xi_lr(inputs: ClaimInputs) -> dict[str, float | bool]:
-    table = _xi_table(inputs)
-    rho_last, rho_mean, ordered, n_lrs = [], [], True, []
-    for _, rows in table.groupby("config"):
-        last = rows[rows["epoch"] == rows["epoch"].max()].groupby("lr")["xi_fit"].mean()
-        mean = rows.groupby("lr")["xi_fit"].mean()
-        n_lrs.append(float(rows["lr"].nunique()))
-        rho_last.append(spearman(pd.Series(np.log(last.index)), last.reset_index(drop=True)))
-        rho_mean.append(spearman(pd.Series(np.log(mean.index)), mean.reset_index(drop=True)))
-        ordered &= bool(len(last) > 1 and last.iloc[-1] < last.iloc[0])
-    return {"rho_last_max": _worst(rho_last, "max"), "rho_mean_max": _worst(rho_mean, "max"),
-            "xi_max_lr_below_min_lr": ordered, "n_lrs_min": _worst(n_lrs, "min"),
-            "censored_share": _censored_share(table)}
+    table, worst = _xi_table(inputs), WorstCase()
+    stats: dict[str, float | bool] = {}
+    n_lrs = []
+    for estimator in ESTIMATORS:
+        column, rho_last, rho_mean, ordered = f"xi_{estimator}", [], [], True
+        for _, rows in table.groupby("config"):
+            last = rows[rows["epoch"] == rows["epoch"].max()].groupby("lr")[column].mean()
+            mean = rows.groupby("lr")[column].mean()
+            rho_last.append(_rank_by_lr(last))
+            rho_mean.append(_rank_by_lr(mean))
+            # a NaN at either end compares False: the order is not shown
+            ordered &= bool(len(last) > 1 and last.iloc[-1] < last.iloc[0])
+            if estimator == ESTIMATORS[0]:
+                n_lrs.append(float(rows["lr"].nunique()))
+        stats[f"rho_last_max_{estimator}"] = worst(f"rho_last_max_{estimator}", rho_last, "max")
+        stats[f"rho_mean_max_{estimator}"] = worst(f"rho_mean_max_{estimator}", rho_mean, "max")
+        stats[f"xi_max_lr_below_min_lr_{estimator}"] = ordered
+    return {**stats, "n_lrs_min": worst("n_lrs_min", n_lrs, "min"),
+            "censored_share": _censored_share(table), **worst.nan_report()}
 
 
 def _group_claim(prefix: str) -> Callable[[ClaimInputs], dict[str, float | bool]]:
-    """min Δ and max p over the E3 runs at lr 1e-3, at each run's e*."""
+    """min Δ and max p over the E3 runs at lr 1e-3, at each run's e* (a NaN run is kept)."""
 
     def compute(inputs: ClaimInputs) -> dict[str, float | bool]:
-        runs = experiment_runs(inputs.runs, "e3_")
+        runs, worst = experiment_runs(inputs.runs, "e3_"), WorstCase()
         runs = runs[np.isclose(runs["lr"], 1e-3)]
         table = curves(inputs.metrics, runs["run_id"], "vv", [f"{prefix}_delta", f"{prefix}_p"])
         star = e_star(inputs.metrics, runs["run_id"])
         at = table[table["epoch"] == table["run_id"].map(star)]
         if at.empty or f"{prefix}_delta" not in at:
-            return {"delta_min": float("nan"), "p_max": float("nan"), "n_runs_e3": 0.0}
-        return {"delta_min": float(at[f"{prefix}_delta"].min()),
-                "p_max": float(at[f"{prefix}_p"].max()), "n_runs_e3": float(len(at))}
+            return {"delta_min": float("nan"), "p_max": float("nan"), "n_runs_e3": 0.0,
+                    "nan_statistics": 0.0}
+        return {"delta_min": worst("delta_min", at[f"{prefix}_delta"].tolist(), "min"),
+                "p_max": worst("p_max", at[f"{prefix}_p"].tolist(), "max"),
+                "n_runs_e3": float(len(at)), **worst.nan_report()}
 
     return compute
 
@@ -341,14 +381,16 @@ claims.claim(
     "Δ_super = mean C_cos over distinct-class pairs in one super-class − over pairs in different "
     "super-classes (vv, at e*, lr 1e-3 E3 runs; min over runs); one-sided permutation p over "
     "2,000 random equal-size partitions (max over runs)",
-    {"paper": [Criterion("delta_min", ">=", 0.02), Criterion("p_max", "<", 0.01)]},
+    {"paper": [Criterion("delta_min", ">=", 0.02), Criterion("p_max", "<", 0.01),
+               Criterion("nan_statistics", "==", 0)]},
     not_evaluated=NOT_AT_SMOKE)(_group_claim("superclass"))
 claims.claim(
     "C11", "figR02_cifar100_superclass", SOURCE.format("C11"),
     "Living vs non-living super-classes ('super-super-classes') show in stiffness.",
     "Δ_supersuper as C10 with the living/non-living grouping of the super-classes ([inferred] "
     "grouping of spec §6), permutation p over 2,000 partitions",
-    {"paper": [Criterion("delta_min", ">=", 0.01), Criterion("p_max", "<", 0.05)]},
+    {"paper": [Criterion("delta_min", ">=", 0.01), Criterion("p_max", "<", 0.05),
+               Criterion("nan_statistics", "==", 0)]},
     not_evaluated={"smoke": "paper scale only (spec §6): the synthetic hierarchy has no "
                             "living/non-living level"})(_group_claim("living"))
 claims.pending(

@@ -1,10 +1,13 @@
-"""fort2019 figures (spec §5), one function per figure; each reads tables only.
+"""fort2019 figures (docs/protocols/fort2019.md §5), one function per figure, reading tables.
 
-RECONSTRUCTED: the paper's body was not available (arXiv v3 pinned). fig03 is the paper's
-Figure 3 by its known content (training curves with the orange overfitting zone); every figRNN
-is the spec's reconstruction, its number unknown. Stiffness is class-balanced, on the fixed
-class-stratified probe; the overfitting zone starts at e* (the checkpoint of lowest val loss).
-figR06 (BERT on MNLI) is not built (see the report).
+arXiv v3 is pinned and its body is still unread. fig03 is the paper's Figure 3 by its known
+content (training curves with the orange overfitting zone); every figRNN is a reconstruction, its
+number unknown. Stiffness is class-balanced, on the fixed class-stratified probe; the overfitting
+zone starts at e* (the checkpoint of lowest val loss). Each figure prints the paper's own values
+(v1's full text, protocol §2b F-d) in a "paper says" line under it and in its caption, beside
+ours. The PyTorch-default init variant (protocol §2b F-c) is shown beside the primary
+Glorot-uniform runs: its at-init class matrix in figR01, its E2 grid (paper scale) as its own row
+in figR03 and figR05. figR06 (BERT on MNLI) is not built (see the report).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import seaborn as sns
 from trainlens.plotting import FigureInputs, FigureSet
 from trainlens.summaries.critical_length import CENSORING
 from trainlens.summaries.stiffness_summary import (
+    VARIANT_LABEL,
+    VARIANT_SUFFIX,
     class_matrix,
     curves,
     distance_curve,
@@ -27,10 +32,47 @@ from trainlens.summaries.stiffness_summary import (
 figures = FigureSet("fort2019")
 # the experiments each figure reads (exact names: runs are filtered by them), both scales
 E2 = ("e2_digits_fc", *(f"e2_{data}_{arch}" for data in ("mnist", "fmnist", "cifar10")
-                        for arch in ("fc", "cnn", "resnet20")))
-E1 = ("e1_fc", "e1_cnn", *E2)  # at paper scale E1 is the lr = 1e-3 slice of E2
+                        for arch in ("fc", "cnn", "resnet20")), "e2_mnist_fc" + VARIANT_SUFFIX)
+# at paper scale E1 is the lr = 1e-3 slice of E2
+E1 = ("e1_fc", "e1_cnn", "e1_fc" + VARIANT_SUFFIX, *E2)
 E3 = ("e3_hierarchy_fc", "e3_cifar100_fc", "e3_cifar100_cnn", "e3_cifar100_resnet20")
-NOTE = " [reconstructed: the paper's body was not available; grids are the spec's]"
+NOTE = (" [v3's body unread; lr grid, lengths and init from v1's text (protocol §2b); other "
+        "grids are the protocol's]")
+# the paper's own values, v1's full text (protocol §2b F-d): printed under each figure and in
+# its caption, next to ours
+PAPER_SAYS = {
+    "fig03_stiffness_training":
+        "FC MNIST, lr 1e-3: same-class sign stiffness ≈ 1.0 before the overfitting onset "
+        "(≈ 3×10⁵ examples, ≈ 5 epochs), then ≈ 0.1–0.25; between-class ≈ 0.15–0.3, falling "
+        "toward 0.1",
+    "figR01_class_stiffness_matrices":
+        "at init the class sign-stiffness matrix has +1 on the diagonal and mostly ≈ −1 off it; "
+        "with permuted labels the off-diagonal goes to −1",
+    "figR02_cifar100_superclass":
+        "CIFAR-100 CNN at iteration 3,200, lr 1e-3: a visibly block-structured 100×100 matrix "
+        "(no number given)",
+    "figR03_stiffness_vs_lr":
+        "lrs 1e-6 … 1e-3 in half decades, FC on MNIST and FMNIST, compared at matched train "
+        "losses 0.017, 0.056 and 0.177 (v1's direction, larger lr → larger stiff regions, is "
+        "the reverse of v3's, which the claims test; no per-lr value recovered)",
+    "figR04_stiffness_vs_distance":
+        "v1: ξ = first zero crossing of binned val–val sign stiffness against cosine distance; "
+        "stiff-domain sizes read at train loss 0.1 (no ξ value recovered)",
+    "figR05_xi_vs_epoch":
+        "v3: the higher the lr, the smaller ξ, and ξ shrinks during training (v1: the reverse "
+        "for lr); no ξ value recovered",
+}
+
+
+def _caption(stem: str, text: str) -> str:
+    """The caption with the figure's "paper says" line (protocol §2b F-d)."""
+    return f"{text} Paper says (v1 full text): {PAPER_SAYS[stem]}." + NOTE
+
+
+def _paper_says(fig: plt.Figure, stem: str, ours: str = "") -> None:
+    """The paper's values under the figure, ours beside them where the figure computes them."""
+    text = f"paper (v1): {PAPER_SAYS[stem]}" + (f"\nours: {ours}" if ours else "")
+    fig.text(0.01, -0.01, text, ha="left", va="top", fontsize=7, wrap=True)
 MODES = {"tt": "-", "tv": "--", "vv": ":"}
 STIFFNESS = ["stiffness_within_cos", "stiffness_between_cos", "stiffness_within_sign",
              "stiffness_between_sign"]
@@ -59,11 +101,12 @@ def _first_runs(inputs: FigureInputs):
 
 @figures.figure(
     "fig03_stiffness_training",
+    _caption("fig03_stiffness_training",
     "E1: per configuration (rows), train/val loss and accuracy, then class-balanced S_within "
     "(blue) and S_between (red) for cosine and sign stiffness on tt (solid), tv (dashed) and vv "
     "(dotted) pairs, against epoch; the overfitting zone after e* (lowest val loss) is orange. "
     "Expected: within > between, both falling toward 0 once overfitting starts (C1, C3, C4)."
-    + " The smoke ResNet20 row is plumbing (1 epoch)." + NOTE, (*E1, "e1_resnet20_plumbing"))
+    + " The smoke ResNet20 row is plumbing (1 epoch)."), (*E1, "e1_resnet20_plumbing"))
 def fig03(inputs: FigureInputs) -> plt.Figure:
     runs = _first_runs(inputs)
     star = e_star(inputs.metrics, runs["run_id"])
@@ -95,40 +138,86 @@ def fig03(inputs: FigureInputs) -> plt.Figure:
             _shade_overfitting(ax, star[run.run_id], last)
         row[1].legend(fontsize=6, ncol=2)
     fig.tight_layout()
+    first = runs.iloc[0]
+    _paper_says(fig, "fig03_stiffness_training",
+                f"{first.config} (first row), vv: "
+                + _sign_levels(inputs, first.run_id, float(star[first.run_id])))
     return fig
+
+
+def _sign_levels(inputs: FigureInputs, run_id: str, best: float) -> str:
+    """Our numbers to hold against v1's fig03 values: mean sign stiffness over the checkpoints
+    after init and up to e*, and at the last checkpoint, same-class and between-class."""
+    table = curves(inputs.metrics, [run_id], "vv", STIFFNESS).sort_values("epoch")
+    early = table[(table["epoch"] > 0) & (table["epoch"] <= best)]
+    within, between = "stiffness_within_sign", "stiffness_between_sign"
+    return (f"same-class sign stiffness {early[within].mean():.2f} up to e* = epoch {best:.3g}, "
+            f"{table[within].iloc[-1]:.2f} at the end; between-class "
+            f"{early[between].mean():.2f} → {table[between].iloc[-1]:.2f}")
 
 
 @figures.figure(
     "figR01_class_stiffness_matrices",
+    _caption("figR01_class_stiffness_matrices",
     "E1 (first configuration): class stiffness matrices C_cos (top) and C_sign (bottom) on the "
-    "val-val probe at four checkpoints (initialization, mid-training, e*, last). Expected: a "
-    "dominant diagonal that fades after overfitting (C2)." + NOTE, E1)
+    "val-val probe at four checkpoints (initialization, mid-training, e*, last) of the primary "
+    "Glorot-uniform init, then at initialization of the PyTorch-default init variant (protocol "
+    "§2b F-c) where it ran; the footer gives the mean diagonal / off-diagonal C_sign at init of "
+    "both. Expected: a dominant diagonal that fades after overfitting (C2)."), E1)
 def fig_r01(inputs: FigureInputs) -> plt.Figure:
     run = _first_runs(inputs).iloc[0]
     steps = sorted(inputs.metrics.loc[inputs.metrics["run_id"] == run.run_id, "step"].unique())
     epochs = inputs.metrics[inputs.metrics["run_id"] == run.run_id].groupby("step")["epoch"].first()
     best = e_star(inputs.metrics, [run.run_id]).iloc[0]
     best_step = int(epochs.index[np.argmin(np.abs(epochs.to_numpy() - best))])
-    chosen = sorted({steps[0], steps[len(steps) // 3], best_step, steps[-1]})
-    fig, axes = plt.subplots(2, len(chosen), figsize=(3.6 * len(chosen), 6.6), squeeze=False)
-    for column, step in enumerate(chosen):
+    panels = [(run.run_id, step, f"epoch {epochs[step]:.3g}")
+              for step in sorted({steps[0], steps[len(steps) // 3], best_step, steps[-1]})]
+    variant = _variant_run(inputs, run.config)
+    if variant is not None:  # protocol §2b F-c: the at-init matrix of the PyTorch-default init
+        first = int(inputs.metrics.loc[inputs.metrics["run_id"] == variant, "step"].min())
+        panels.append((variant, first, "init, PyTorch default"))
+    fig, axes = plt.subplots(2, len(panels), figsize=(3.6 * len(panels), 6.6), squeeze=False)
+    for column, (run_id, step, label) in enumerate(panels):
         for row, measure in enumerate(("cos", "sign")):
             ax = axes[row, column]
-            sns.heatmap(class_matrix(inputs.metrics, run.run_id, step, measure), ax=ax,
-                        vmin=-1, vmax=1, cmap="RdBu_r", square=True, cbar=column == len(chosen) - 1)
-            ax.set(title=f"C_{measure}, epoch {epochs[step]:.3g}", xlabel="class (val)",
-                   ylabel="class (val)")
-    fig.suptitle(run.config)
+            sns.heatmap(class_matrix(inputs.metrics, run_id, step, measure), ax=ax, vmin=-1,
+                        vmax=1, cmap="RdBu_r", square=True, cbar=column == len(panels) - 1)
+            ax.set(title=f"C_{measure}, {label}", xlabel="class (val)", ylabel="class (val)")
+    fig.suptitle(f"{run.config} (Glorot-uniform init)")
     fig.tight_layout()
+    ours = [f"at init C_sign diagonal / off-diagonal mean "
+            f"{_diagonal_split(class_matrix(inputs.metrics, run.run_id, steps[0], 'sign'))} "
+            "(Glorot-uniform, zero biases)"]
+    if variant is not None:
+        ours.append(_diagonal_split(class_matrix(inputs.metrics, variant, panels[-1][1], "sign"))
+                    + " (PyTorch default)")
+    _paper_says(fig, "figR01_class_stiffness_matrices", "; ".join(ours))
     return fig
+
+
+def _variant_run(inputs: FigureInputs, config: str) -> str | None:
+    """The first PyTorch-init variant run of ``config`` (any configuration if it has none)."""
+    runs = e1_runs(inputs.runs, variants=True)
+    runs = runs[runs["variant"]].sort_values("seed")
+    if runs.empty:
+        return None
+    same = runs[runs["config"] == config + VARIANT_LABEL]
+    return str((same if len(same) else runs)["run_id"].iloc[0])
+
+
+def _diagonal_split(matrix: np.ndarray) -> str:
+    """'+d / +o': the mean diagonal and mean off-diagonal entry of a class matrix."""
+    off = ~np.eye(len(matrix), dtype=bool)
+    return f"{np.nanmean(np.diag(matrix)):+.2f} / {np.nanmean(matrix[off]):+.2f}"
 
 
 @figures.figure(
     "figR02_cifar100_superclass",
+    _caption("figR02_cifar100_superclass",
     "E3: the val-val class stiffness matrix C_cos at e*, classes ordered by super-class, blocks "
     "of one super-class outlined; Δ_super and its permutation p in the title. At smoke scale the "
     "data is a synthetic hierarchy (4 super-classes × 5 classes), plumbing only: the structure "
-    "is built into the generator (C10/C11 are paper scale only)." + NOTE, E3)
+    "is built into the generator (C10/C11 are paper scale only)."), E3)
 def fig_r02(inputs: FigureInputs) -> plt.Figure:
     runs = experiment_runs(inputs.runs, "e3_")
     runs = runs[np.isclose(runs["lr"], 1e-3)].sort_values(["config", "seed"]).groupby(
@@ -151,11 +240,13 @@ def fig_r02(inputs: FigureInputs) -> plt.Figure:
                      f"p = {at.get('superclass_p', np.nan):.3g}", xlabel="class (by super-class)",
                ylabel="class (by super-class)")
     fig.tight_layout()
+    _paper_says(fig, "figR02_cifar100_superclass",
+                "C10, C11 in the claims below (paper scale only)")
     return fig
 
 
 def _lr_panels(inputs: FigureInputs):
-    runs = experiment_runs(inputs.runs, "e2_")
+    runs = experiment_runs(inputs.runs, "e2_", variants=True)  # a variant is its own row
     table = curves(inputs.metrics, runs["run_id"], "vv", STIFFNESS).merge(runs, on="run_id")
     loss = curves(inputs.metrics, runs["run_id"], "train", ["checkpoint_loss"])
     return table.merge(loss.rename(columns={"checkpoint_loss": "loss"}),
@@ -164,10 +255,11 @@ def _lr_panels(inputs: FigureInputs):
 
 @figures.figure(
     "figR03_stiffness_vs_lr",
+    _caption("figR03_stiffness_vs_lr",
     "E2: class-balanced S_between and S_within (cos, vv) against the Adam learning rate, at "
     "three early epochs (left, mean over seeds) and against the train loss (right, one line per "
     "lr, seed 0). Expected (v3): smaller lr → higher stiffness at a given epoch and at a given "
-    "training loss (C5, C6)." + NOTE, E2)
+    "training loss (C5, C6)."), E2)
 def fig_r03(inputs: FigureInputs) -> plt.Figure:
     table = _lr_panels(inputs)
     configs = sorted(table["config"].unique())
@@ -196,15 +288,17 @@ def fig_r03(inputs: FigureInputs) -> plt.Figure:
         row[1].invert_xaxis()
         row[1].legend(fontsize=6)
     fig.tight_layout()
+    _paper_says(fig, "figR03_stiffness_vs_lr", "C5, C6 in the claims below")
     return fig
 
 
 @figures.figure(
     "figR04_stiffness_vs_distance",
+    _caption("figR04_stiffness_vs_distance",
     "E1 (first configuration): within-class S_cos (vv) against input distance 1 − cos(X1, X2) "
     "in 20 equal-count bins (± SEM), one curve per checkpoint; ξ by the line fit marked where "
     "found (censored: the line does not reach 0 inside the data). Expected: decay with distance "
-    "(C7), crossing 0 at ξ." + NOTE, E1)
+    "(C7), crossing 0 at ξ."), E1)
 def fig_r04(inputs: FigureInputs) -> plt.Figure:
     run = _first_runs(inputs).iloc[0]
     rows = inputs.metrics[(inputs.metrics["run_id"] == run.run_id)
@@ -226,17 +320,20 @@ def fig_r04(inputs: FigureInputs) -> plt.Figure:
     ax.set(xlabel="input distance 1 − cos(X1, X2)", ylabel="within-class S_cos (vv)",
            title=f"{run.config}: ξ censored at {censored} of {len(epochs)} checkpoints")
     ax.legend(fontsize=6, ncol=2)
+    _paper_says(fig, "figR04_stiffness_vs_distance",
+                "C7 in the claims below; ξ per checkpoint in the title")
     return fig
 
 
 @figures.figure(
     "figR05_xi_vs_epoch",
+    _caption("figR05_xi_vs_epoch",
     "E2: the critical length ξ (vv, line fit; crosses: first crossing) against epoch, mean over "
     "seeds, one colour per learning rate; checkpoints where ξ is censored (no zero crossing "
     "inside the observed distances) are counted in the legend. Expected (v3): ξ falls during "
-    "training and is smaller for larger lr (C8, C9)." + NOTE, E2)
+    "training and is smaller for larger lr (C8, C9)."), E2)
 def fig_r05(inputs: FigureInputs) -> plt.Figure:
-    runs = experiment_runs(inputs.runs, "e2_")
+    runs = experiment_runs(inputs.runs, "e2_", variants=True)  # a variant is its own panel
     names = ["xi_fit", "xi_fit_status", "xi_crossing"]
     table = curves(inputs.metrics, runs["run_id"], "vv", names).merge(runs, on="run_id")
     late = table[table["epoch"] >= 1]
@@ -257,4 +354,5 @@ def fig_r05(inputs: FigureInputs) -> plt.Figure:
             ax.plot(mean.index, mean["xi_crossing"], "x", color=colors[lr])
         ax.set(xlabel="epoch", ylabel="ξ (input distance)", title=f"{config} ({shown})")
         ax.legend(fontsize=7)
+    _paper_says(fig, "figR05_xi_vs_epoch", "C8, C9 in the claims below")
     return fig

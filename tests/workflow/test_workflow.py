@@ -173,18 +173,19 @@ def _check_fort(root: Path, built: set[str]) -> list[str]:
     assert claims.loc["C12", "reason"].startswith("not built yet")
     runs = pd.read_parquet(root / "results" / "fort2019" / "tables" / "runs.parquet")
     assert runs.groupby("experiment").size().to_dict() == {
-        "e1_fc": 1, "e1_cnn": 1, "e1_resnet20_plumbing": 1, "e2_digits_fc": 8,
-        "e3_hierarchy_fc": 1}
+        "e1_fc": 1, "e1_cnn": 1, "e1_resnet20_plumbing": 1, "e1_fc_pytorch_init": 1,
+        "e2_digits_fc": 4, "e3_hierarchy_fc": 1}
     metrics = pd.read_parquet(root / "results" / "fort2019" / "tables" / "metrics.parquet")
     stiffness = metrics[(metrics["metric"] == "stiffness_within_cos") & (metrics["split"] == "vv")]
-    # 13 checkpoints in E1 (epochs 0 to 40), 9 in E2 (0 to 10) per run
+    # 13 checkpoints in E1 (epochs 0 to 40), 11 in E2 (0 to 20) per run
     per_run = stiffness.groupby("run_id").size()
     assert set(per_run.index) == set(runs["run_id"])
     e2 = runs.loc[runs["experiment"] == "e2_digits_fc", "run_id"]
-    assert (per_run[e2] == 9).all() and per_run[runs.loc[runs["experiment"] == "e1_fc",
+    assert (per_run[e2] == 11).all() and per_run[runs.loc[runs["experiment"] == "e1_fc",
                                                           "run_id"]].item() == 13
     report = (root / "figures" / "fort2019" / "REPORT.md").read_text()
     assert "was not available" in report and "Not built" in report and "MNLI" in report
+    assert report.count("Paper says (v1 full text)") == len(stems)  # protocol §2b F-d
     for row in claims.itertuples():
         assert row.value in report
     return stems

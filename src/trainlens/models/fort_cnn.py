@@ -5,6 +5,11 @@ final Linear. "Followed by 2×2 max-pooling" has two readings, so ``pool`` switc
 ``every`` pools after each convolution (16,938 parameters on MNIST, 14,378 on 8×8 digits),
 ``final`` pools once after the last one (76,778 on MNIST). No normalisation layers: stiffness is
 measured on per-example gradients, which batch statistics would couple (spec pitfall 2).
+
+Initialization: Glorot-uniform kernels and zero biases by default, the defaults of the Keras
+layers the authors' models were built with (docs/protocols/fort2019.md §2b, F-c);
+``init: pytorch_default`` with ``zero_bias: false`` is the labelled variant (PyTorch's own
+U(±1/√fan_in) for weights and biases).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ class FortCNNConfig:
     channels: tuple[int, ...] = (16, 32, 32)
     out_dim: int = 10
     pool: str = "every"
-    init: str = "pytorch_default"
+    init: str = "glorot_uniform"  # Keras' default kernel initializer (protocol §2b F-c)
+    zero_bias: bool = True  # Keras' default bias initializer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))
@@ -78,4 +84,5 @@ class FortCNN(nn.Module):
 
 def build(config: FortCNNConfig, generator: torch.Generator) -> nn.Module:
     """An initialised :class:`FortCNN`, every weight drawn from ``generator``."""
-    return initialize_(FortCNN(config), generator, scheme=config.init)
+    return initialize_(FortCNN(config), generator, scheme=config.init,
+                       zero_bias=config.zero_bias)

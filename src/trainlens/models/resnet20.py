@@ -7,6 +7,10 @@ each block conv3×3-ReLU-conv3×3, + shortcut, ReLU; the first block of stages 2
 ResNet20 has no BN (spec pitfall 2: per-example gradients are ill-defined in train-mode BN), so
 there are no normalisation layers at all and every convolution has a bias. 271,690 parameters
 at k = 16, 3 channels, 10 classes (≈0.27 M).
+
+Initialization: Glorot-uniform kernels and zero biases by default, the defaults of Chollet's
+Keras model (docs/protocols/fort2019.md §2b, F-c); ``init: pytorch_default`` with
+``zero_bias: false`` is the labelled variant.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ class ResNet20Config:
     in_channels: int = 3
     out_dim: int = 10
     width: int = 16  # k: filters of the first stage
-    init: str = "pytorch_default"
+    init: str = "glorot_uniform"  # Keras' default kernel initializer (protocol §2b F-c)
+    zero_bias: bool = True  # Keras' default bias initializer
 
     def __post_init__(self) -> None:
         if self.in_channels < 1:
@@ -86,4 +91,5 @@ class ResNet20(nn.Module):
 
 def build(config: ResNet20Config, generator: torch.Generator) -> nn.Module:
     """An initialised :class:`ResNet20`, every weight drawn from ``generator``."""
-    return initialize_(ResNet20(config), generator, scheme=config.init)
+    return initialize_(ResNet20(config), generator, scheme=config.init,
+                       zero_bias=config.zero_bias)

@@ -4,6 +4,11 @@ Which runs serve which experiment: E1 is the lr = 1e-3 slice of the E2 grid at p
 §3), so the E1 runs are the ``e1_*`` experiments when the scale has them (smoke) and otherwise
 the lr = 1e-3 members of ``e2_*``. A *configuration* is one (dataset, architecture) pair; claims
 are checked per configuration and must hold in every one.
+
+Init variants (docs/protocols/fort2019.md §2b, F-c): experiments named ``*_pytorch_init`` train
+with PyTorch's default init instead of the primary Glorot-uniform/zero-bias one. Their
+configuration label says so ("digits FC [PyTorch init]"); claims never read them, figures show
+them beside the primary runs.
 """
 
 from __future__ import annotations
@@ -13,32 +18,40 @@ import pandas as pd
 
 E1_LR = 1e-3
 ARCHITECTURES = {"mlp": "FC", "fort_cnn": "CNN", "resnet20": "ResNet20"}
+VARIANT_SUFFIX = "_pytorch_init"
+VARIANT_LABEL = " [PyTorch init]"
 
 
 def run_table(runs: pd.DataFrame) -> pd.DataFrame:
     """run_id, experiment, seed, lr and the configuration label ("digits FC") of every run."""
     table = runs[["run_id", "experiment", "seed"]].copy()
     table["lr"] = runs["train_lr"].astype(float)
-    table["config"] = runs["data_name"] + " " + runs["model_name"].map(ARCHITECTURES).fillna(
-        runs["model_name"])
+    table["variant"] = runs["experiment"].str.endswith(VARIANT_SUFFIX).to_numpy()
+    table["config"] = (runs["data_name"] + " " + runs["model_name"].map(ARCHITECTURES).fillna(
+        runs["model_name"])).to_numpy()
+    table.loc[table["variant"], "config"] += VARIANT_LABEL
     return table.reset_index(drop=True)
 
 
-def e1_runs(runs: pd.DataFrame, plumbing: bool = False) -> pd.DataFrame:
+def e1_runs(runs: pd.DataFrame, plumbing: bool = False, variants: bool = False
+            ) -> pd.DataFrame:
     """The runs of E1 (see the module docstring); ``*_plumbing`` experiments (the smoke
-    ResNet20: 1 epoch, a 100-example probe) only when asked for, never in a claim."""
+    ResNet20: 1 epoch, a 100-example probe) and init variants only when asked for, never in a
+    claim."""
     table = run_table(runs)
+    table = table[variants | ~table["variant"]]
     own = table[table["experiment"].str.startswith("e1_")
                 & (plumbing | ~table["experiment"].str.endswith("_plumbing"))]
-    if len(own):
+    if len(own[~own["variant"]]):
         return own
     return table[table["experiment"].str.startswith("e2_") & np.isclose(table["lr"], E1_LR)]
 
 
-def experiment_runs(runs: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    """The runs of every experiment whose name starts with ``prefix`` ("e2_", "e3_")."""
+def experiment_runs(runs: pd.DataFrame, prefix: str, variants: bool = False) -> pd.DataFrame:
+    """The runs of every experiment whose name starts with ``prefix`` ("e2_", "e3_"); init
+    variants only when asked for."""
     table = run_table(runs)
-    return table[table["experiment"].str.startswith(prefix)]
+    return table[table["experiment"].str.startswith(prefix) & (variants | ~table["variant"])]
 
 
 def curves(metrics: pd.DataFrame, run_ids, split: str, names: list[str]) -> pd.DataFrame:
@@ -78,3 +91,52 @@ def class_matrix(metrics: pd.DataFrame, run_id: str, step: int, measure: str = "
     matrix = np.full((n, n), np.nan)
     matrix[pairs[0].to_numpy(), pairs[1].to_numpy()] = rows["value"].to_numpy()
     return matrix
+
+
+# v1's matched train losses (docs/protocols/fort2019.md §2b, F-a): the lrs are compared there
+MATCHED_LOSSES = (0.017, 0.056, 0.177)
+
+
+def reaches(loss: np.ndarray, target: float) -> bool:
+    """Whether a run's train-loss curve comes down to ``target`` at some checkpoint."""
+    return bool(np.any(np.asarray(loss) <= target))
+
+
+def at_loss(loss: np.ndarray, values: np.ndarray, target: float) -> float:
+    """A quantity at the first checkpoint crossing of train loss ``target``, linear in log(loss)
+    between the two checkpoints around it (docs/protocols/fort2019.md §4, "at a given training
+    loss"); NaN when the run never reaches ``target``."""
+    log_loss, values = np.log(np.asarray(loss, dtype=float)), np.asarray(values, dtype=float)
+    below = np.flatnonzero(log_loss <= np.log(target))
+    if len(below) == 0:
+        return float("nan")
+    k = below[0]
+    if k == 0:
+        return float(values[0])
+    fraction = (log_loss[k - 1] - np.log(target)) / (log_loss[k - 1] - log_loss[k])
+    return float(values[k - 1] + fraction * (values[k] - values[k - 1]))
+
+
+class WorstCase:
+    """The worst case over runs (or configurations) of per-run statistics, where a NaN is never
+    dropped: one NaN makes the worst case NaN, so its criterion FAILs (docs/protocols/
+    fort2019.md §6), and :meth:`nan_report` says which statistic had how many NaN values."""
+
+    def __init__(self) -> None:
+        self.nan_counts: dict[str, int] = {}
+
+    def __call__(self, name: str, values: list[float], worst: str) -> float:
+        """min (``worst="min"``) or max of ``values``; NaN if there is none or any is NaN."""
+        values = [float(v) for v in values]
+        n_nan = int(np.isnan(values).sum()) if values else 0
+        if n_nan:
+            self.nan_counts[name] = self.nan_counts.get(name, 0) + n_nan
+        if not values or n_nan:
+            return float("nan")
+        return float(min(values) if worst == "min" else max(values))
+
+    def nan_report(self) -> dict[str, float]:
+        """``nan_statistics`` (total NaN per-run values) and ``nan_in_<name>`` for each
+        statistic that had any: the note that explains a FAIL caused by a NaN."""
+        return {"nan_statistics": float(sum(self.nan_counts.values())),
+                **{f"nan_in_{k}": float(v) for k, v in self.nan_counts.items()}}

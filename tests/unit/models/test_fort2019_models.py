@@ -75,12 +75,45 @@ def test_no_normalisation_layers(config):
     assert list(model.buffers()) == []  # no running statistics of any kind
 
 
-@pytest.mark.parametrize("config", [FortCNNConfig(), ResNet20Config()])
+@pytest.mark.parametrize("config", [FortCNNConfig(), ResNet20Config(),
+                                    FortCNNConfig(init="pytorch_default", zero_bias=False)])
 def test_the_same_seed_gives_the_same_init(config):
     first, again, other = _build(config, 7), _build(config, 7), _build(config, 8)
     for (name, a), b, c in zip(first.named_parameters(), again.parameters(), other.parameters()):
         assert torch.equal(a, b), name
-        assert not torch.equal(a, c), name
+        if not (config.zero_bias and name.endswith("bias")):  # zero biases agree across seeds
+            assert not torch.equal(a, c), name
+
+
+def _kernels_and_biases(model: nn.Module):
+    return [(m.weight, m.bias) for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+
+
+@pytest.mark.parametrize("config", [FortCNNConfig(), ResNet20Config()])
+def test_default_init_is_keras_glorot_uniform_with_zero_biases(config):
+    # protocol §2b F-c: Keras' defaults. Glorot-uniform is U(±√(6/(fan_in + fan_out))) with
+    # fan = channels × kernel area, so its variance is 2/(fan_in + fan_out): checked on the
+    # sample variance of every layer (PyTorch's default, U(±1/√fan_in), has 1/(3 fan_in))
+    for weight, bias in _kernels_and_biases(_build(config)):
+        area = weight[0][0].numel() if weight.dim() > 2 else 1
+        fan_in, fan_out = weight.shape[1] * area, weight.shape[0] * area
+        bound = (6.0 / (fan_in + fan_out)) ** 0.5
+        assert weight.abs().max() <= bound
+        if weight.numel() >= 1000:  # enough draws for a 10% variance check
+            variance = weight.double().pow(2).mean().item()
+            assert abs(variance / (2.0 / (fan_in + fan_out)) - 1) < 0.1
+        assert torch.equal(bias, torch.zeros_like(bias))
+
+
+@pytest.mark.parametrize("config", [FortCNNConfig(init="pytorch_default", zero_bias=False),
+                                    ResNet20Config(init="pytorch_default", zero_bias=False)])
+def test_pytorch_default_variant_draws_weights_and_biases_in_one_over_root_fan_in(config):
+    for weight, bias in _kernels_and_biases(_build(config)):
+        fan_in = weight[0].numel()
+        assert weight.abs().max() <= fan_in ** -0.5 and bias.abs().max() <= fan_in ** -0.5
+        assert bias.abs().max() > 0
+        if weight.numel() >= 1000:
+            assert abs(weight.double().pow(2).mean().item() * 3 * fan_in - 1) < 0.1
 
 
 @pytest.mark.parametrize("config", [FortCNNConfig(image_size=8, pool="every"),
