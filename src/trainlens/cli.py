@@ -133,9 +133,8 @@ def cmd_plot(a: argparse.Namespace) -> None:
     use_style()
     fig = spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], a.scale,
                                  regions))
-    fig.suptitle(spec.stem, fontsize=9, x=0.01, ha="left")
     save_figure(fig, a.pdf, a.png, spec.stem, spec.full_caption, a.scale,
-                config_hash(sorted(runs["run_id"])))
+                config_hash(sorted(runs["run_id"])), a.slice)
 
 
 def cmd_claims(a: argparse.Namespace) -> None:
@@ -243,14 +242,15 @@ def parser() -> argparse.ArgumentParser:
         ("parts", {"nargs": "+"}))
     add("plot", cmd_plot, "draw one figure of a paper from its tables",
         ("--figures-module", req), ("--figure", req), *tables, scale, ("--pdf", req),
-        ("--png", req))
+        ("--png", req),
+        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}))
     add("claims", cmd_claims, "check a paper's claims and write claims.tsv",
         ("--claims-module", req), *tables, scale, ("--out", req))
     add("report", cmd_report, "write a paper's REPORT.md", ("--experiments", req),
         ("--figures-module", req), ("--claims", req), ("--notes", req), scale, ("--out", req),
         ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
         ("--pngs", {"nargs": "+", "required": True}))
-    add("manifest", cmd_manifest, "write figures/all: every figure and report with its sha256",
+    add("manifest", cmd_manifest, "write figures/<scale>/all: every figure and report, sha256",
         ("--out", req), ("--claims", {"nargs": "+", "required": True}),
         ("--stop-on-gating-fail", {"action": "store_true"}),
         ("--files", {"nargs": "+", "required": True}))

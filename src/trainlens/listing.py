@@ -1,5 +1,5 @@
 """``trainlens list``: papers, experiments, figures and claims, with their status from the last
-build (read from figures/ and results/; nothing is run)."""
+build of the scale asked for (read from figures/<scale>/ and results/<scale>/; nothing is run)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from trainlens.config import load_experiments
 from trainlens.tables import read_table
 
 
-def _claims(root: Path, paper: str) -> pd.DataFrame | None:
-    path = root / "results" / paper / "claims.tsv"
+def _claims(root: Path, scale: str, paper: str) -> pd.DataFrame | None:
+    path = root / "results" / scale / paper / "claims.tsv"  # that scale's own table, no other
     return read_table(path, "claims") if path.exists() else None
 
 
@@ -38,9 +38,9 @@ def listing(root: str | Path, scale: str) -> str:
         figures = load_module(root / "analysis" / paper / "figures.py").figures.figures
         lines.append("  figures:")
         for stem, spec in figures.items():
-            built = (root / "figures" / paper / f"{stem}.png").exists()
+            built = (root / "figures" / scale / paper / f"{stem}.png").exists()
             lines.append(f"    {stem:<36} {'built' if built else 'not built'} ({spec.kind})")
-        claims = _claims(root, paper)
+        claims = _claims(root, scale, paper)
         declared = load_module(root / "analysis" / paper / "claims.py").claims.claims
         lines.append("  claims" + ("" if claims is not None else " (not checked yet)") + ":")
         verdicts = {} if claims is None else claims.set_index("claim_id").to_dict("index")
