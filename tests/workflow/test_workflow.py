@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,25 @@ def test_dry_run_builds_the_whole_dag(scale, folder):
         parts = path.split("/")
         assert parts[0] == "data" or parts[:2] == ["logs", "data"] or parts[1] == folder, path
     assert f"output: figures/{folder}/all" in done.stdout
+
+
+def test_figures_all_follows_the_configured_scale(tmp_path):
+    """figures/all is the configured scale's manifest: after a smoke build, asking for it at paper
+    scale rewrites it from figures/paper/all, even when that manifest is the older file (the copy's
+    params and input rerun triggers). Only the copy runs: the manifests are stand-ins."""
+    for name in WORKFLOW_FILES:
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    for scale in ("paper", "smoke"):  # paper's manifest first: the older file
+        (tmp_path / "figures" / scale).mkdir(parents=True)
+        (tmp_path / "figures" / scale / "all").write_text(f"path\tsha256\nfigures/{scale}/x\t0\n")
+        time.sleep(0.05)
+    only_copy = ("--cores", "1", "figures/all", "--allowed-rules", "copy_manifest")
+    for scale in ("smoke", "paper", "smoke"):
+        done = snakemake(*only_copy, "--config", f"scale={scale}", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert (tmp_path / "figures" / "all").read_text() == (
+            tmp_path / "figures" / scale / "all").read_text()
 
 
 def test_lint_is_clean():
