@@ -117,7 +117,8 @@ rule write_manifest:
 # figures/all, the default target (README: snakemake --cores 2 figures/all), is the manifest of
 # the configured scale. The copy records the scale as a param and its source as its input, so a
 # build with another scale rewrites it (Snakemake's params and input rerun triggers) even when
-# that scale's manifest is older; the paths it lists name their scale folder.
+# that scale's manifest is older (the triggers read .snakemake/ metadata: without it, delete
+# figures/all or rerun with -R copy_manifest); the paths it lists name their scale folder.
 rule copy_manifest:
     input:
         f"{PLOTS}/all",
