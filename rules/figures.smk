@@ -33,8 +33,8 @@ rule plot_figure:
         # the scale goes into the figure's visible title (trainlens.plotting.save_figure)
         scale=SCALE,
         slice=SLICE_FLAG,
-        report=lambda w: f"{PLOTS}/{w.paper}/REPORT.md",
         # for the report caption (report/figure.rst); static, so they never trigger reruns
+        report=lambda w: f"{PLOTS}/{w.paper}/REPORT.md",
         kind=lambda w: FIGURES[w.paper][w.figure].kind,
         caption=lambda w: FIGURES[w.paper][w.figure].full_caption,
     shell:
