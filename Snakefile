@@ -2,6 +2,9 @@
 
 snakemake --cores 2 figures/all                      # smoke scale (default)
 snakemake --cores 8 figures/all --config scale=paper # the papers' configurations
+
+Every output lives under its scale: results/<scale>/, figures/<scale>/, logs/<scale>/ (a tiny slice
+under <scale>-slice); figures/all is a copy of the configured scale's manifest figures/<scale>/all.
 """
 
 from snakemake.utils import min_version
@@ -30,6 +33,7 @@ localrules:
     plot_figure,
     write_report,
     write_manifest,
+    copy_manifest,
 
 
 include: "rules/common.smk"

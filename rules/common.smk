@@ -3,7 +3,8 @@
 INPUTS:  experiments/config.yaml (validated against experiments/schemas/config.schema.yaml),
          experiments/<paper>.yaml (validated and resolved by trainlens.config),
          analysis/<paper>/figures.py (the figure stems).
-OUTPUTS: none; defines PAPERS, SCALE, GROUPS, FIGURES and the wildcard constraints.
+OUTPUTS: none; defines PAPERS, SCALE, SCALE_DIR (and RESULTS, PLOTS, LOGS under it), GROUPS,
+         FIGURES and the wildcard constraints.
 """
 
 import sys
@@ -38,6 +39,13 @@ if config.get("checksums") and not config["slice"]:
         "trainlens: config checksums replaces torchvision's MD5 table; it is allowed only "
         "with slice=True (tiny synthetic test files)"
     )
+# Every output lives under its scale (results/<scale>/, figures/<scale>/, logs/<scale>/), so that
+# no build of one scale overwrites, or is reported as, another; a tiny slice is its own scale
+# folder (paper-slice): its tables replicate nothing and must never pass for the real scale's.
+SCALE_DIR = SCALE + ("-slice" if config["slice"] else "")
+RESULTS = f"results/{SCALE_DIR}"
+PLOTS = f"figures/{SCALE_DIR}"
+LOGS = f"logs/{SCALE_DIR}"
 CHECKSUMS_FLAG = (
     f" --checksums {Path(config['checksums']).resolve()}"
     if config.get("checksums")
@@ -68,8 +76,8 @@ wildcard_constraints:
 
 
 def group_files(paper, name):
-    """One file per training group of ``paper``: results/<paper>/groups/<group>/<name>."""
-    return [f"results/{paper}/groups/{group}/{name}" for group in GROUPS[paper]]
+    """One file per training group of ``paper``: results/<scale>/<paper>/groups/<group>/<name>."""
+    return [f"{RESULTS}/{paper}/groups/{group}/{name}" for group in GROUPS[paper]]
 
 
 def dataset_stamps(wildcards):
@@ -93,5 +101,5 @@ def gpus(wildcards):
 
 def figure_report_labels(wildcards):
     """Report labels of a figure: the verdicts of its claims (read when the report is built)."""
-    claims = f"results/{wildcards.paper}/claims.tsv"
+    claims = f"{RESULTS}/{wildcards.paper}/claims.tsv"
     return figure_labels(claims, wildcards.figure)

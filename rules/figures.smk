@@ -1,58 +1,64 @@
 """Figures, claim checks, paper reports and the manifest of everything built.
 
-INPUTS:  results/<paper>/tables/{runs,metrics,regions}.parquet, analysis/<paper>/{figures,claims}.py,
-         analysis/<paper>/notes.md (declared as inputs: editing them rebuilds what they feed)
-OUTPUTS: figures/<paper>/<figure>.{pdf,png}, results/<paper>/claims.tsv,
-         figures/<paper>/REPORT.md, figures/all (path and sha256 of every figure and report)
+INPUTS:  results/<scale>/<paper>/tables/{runs,metrics,regions}.parquet,
+         analysis/<paper>/{figures,claims}.py, analysis/<paper>/notes.md (declared as inputs:
+         editing them rebuilds what they feed)
+OUTPUTS: figures/<scale>/<paper>/<figure>.{pdf,png}, results/<scale>/<paper>/claims.tsv,
+         figures/<scale>/<paper>/REPORT.md,
+         figures/<scale>/all (path and sha256 of every figure and report of the scale),
+         figures/all (a copy of the configured scale's manifest: the default target)
 """
 
 
 rule plot_figure:
     input:
-        runs="results/{paper}/tables/runs.parquet",
-        metrics="results/{paper}/tables/metrics.parquet",
-        regions="results/{paper}/tables/regions.parquet",
+        runs=f"{RESULTS}/{{paper}}/tables/runs.parquet",
+        metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
+        regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/figures.py",
     output:
-        pdf="figures/{paper}/{figure}.pdf",
+        pdf=f"{PLOTS}/{{paper}}/{{figure}}.pdf",
         png=report(
-            "figures/{paper}/{figure}.png",
+            f"{PLOTS}/{{paper}}/{{figure}}.png",
             caption="../report/figure.rst",
             category="{paper}",
             subcategory="figures",
             labels=figure_report_labels,
         ),
     log:
-        "logs/{paper}/plot_figure/{figure}.log",
+        f"{LOGS}/{{paper}}/plot_figure/{{figure}}.log",
     conda:
         "../envs/trainlens.yaml"
     params:
+        # the scale goes into the figure's visible title (trainlens.plotting.save_figure)
         scale=SCALE,
+        slice=SLICE_FLAG,
         # for the report caption (report/figure.rst); static, so they never trigger reruns
+        report=lambda w: f"{PLOTS}/{w.paper}/REPORT.md",
         kind=lambda w: FIGURES[w.paper][w.figure].kind,
         caption=lambda w: FIGURES[w.paper][w.figure].full_caption,
     shell:
         "trainlens plot --figures-module {input.module} --figure {wildcards.figure} "
         "--runs {input.runs} --metrics {input.metrics} --regions {input.regions} "
-        "--scale {params.scale} "
+        "--scale {params.scale}{params.slice} "
         "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
 rule check_claims:
     input:
-        runs="results/{paper}/tables/runs.parquet",
-        metrics="results/{paper}/tables/metrics.parquet",
-        regions="results/{paper}/tables/regions.parquet",
+        runs=f"{RESULTS}/{{paper}}/tables/runs.parquet",
+        metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
+        regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/claims.py",
     output:
         report(
-            "results/{paper}/claims.tsv",
+            f"{RESULTS}/{{paper}}/claims.tsv",
             caption="../report/claims.rst",
             category="{paper}",
             subcategory="claims",
         ),
     log:
-        "logs/{paper}/check_claims.log",
+        f"{LOGS}/{{paper}}/check_claims.log",
     conda:
         "../envs/trainlens.yaml"
     params:
@@ -65,15 +71,15 @@ rule check_claims:
 
 rule write_report:
     input:
-        claims="results/{paper}/claims.tsv",
-        pngs=lambda w: expand("figures/{{paper}}/{figure}.png", figure=FIGURES[w.paper]),
+        claims=f"{RESULTS}/{{paper}}/claims.tsv",
+        pngs=lambda w: expand(f"{PLOTS}/{{{{paper}}}}/{{figure}}.png", figure=FIGURES[w.paper]),
         experiments="experiments/{paper}.yaml",
         module="analysis/{paper}/figures.py",
         notes="analysis/{paper}/notes.md",
     output:
-        "figures/{paper}/REPORT.md",
+        f"{PLOTS}/{{paper}}/REPORT.md",
     log:
-        "logs/{paper}/write_report.log",
+        f"{LOGS}/{{paper}}/write_report.log",
     conda:
         "../envs/trainlens.yaml"
     params:
@@ -87,18 +93,18 @@ rule write_report:
 
 rule write_manifest:
     input:
-        claims=expand("results/{paper}/claims.tsv", paper=PAPERS),
-        reports=expand("figures/{paper}/REPORT.md", paper=PAPERS),
+        claims=expand(f"{RESULTS}/{{paper}}/claims.tsv", paper=PAPERS),
+        reports=expand(f"{PLOTS}/{{paper}}/REPORT.md", paper=PAPERS),
         figures=[
-            f"figures/{paper}/{figure}.{ext}"
+            f"{PLOTS}/{paper}/{figure}.{ext}"
             for paper in PAPERS
             for figure in FIGURES[paper]
             for ext in ("pdf", "png")
         ],
     output:
-        "figures/all",
+        f"{PLOTS}/all",
     log:
-        "logs/write_manifest.log",
+        f"{LOGS}/write_manifest.log",
     conda:
         "../envs/trainlens.yaml"
     params:
@@ -106,3 +112,23 @@ rule write_manifest:
     shell:
         "trainlens manifest --out {output} --claims {input.claims}{params.stop} "
         "--files {input.reports} {input.figures} 2>&1 | tee {log}"
+
+
+# figures/all, the default target (README: snakemake --cores 2 figures/all), is the manifest of
+# the configured scale. The copy records the scale as a param and its source as its input, so a
+# build with another scale rewrites it (Snakemake's params and input rerun triggers) even when
+# that scale's manifest is older (the triggers read .snakemake/ metadata: without it, delete
+# figures/all or rerun with -R copy_manifest); the paths it lists name their scale folder.
+rule copy_manifest:
+    input:
+        f"{PLOTS}/all",
+    output:
+        "figures/all",
+    log:
+        f"{LOGS}/copy_manifest.log",
+    conda:
+        "../envs/trainlens.yaml"
+    params:
+        scale=SCALE_DIR,
+    shell:
+        "cp {input} {output} > {log} 2>&1"

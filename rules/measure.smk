@@ -1,25 +1,25 @@
 """Measurement: the experiment's probes on every checkpoint of a group (no retraining).
 
-INPUTS:  results/<paper>/groups/<group>/{config.json,checkpoints/}
-OUTPUTS: results/<paper>/groups/<group>/probe_metrics.parquet (mean and max per probe, run,
-         checkpoint and split)
-         results/<paper>/groups/<group>/probe_regions.parquet (linear regions on a latent grid at
-         the final checkpoint, for experiments with region_analysis; empty otherwise)
+INPUTS:  results/<scale>/<paper>/groups/<group>/{config.json,checkpoints/}
+OUTPUTS: in results/<scale>/<paper>/groups/<group>/:
+           probe_metrics.parquet  mean and max per probe, run, checkpoint and split
+           probe_regions.parquet  linear regions on a latent grid at the final checkpoint, for
+                                  experiments with region_analysis; empty otherwise
 """
 
 
 rule measure_group:
     input:
-        config="results/{paper}/groups/{group}/config.json",
-        checkpoints="results/{paper}/groups/{group}/checkpoints",
+        config=f"{RESULTS}/{{paper}}/groups/{{group}}/config.json",
+        checkpoints=f"{RESULTS}/{{paper}}/groups/{{group}}/checkpoints",
         data=dataset_stamps,
     output:
-        metrics="results/{paper}/groups/{group}/probe_metrics.parquet",
-        regions="results/{paper}/groups/{group}/probe_regions.parquet",
+        metrics=f"{RESULTS}/{{paper}}/groups/{{group}}/probe_metrics.parquet",
+        regions=f"{RESULTS}/{{paper}}/groups/{{group}}/probe_regions.parquet",
     log:
-        "logs/{paper}/measure_group/{group}.log",
+        f"{LOGS}/{{paper}}/measure_group/{{group}}.log",
     benchmark:
-        "results/{paper}/benchmarks/measure_group/{group}.tsv"
+        f"{RESULTS}/{{paper}}/benchmarks/measure_group/{{group}}.tsv"
     conda:
         "../envs/trainlens.yaml"
     threads: 1

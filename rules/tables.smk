@@ -1,9 +1,10 @@
 """Tables: the per-group parts concatenated into the paper's tidy tables (design.md "Tables").
 
-INPUTS:  results/<paper>/groups/*/{runs,train_metrics,probe_metrics,probe_regions}.parquet
-OUTPUTS: results/<paper>/tables/runs.parquet     one row per run
-         results/<paper>/tables/metrics.parquet  long: run_id, step, epoch, split, metric, value
-         results/<paper>/tables/regions.parquet  per latent grid point (loukas2021 E2)
+INPUTS:  results/<scale>/<paper>/groups/*/{runs,train_metrics,probe_metrics,probe_regions}.parquet
+OUTPUTS: in results/<scale>/<paper>/tables/:
+           runs.parquet     one row per run
+           metrics.parquet  long: run_id, step, epoch, split, metric, value
+           regions.parquet  per latent grid point (loukas2021 E2)
 """
 
 
@@ -11,9 +12,9 @@ rule collect_runs:
     input:
         lambda w: group_files(w.paper, "runs.parquet"),
     output:
-        "results/{paper}/tables/runs.parquet",
+        f"{RESULTS}/{{paper}}/tables/runs.parquet",
     log:
-        "logs/{paper}/collect_runs.log",
+        f"{LOGS}/{{paper}}/collect_runs.log",
     conda:
         "../envs/trainlens.yaml"
     shell:
@@ -25,9 +26,9 @@ rule collect_metrics:
         lambda w: group_files(w.paper, "train_metrics.parquet")
         + group_files(w.paper, "probe_metrics.parquet"),
     output:
-        "results/{paper}/tables/metrics.parquet",
+        f"{RESULTS}/{{paper}}/tables/metrics.parquet",
     log:
-        "logs/{paper}/collect_metrics.log",
+        f"{LOGS}/{{paper}}/collect_metrics.log",
     conda:
         "../envs/trainlens.yaml"
     shell:
@@ -38,9 +39,9 @@ rule collect_regions:
     input:
         lambda w: group_files(w.paper, "probe_regions.parquet"),
     output:
-        "results/{paper}/tables/regions.parquet",
+        f"{RESULTS}/{{paper}}/tables/regions.parquet",
     log:
-        "logs/{paper}/collect_regions.log",
+        f"{LOGS}/{{paper}}/collect_regions.log",
     conda:
         "../envs/trainlens.yaml"
     shell:

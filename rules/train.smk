@@ -1,13 +1,14 @@
 """Training: one job per group (the seeds, and vmappable grid values, of one configuration).
 
 INPUTS:  experiments/<paper>.yaml; downloaded datasets where a group needs one.
-OUTPUTS: results/<paper>/groups/<group>/config.json     resolved science config of the group
-         results/<paper>/groups/<group>/runs.parquet    one row per run (status, config, time)
-         results/<paper>/groups/<group>/train_metrics.parquet  per-epoch / per-step metrics
-         results/<paper>/groups/<group>/checkpoints/    log-spaced checkpoints of all members
-         results/<paper>/groups/<group>/trace.npz       per-step traces (where recorded)
-         results/<paper>/groups/<group>/.train_state/   resumable state while training (removed
-                                                        at the end; not an output)
+OUTPUTS: in results/<scale>/<paper>/groups/<group>/:
+           config.json            resolved science config of the group
+           runs.parquet           one row per run (status, config, time)
+           train_metrics.parquet  per-epoch / per-step metrics
+           checkpoints/           log-spaced checkpoints of all members
+           trace.npz              per-step traces (where recorded)
+           .train_state/          resumable state while training (removed at the end; not an
+                                  output)
 """
 
 # One resolve job per paper (not per group): the experiments file is validated once, and each
@@ -22,7 +23,7 @@ for _paper in PAPERS:
         output:
             group_files(_paper, "config.json"),
         log:
-            f"logs/{_paper}/resolve.log",
+            f"{LOGS}/{_paper}/resolve.log",
         localrule: True
         conda:
             "../envs/trainlens.yaml"
@@ -37,17 +38,17 @@ for _paper in PAPERS:
 
 rule train_group:
     input:
-        config="results/{paper}/groups/{group}/config.json",
+        config=f"{RESULTS}/{{paper}}/groups/{{group}}/config.json",
         data=dataset_stamps,
     output:
-        runs="results/{paper}/groups/{group}/runs.parquet",
-        metrics="results/{paper}/groups/{group}/train_metrics.parquet",
-        checkpoints=directory("results/{paper}/groups/{group}/checkpoints"),
-        trace="results/{paper}/groups/{group}/trace.npz",
+        runs=f"{RESULTS}/{{paper}}/groups/{{group}}/runs.parquet",
+        metrics=f"{RESULTS}/{{paper}}/groups/{{group}}/train_metrics.parquet",
+        checkpoints=directory(f"{RESULTS}/{{paper}}/groups/{{group}}/checkpoints"),
+        trace=f"{RESULTS}/{{paper}}/groups/{{group}}/trace.npz",
     log:
-        "logs/{paper}/train_group/{group}.log",
+        f"{LOGS}/{{paper}}/train_group/{{group}}.log",
     benchmark:
-        "results/{paper}/benchmarks/train_group/{group}.tsv"
+        f"{RESULTS}/{{paper}}/benchmarks/train_group/{{group}}.tsv"
     conda:
         "../envs/trainlens.yaml"
     threads: 1
@@ -58,7 +59,7 @@ rule train_group:
         device=DEVICE,
         deterministic="--deterministic" if config.get("deterministic") else "",
         # resumable state: not an output, so it survives a killed job and --rerun-incomplete
-        state_dir=lambda w: f"results/{w.paper}/groups/{w.group}/.train_state",
+        state_dir=lambda w: f"{RESULTS}/{w.paper}/groups/{w.group}/.train_state",
     shell:
         "trainlens train --config {input.config} --data-root {params.data_root} "
         "--runs {output.runs} --metrics {output.metrics} --checkpoints {output.checkpoints} "

@@ -154,9 +154,8 @@ def cmd_plot(a: argparse.Namespace) -> None:
     use_style()
     fig = spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], a.scale,
                                  regions))
-    fig.suptitle(spec.stem, fontsize=9, x=0.01, ha="left")
     save_figure(fig, a.pdf, a.png, spec.stem, spec.full_caption, a.scale,
-                config_hash(sorted(runs["run_id"])))
+                config_hash(sorted(runs["run_id"])), a.slice)
 
 
 def cmd_claims(a: argparse.Namespace) -> None:
@@ -287,7 +286,8 @@ def parser() -> argparse.ArgumentParser:
     add("plot", cmd_plot, "draw one figure of a paper from its tables", figures_module,
         ("--figure", req("the figure's file stem, e.g. figR01_mlp_trajectory")), *tables, scale,
         ("--pdf", req("where to write the figure as PDF")),
-        ("--png", req("where to write the figure as PNG")))
+        ("--png", req("where to write the figure as PNG")),
+        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}))
     add("claims", cmd_claims, "check a paper's claims and write claims.tsv",
         ("--claims-module", req("the paper's analysis/<slug>/claims.py")), *tables, scale,
         ("--out", req("where to write claims.tsv")))
@@ -298,8 +298,8 @@ def parser() -> argparse.ArgumentParser:
         ("--out", req("where to write REPORT.md")),
         ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
         ("--pngs", req("the paper's figure PNGs", nargs="+")))
-    add("manifest", cmd_manifest, "write figures/all: every figure and report with its sha256",
-        ("--out", req("where to write the manifest (figures/all)")),
+    add("manifest", cmd_manifest, "write figures/<scale>/all: every figure and report, sha256",
+        ("--out", req("where to write the manifest (figures/<scale>/all)")),
         ("--claims", req("every paper's claims.tsv (gating FAILs are printed)", nargs="+")),
         ("--stop-on-gating-fail", {"action": "store_true",
                                    "help": "exit 1 without the manifest if a gating claim "

@@ -1,5 +1,5 @@
 """``trainlens list``: papers, experiments, figures and claims, with their status from the last
-build (read from figures/ and results/; nothing is run).
+build of the scale asked for (read from figures/<scale>/ and results/<scale>/; nothing is run).
 
 It reads files only (YAML, the text of ``analysis/<slug>/*.py``, ``claims.tsv``) and imports
 neither torch nor pandas nor the analysis modules, so that it answers in well under a second:
@@ -55,12 +55,16 @@ def experiment_size(spec: dict[str, Any], scale: str) -> tuple[int, int]:
     return jobs, runs
 
 
-def _first_literals(path: Path, pattern: str) -> list[str]:
+def _first_literals(path: Path, pattern: str, method: str = "") -> list[str]:
     """First positional string arguments of the calls in ``path`` that match ``pattern``, in
-    source order: ``@figures.figure("figR01_...")`` and ``@claims.claim("C1", ...)``."""
+    source order: ``@claims.claim("C1", ...)`` and helpers that register claims; with ``method``,
+    only ``x.<method>(...)`` calls (``@figures.figure("figR01_...")``, not captions that name a
+    stem)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        first = node.args[0] if isinstance(node, ast.Call) and node.args else None
+        registering = isinstance(node, ast.Call) and node.args and (
+            not method or isinstance(node.func, ast.Attribute) and node.func.attr == method)
+        first = node.args[0] if registering else None
         if (isinstance(first, ast.Constant) and isinstance(first.value, str)
                 and re.fullmatch(pattern, first.value)):
             found.append((node.lineno, first.value))
@@ -69,7 +73,8 @@ def _first_literals(path: Path, pattern: str) -> list[str]:
 
 def declared_figures(root: Path, paper: str) -> list[str]:
     """The figure stems that ``analysis/<paper>/figures.py`` registers."""
-    return _first_literals(root / "analysis" / paper / "figures.py", r"fig[RX]?[0-9]{2}_\w+")
+    return _first_literals(root / "analysis" / paper / "figures.py", r"fig[RX]?[0-9]{2}_\w+",
+                           "figure")
 
 
 def declared_claims(root: Path, paper: str) -> list[str]:
@@ -123,10 +128,10 @@ def _paper_lines(root: Path, document: dict[str, Any], scale: str, width: int) -
     stems = declared_figures(root, paper)
     column = max(map(len, stems), default=0) + 2
     for stem in stems:
-        built = (root / "figures" / paper / f"{stem}.png").exists()
+        built = (root / "figures" / scale / paper / f"{stem}.png").exists()
         kind = FIGURE_KINDS.get(stem[:4], "paper figure")
         lines.append(f"    {stem:<{column}}{'built' if built else 'not built'} ({kind})")
-    path = root / "results" / paper / "claims.tsv"
+    path = root / "results" / scale / paper / "claims.tsv"  # that scale's own table only
     rows = _read_claims(path) if path.exists() else {}
     ids = sorted(set(declared_claims(root, paper)) | set(rows), key=lambda c: int(c[1:]))
     if not rows:

@@ -1,9 +1,10 @@
 """Shared figure style, the figure registry, and ``save_figure`` with provenance metadata.
 
 Every figure is one function in ``analysis/<slug>/figures.py`` registered with ``@figures.figure``;
-it reads tables only and returns a matplotlib Figure. ``save_figure`` writes pdf and png
-atomically (Agg backend) and embeds the git commit, the config hash of the runs it shows, the
-scale and the package versions: in the PNG as text chunks, in the PDF's Keywords field.
+it reads tables only and returns a matplotlib Figure. ``save_figure`` titles it with its stem and
+scale, writes pdf and png atomically (Agg backend) and embeds the git commit, the config hash of
+the runs it shows, the scale and the package versions: in the PNG as text chunks, in the PDF's
+Keywords field.
 """
 
 from __future__ import annotations
@@ -93,10 +94,19 @@ def categorical(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame
 
 
+def scale_title(stem: str, scale: str, tiny_slice: bool = False) -> str:
+    """The visible title of every figure: its stem and the scale its tables come from, so that a
+    figure never passes for another scale's (a tiny slice says so too)."""
+    return f"{stem} · {scale} scale" + (" · TINY SLICE (replicates nothing)" if tiny_slice else "")
+
+
 def save_figure(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path, stem: str,
-                caption: str, scale: str, config_hash: str) -> None:
-    """Write ``fig`` as pdf and png, atomically, with provenance metadata."""
-    meta = {"figure": stem, "scale": scale, "config_hash": config_hash, **provenance()}
+                caption: str, scale: str, config_hash: str, tiny_slice: bool = False) -> None:
+    """Title ``fig`` with its stem and scale (``scale_title``), and write it as pdf and png,
+    atomically, with provenance metadata. ``scale`` comes from the rule, never from a path."""
+    fig.suptitle(scale_title(stem, scale, tiny_slice), fontsize=9, x=0.01, ha="left")
+    meta = {"figure": stem, "scale": scale, "slice": tiny_slice, "config_hash": config_hash,
+            **provenance()}
     # No CreationDate: the same results give byte-identical files (figures/all compares sha256).
     pdf_meta = {"Title": stem, "Subject": caption, "Keywords": json.dumps(meta, sort_keys=True),
                 "Creator": "trainlens", "CreationDate": None}

@@ -82,8 +82,9 @@ def test_list_marks_gating_claims_and_the_failed_criterion_without_cutting_words
     from trainlens.tables import TABLES
 
     root = _workflow_copy(tmp_path)
-    (root / "results" / "loukas2021").mkdir(parents=True)
-    with open(root / "results" / "loukas2021" / "claims.tsv", "w", newline="") as handle:
+    (root / "results" / "smoke" / "loukas2021").mkdir(parents=True)
+    with open(root / "results" / "smoke" / "loukas2021" / "claims.tsv", "w",
+              newline="") as handle:
         writer = csv.DictWriter(handle, list(TABLES["claims"]), delimiter="\t")
         writer.writeheader()
         for claim_id, threshold, passed, value, reason in CLAIMS:

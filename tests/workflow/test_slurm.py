@@ -50,10 +50,11 @@ def test_training_groups_through_slurm_match_a_local_run(tmp_path, smoke_build):
     assert done.returncode == 0, done.stderr[-3000:]
 
     cluster = _workflow_copy(tmp_path / "cluster")
-    groups = sorted(p.name for p in (local / "results" / CLUSTER_PAPER / "groups").iterdir()
+    built = local / "results" / "smoke" / CLUSTER_PAPER / "groups"
+    groups = sorted(p.name for p in built.iterdir()
                     if p.name.rsplit("-", 1)[0] in CLUSTER_EXPERIMENTS)
     assert len(groups) == len(CLUSTER_EXPERIMENTS)
-    targets = [f"results/{CLUSTER_PAPER}/groups/{g}/probe_metrics.parquet" for g in groups]
+    targets = [f"results/smoke/{CLUSTER_PAPER}/groups/{g}/probe_metrics.parquet" for g in groups]
     # munged needs every folder above its socket traversable by all (pytest's tmp is 0700)
     state = Path(tempfile.mkdtemp(prefix="trainlens-slurm-", dir="/tmp"))
     state.chmod(0o755)
@@ -69,7 +70,7 @@ def test_training_groups_through_slurm_match_a_local_run(tmp_path, smoke_build):
     log = done.stdout + done.stderr
     assert log.lower().count("submitted") >= len(groups)  # the jobs really went through sbatch
     for group in groups:
-        folder = Path("results") / CLUSTER_PAPER / "groups" / group
+        folder = Path("results") / "smoke" / CLUSTER_PAPER / "groups" / group
         for table in ("runs.parquet", "train_metrics.parquet", "probe_metrics.parquet"):
             on_cluster, here = (pd.read_parquet(root / folder / table).drop(
                 columns="wall_time_s", errors="ignore") for root in (cluster, local))
