@@ -84,9 +84,9 @@ def cost_rows(args: argparse.Namespace, device: torch.device, stop_at: float
     """One row per paper-scale group; groups left when ``stop_at`` passes are listed untimed.
 
     Every group is timed eagerly first; then, while time is left, the groups whose config
-    compiles are timed again compiled (a cold compile costs up to a minute each) and their
-    rows replaced, the eager time kept beside (an upper bound where the compiled one is
-    missing)."""
+    compiles are timed again compiled, costliest first (a cold compile costs up to a minute
+    each), and their rows replaced, the eager time kept beside (an upper bound where the
+    compiled one is missing)."""
     groups = _groups(args.papers, args.groups)
     rows = []
     for group in groups:
@@ -99,9 +99,10 @@ def cost_rows(args: argparse.Namespace, device: torch.device, stop_at: float
         rows.append(row)
     if args.no_compile:
         return rows
-    for group, row in zip(groups, rows):
-        if "error" in row or not group.config["train"].get("compile"):
-            continue
+    candidates = [(group, row) for group, row in zip(groups, rows)
+                  if "error" not in row and group.config["train"].get("compile")]
+    # the costliest first: where time runs out, the cheap groups stay eager (an upper bound)
+    for group, row in sorted(candidates, key=lambda pair: -pair[1]["total_s"]):
         if time.monotonic() > stop_at:
             row["note"] = "eager: no time left to time it compiled"
             continue
