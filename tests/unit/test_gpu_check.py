@@ -63,22 +63,23 @@ def test_stand_in_serves_only_missing_sets(tmp_path):
 def test_cost_section_runs_on_the_cpu(tmp_path):
     out = tmp_path / "out"
     gpu_check.main(["--device", "cpu", "--out", str(out), "--sections", "cost", "--groups",
-                    "loukas2021/e1a-|fort2019/e2_mnist_fc|nakazato2024/e2-", "--warmup", "1",
+                    "loukas2021/e1a-|fort2019/e2_mnist_fc-|nakazato2024/e2-", "--warmup", "1",
                     "--steps", "2", "--data-cap", "64", "--no-compile", "--data-root",
                     str(tmp_path / "data")])
     table = pd.read_csv(out / "cost.tsv", sep="\t", keep_default_na=False).set_index("paper")
     assert "error" not in table.columns
     # full lengths from the protocols: E1a 3000 epochs of 100 points at batch size 1; fort2019
-    # E2 MNIST 37,500 Adam steps; nakazato2024 E2 1000 GD steps for each of 4 activations
+    # E2 MNIST 100 epochs of ceil(60,000 / 32) Adam steps; nakazato2024 E2 1000 GD steps for
+    # each of 4 activations
     assert table.loc["loukas2021", "total_steps"] == 3000 * 100
-    assert table.loc["fort2019", "total_steps"] == 37500
+    assert table.loc["fort2019", "total_steps"] == 100 * 1875
     assert table.loc["nakazato2024", "total_steps"] == 4 * 1000
     assert (table["per_step_s"] > 0).all()
     assert np.allclose(table["total_s"], table["per_step_s"] * table["total_steps"])
     assert table.loc["fort2019", "stand_in"] == "mnist"  # no MNIST in an empty data root
     assert table.loc["nakazato2024", "cpu_only"]
-    # 18 members x (60,000 + 10,000) images x 784 floats x 4 bytes, held twice
-    assert table.loc["fort2019", "data_bytes"] == 2 * 18 * 70000 * 784 * 4
+    # 7 lrs x 3 seeds = 21 members x (60,000 + 10,000) images x 784 floats x 4 bytes, twice
+    assert table.loc["fort2019", "data_bytes"] == 2 * 21 * 70000 * 784 * 4
     report = (out / "gpu_check.md").read_text()
     assert "figures/all, one CPU device" in report and "n/a" in report
 
