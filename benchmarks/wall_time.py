@@ -49,7 +49,8 @@ def e1a_paper(quick: bool = False, device: torch.device = CPU) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "config.json").write_text(json.dumps(config))
-        command = [shutil.which("trainlens") or "trainlens", "train", "--config",
+        # the module, not an installed ``trainlens`` command (a device machine has none)
+        command = [sys.executable, "-m", "trainlens.cli", "train", "--config",
                    str(work / "config.json"), "--runs", str(work / "runs.parquet"),
                    "--metrics", str(work / "metrics.parquet"), "--checkpoints",
                    str(work / "checkpoints"), "--trace", str(work / "trace.npz"),
