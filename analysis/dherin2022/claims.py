@@ -119,7 +119,7 @@ _sweep_claim("C6", "figX01_input_noise", "e6_input_noise",
 
 
 @claims.claim(
-    "C7", "figR06_label_noise", f"{PROTOCOL} §2b D-b, §6 C7 [reconstructed: the paper's body was "
+    "C7", "figR06_noise", f"{PROTOCOL} §2b D-b, §6 C7 [reconstructed: the paper's body was "
     "not available]",
     "Label noise lowers GC: label-noise SGD, a fresh share p of every minibatch relabelled at "
     "every step (confounded: noisy labels lower the logits' confidence, and GC on logits scales "

@@ -123,7 +123,7 @@ def fig_r05(inputs: FigureInputs) -> plt.Figure:
 
 
 @figures.figure(
-    "figR06_label_noise",
+    "figR06_noise",
     "E6 label noise: final GC on the clean training labels (points: seeds; line: medians) and "
     "test accuracy vs p. Left (primary, docs/protocols/dherin2022.md §2b D-b): label-noise SGD, a "
     "fresh share p of every minibatch relabelled with another class at every step (C7). Right "

@@ -130,7 +130,7 @@ def _check_dherin(root: Path, built: set[str]) -> list[str]:
     gates), C11 paper scale only, every run of every sweep in the runs table, and a report that
     says the paper's body was not read."""
     stems = ["figR01_gc_init_depth", "figR02_l2", "figR03_spectral", "figR04_flatness",
-             "figR05_explicit_gc", "figR06_label_noise", "figR07_learning_rate",
+             "figR05_explicit_gc", "figR06_noise", "figR07_learning_rate",
              "figR08_batch_size", "figR09_double_descent", "figX01_input_noise"]
     figures = {f"figures/dherin2022/{stem}.{ext}" for stem in stems for ext in ("pdf", "png")}
     assert figures | {"figures/dherin2022/REPORT.md"} <= built
