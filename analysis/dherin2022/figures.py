@@ -1,7 +1,8 @@
-"""dherin2022 figures (spec §5), one function per figure; each reads tables only.
+"""dherin2022 figures (docs/protocols/dherin2022.md §5), one function per figure; tables only.
 
-RECONSTRUCTED: the paper's body was not available, so every figure (figRNN) is the spec's
-reconstruction; its number, axes and runs are not the paper's. Final GC is the exact eval-mode GC
+RECONSTRUCTED: the paper's body was not available, so every figure (figRNN) is the protocol's
+reconstruction; its number, axes and runs are not the paper's. figX01 (input noise) is a suite
+extension (§2b D-a). Final GC is the exact eval-mode GC
 on all training points at each run's last checkpoint; curves over steps are the trainer's log
 (medians over seeds).
 """
@@ -16,7 +17,9 @@ from trainlens.plotting import FigureInputs, FigureSet
 from trainlens.summaries.gc_tables import curves, run_summary
 
 figures = FigureSet("dherin2022")
-NOTE = " [reconstructed: the paper's body was not available; grids are the spec's]"
+NOTE = " [reconstructed: the paper's body was not available; grids are the protocol's]"
+NOT_CONFIRMED = (" Its presence in the paper is not confirmed (docs/protocols/dherin2022.md §2b "
+                 "D-c): a suite check.")
 INITS = {"lecun_normal": "LeCun-normal", "glorot_uniform": "Glorot-uniform",
          "he_normal": "He-normal"}
 
@@ -114,22 +117,43 @@ def fig_r04(inputs: FigureInputs) -> plt.Figure:
 @figures.figure(
     "figR05_explicit_gc",
     "E5 (a suite check): explicit GC penalty λ·GĈ, one Rademacher projection per example. Panels "
-    "as figR02. Expected: GC falls by orders of magnitude (C5)." + NOTE, ("e5",))
+    "as figR02. Expected: GC falls by orders of magnitude (C5)." + NOT_CONFIRMED + NOTE, ("e5",))
 def fig_r05(inputs: FigureInputs) -> plt.Figure:
     return _sweep_figure(inputs, "λ")
 
 
 @figures.figure(
     "figR06_noise",
-    "E6: final GC (points: seeds; line: medians) vs input-noise σ (left, C6) and vs the share p "
-    "of training labels redrawn uniformly (right, C7; confounded: cross-entropy on noisy labels "
-    "shrinks the logits, spec P7)." + NOTE, ("e6_input_noise", "e6_label_noise"))
+    "E6 label noise: final GC on the clean training labels (points: seeds; line: medians) and "
+    "test accuracy vs p. Left (primary, docs/protocols/dherin2022.md §2b D-b): label-noise SGD, a "
+    "fresh share p of every minibatch relabelled with another class at every step (C7). Right "
+    "(labelled variant): a share p of the training labels redrawn from all classes once and kept "
+    "fixed, which the network can memorise (reported in C7, not judged). Confound (pitfall 7): "
+    "GC on logits scales with the logits' magnitude, and noisy labels lower the confidence, so a "
+    "lower GC may be lower confidence rather than a simpler function; the margin-normalised GC "
+    "is not computed." + NOTE, ("e6_label_noise", "e6_label_noise_fixed"))
 def fig_r06(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, (experiment, swept) in zip(axes, (("e6_input_noise", "input noise σ"),
-                                              ("e6_label_noise", "label noise p"))):
-        _final_panel(ax, summary[summary["experiment"] == experiment], swept)
+    for ax, (experiment, title) in zip(axes, (
+            ("e6_label_noise", "label-noise SGD (fresh each step; primary)"),
+            ("e6_label_noise_fixed", "fixed corrupted labels (variant)"))):
+        _final_panel(ax, summary[summary["experiment"] == experiment], "label noise p")
+        ax.set_title(title, fontsize=9)
+    fig.subplots_adjust(wspace=0.45)
+    return fig
+
+
+@figures.figure(
+    "figX01_input_noise",
+    "E6 input noise, a suite extension (docs/protocols/dherin2022.md §2b D-a: no source names an "
+    "input-noise experiment of the paper): final GC (points: seeds; line: medians) and test "
+    "accuracy vs σ of x + σ·N(0, I), fresh each step, training only. Expected: larger σ, lower "
+    "GC (C6, reported, never gating).", ("e6_input_noise",))
+def fig_x01(inputs: FigureInputs) -> plt.Figure:
+    summary = run_summary(inputs.runs, inputs.metrics)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    _final_panel(ax, summary[summary["experiment"] == "e6_input_noise"], "input noise σ")
     return fig
 
 
@@ -195,7 +219,7 @@ def fig_r08(inputs: FigureInputs) -> plt.Figure:
     "seeds, with 20% label noise (smoke: one-hidden-layer MLP, ½‖z − onehot(y)‖², Adam, full "
     "batch). The dotted line marks the interpolation threshold, the first width with train "
     "loss < 0.01. Expected: GC peaks with the test loss near the threshold and falls after "
-    "(C10)." + NOTE, ("e9", "e9_resnet"))
+    "(C10)." + NOT_CONFIRMED + NOTE, ("e9", "e9_resnet"))
 def fig_r09(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     medians = summary.groupby("value")[["gc", "test_loss", "train_loss"]].median().sort_index()

@@ -162,12 +162,13 @@ def _check_nakazato(root: Path, built: set[str]) -> list[str]:
 
 
 def _check_dherin(root: Path, built: set[str]) -> list[str]:
-    """dherin2022 at smoke: its 9 figures, C1-C10 with verdicts, C11 paper scale only, every run
-    of every sweep in the runs table, and a report that says the paper's body was not read."""
+    """dherin2022 at smoke: its 10 figures, C1-C10 with verdicts (C6, a suite extension, never
+    gates), C11 paper scale only, every run of every sweep in the runs table, and a report that
+    says the paper's body was not read."""
     results, plots = root / "results" / "smoke", root / "figures" / "smoke"
     stems = ["figR01_gc_init_depth", "figR02_l2", "figR03_spectral", "figR04_flatness",
-             "figR05_explicit_gc", "figR06_noise", "figR07_learning_rate", "figR08_batch_size",
-             "figR09_double_descent"]
+             "figR05_explicit_gc", "figR06_noise", "figR07_learning_rate",
+             "figR08_batch_size", "figR09_double_descent", "figX01_input_noise"]
     figures = {f"figures/smoke/dherin2022/{stem}.{ext}" for stem in stems for ext in ("pdf", "png")}
     assert figures | {"figures/smoke/dherin2022/REPORT.md"} <= built
     claims = pd.read_csv(results / "dherin2022" / "claims.tsv", sep="\t",
@@ -176,10 +177,12 @@ def _check_dherin(root: Path, built: set[str]) -> list[str]:
     evaluated = claims.drop(index="C11")  # spec §6: C1-C10 gate at smoke
     assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
     assert claims.loc["C11", "passed"] == "" and "paper scale only" in claims.loc["C11", "reason"]
+    assert claims.loc["C6", "gating"] == "n/a" and "suite extension" in claims.loc["C6", "source"]
     runs = pd.read_parquet(results / "dherin2022" / "tables" / "runs.parquet")
     counts = runs.groupby("experiment").size().to_dict()
     assert counts == {"e1": 54, "e2": 18, "e3": 15, "e4": 12, "e5": 12, "e6_input_noise": 15,
-                      "e6_label_noise": 12, "e7": 15, "e8": 18, "e9": 26}
+                      "e6_label_noise": 12, "e6_label_noise_fixed": 12, "e7": 15, "e8": 18,
+                      "e9": 26}
     metrics = pd.read_parquet(results / "dherin2022" / "tables" / "metrics.parquet")
     gc = metrics[metrics["metric"] == "geometric_complexity_mean"]
     assert set(runs["run_id"]) <= set(gc["run_id"])  # the probe measured every run

@@ -1,7 +1,12 @@
 """Label corruption: loukas2021 E1b/E1c (spec §3 E1b, pitfall P17) and dherin2022 label noise.
 
-dherin2022 E6/E9 (spec §3, [inferred]): a fraction p of the training labels is replaced by
-classes drawn uniformly from all K, fixed per seed (``replace_labels_uniformly``).
+dherin2022 (docs/protocols/dherin2022.md §2b D-b):
+- primary E6, label-noise SGD (Blanc et al. 2020; Damian et al. 2021): at every step a fresh
+  fraction p of the minibatch is relabelled with a different class (``minibatch_label_shifts``),
+  from a generator that depends only on (run seed, step) (``step_generator``);
+- the labelled variant of E6 and E9's label noise: a fraction p of the training labels is
+  replaced by classes drawn uniformly from all K once, fixed per seed
+  (``replace_labels_uniformly``).
 
 loukas2021:
 
@@ -14,6 +19,8 @@ are nested (the set corrupted at p = 0.2 is inside the one at p = 0.4). Test lab
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -69,3 +76,65 @@ def replace_labels_uniformly(labels: torch.Tensor, p: float, n_classes: int,
     mask = rng.uniform(size=len(values)) < p
     replacement = rng.integers(0, n_classes, size=len(values))
     return torch.from_numpy(np.where(mask, replacement, values).astype(values.dtype)).to(labels)
+
+
+
+# SplitMix64 (Steele, Lea, Flood 2014): its n-th output from key k is _mix(k + n·GAMMA). A draw of
+# label-noise SGD is the output at a counter made of (step, purpose, position), so it depends only
+# on (run seed, step, position): a run resumed at any step draws what an uninterrupted one would,
+# and no generator is created per step (a numpy SeedSequence per member and step cost 30 µs).
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_PURPOSES = 3  # 0: the rounding of p·B, 1: which positions, 2: the new classes
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser on uint64 arrays (wrapping arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def label_noise_key(stream: np.random.SeedSequence) -> int:
+    """A member's 64-bit label-noise key from its run's "label_noise" stream (§4 RNG streams)."""
+    return int(stream.generate_state(1, dtype=np.uint64)[0])
+
+
+def _draws(keys: np.ndarray, step: int, purpose: int, batch: int) -> np.ndarray:
+    """(M, batch) uint64 SplitMix64 outputs of each member's key at (step, purpose, position)."""
+    counter = ((np.uint64(step) * np.uint64(_PURPOSES) + np.uint64(purpose)) << np.uint64(32)) \
+        + np.arange(batch, dtype=np.uint64) + np.uint64(1)
+    with np.errstate(over="ignore"):
+        return _mix(keys.astype(np.uint64)[:, None] + counter[None, :] * GAMMA)
+
+
+def minibatch_label_shifts(keys: Sequence[int], rates: Sequence[float], step: int, batch: int,
+                           n_classes: int) -> np.ndarray:
+    """Label-noise SGD at one step (docs/protocols/dherin2022.md §2b D-b): an int64 (M, batch)
+    array of class shifts s, to apply as y' = (y + s) mod K, for members with these keys.
+
+    Member m relabels k = ⌊p·B⌋ positions, plus one more with probability frac(p·B) (so
+    E[k] = p·B exactly and every minibatch holds a share p up to one label), a uniformly random
+    subset (the k smallest of B uniform draws), each with a shift uniform on {1, …, K−1}: a class
+    drawn uniformly from the K−1 *other* classes, so exactly k labels change. The rest get 0."""
+    for p in rates:
+        check_label_noise(p)
+    if n_classes < 2:
+        raise ValueError(f"label noise needs at least 2 classes, got {n_classes}")
+    keys = np.asarray(keys, dtype=np.uint64)
+    expected = np.asarray(rates, dtype=np.float64) * batch
+    uniform = (_draws(keys, step, 0, 1)[:, 0] >> np.uint64(11)) * 2.0 ** -53
+    count = np.floor(expected) + (uniform < expected - np.floor(expected))
+    rank = np.argsort(np.argsort(_draws(keys, step, 1, batch), axis=1), axis=1)
+    shift = (_draws(keys, step, 2, batch) % np.uint64(n_classes - 1)).astype(np.int64) + 1
+    return np.where(rank < count[:, None], shift, 0)
+
+
+def label_noise_sgd(y: torch.Tensor, rates: Sequence[float], keys: Sequence[int | None],
+                    step: int, n_classes: int) -> torch.Tensor:
+    """The minibatch labels y (M, B) of M members with a fresh share ``rates[m]`` of member m's
+    relabelled at ``step`` (``minibatch_label_shifts`` with member m's key: deterministic,
+    resumable, independent between members). Returns a new tensor; rate 0 keeps the labels."""
+    if any(k is None for k, p in zip(keys, rates, strict=True) if p > 0):
+        raise ValueError("train.label_noise > 0 needs the member's label_noise stream")
+    shifts = minibatch_label_shifts([k or 0 for k in keys], rates, step, y.shape[1], n_classes)
+    return (y + torch.from_numpy(shifts).to(y.device, y.dtype)) % n_classes

@@ -19,7 +19,9 @@ from scipy.stats import spearmanr
 SWEPT: dict[str, str] = {
     "e1": "model_depth", "e2": "train_weight_decay", "e3": "train_spectral_penalty",
     "e4": "train_flatness_penalty", "e5": "train_gc_penalty", "e6_input_noise": "train_input_noise",
-    "e6_label_noise": "data_label_noise", "e7": "train_lr", "e8": "train_batch_size",
+    # e6_label_noise: label-noise SGD (primary); e6_label_noise_fixed: labels corrupted once
+    "e6_label_noise": "train_label_noise", "e6_label_noise_fixed": "data_label_noise",
+    "e7": "train_lr", "e8": "train_batch_size",
     "e9": "model_widths", "e9_resnet": "model_width",
 }
 

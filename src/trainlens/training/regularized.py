@@ -4,12 +4,15 @@ Every member of a group shares the architecture, loss, optimizer and batch size;
 seed (data order, init, label noise, input noise, Hutchinson probes and power-iteration vectors
 come from separate streams, spec §4 "RNG streams") and its own strengths, all vmapped:
 
-    objective_m = L_B(θ; x + σ_m ε) + λ^spec_m Σ_l σ_max(W_l)² + μ_m ‖∇_θ L_B‖² + λ^GC_m GĈ_B(θ)
+    objective_m = L_B(θ; x + σ_m ε, ỹ) + λ^spec_m Σ_l σ_max(W_l)² + μ_m ‖∇_θ L_B‖² + λ^GC_m GĈ_B(θ)
 
 - L2 is torch's ``weight_decay`` (the gradient gains λθ, i.e. a (λ/2)‖θ‖² loss term for SGD;
   weights and biases decay, spec §4 "Regularizer conventions");
 - σ_max by one power iteration per step from vectors kept across steps (Yoshida & Miyato 2017;
   conv kernels reshaped to (out, in·kh·kw), spec pitfall 8);
+- ỹ: label-noise SGD, a fresh fraction p_m of every minibatch relabelled with another class at
+  every step (``train.label_noise``; docs/protocols/dherin2022.md §2b D-b); labels corrupted once
+  and kept fixed are the data's ``label_noise`` instead (the labelled variant);
 - the flatness penalty μ‖∇_θ L_B‖² and the GC penalty (Hutchinson, ``gc_projections`` Rademacher
   projections) by double backprop on the current minibatch.
 
@@ -31,7 +34,8 @@ from trainlens.training.losses import LOSSES
 
 OPTIMIZERS = ("sgd", "adam")
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
-STRENGTHS = ("weight_decay", "spectral_penalty", "flatness_penalty", "gc_penalty", "input_noise")
+STRENGTHS = ("weight_decay", "spectral_penalty", "flatness_penalty", "gc_penalty", "input_noise",
+             "label_noise")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class RegularizedTrainConfig:
     gc_penalty: float = 0.0
     gc_projections: int = 1
     input_noise: float = 0.0  # σ of x + σ·N(0, I), fresh each step, training only
+    # p of label-noise SGD: a fresh share p of every minibatch relabelled at every step, training
+    # only (the logged and measured losses use the clean labels)
+    label_noise: float = 0.0
     target_loss: float = 0.0  # > 0: stop a member once its full train loss is below this
     check_every: int = 10  # steps between target-loss checks
     log_every: int = 100  # steps between logged metrics (GC, losses, norms)
@@ -75,6 +82,8 @@ class RegularizedTrainConfig:
         for key in ("steps", "batch_size", "target_loss", "log_subset", *STRENGTHS):
             if getattr(self, key) < 0:
                 raise ValueError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        if self.label_noise > 1:
+            raise ValueError(f"train.label_noise must be in [0, 1], got {self.label_noise}")
         object.__setattr__(self, "checkpoint_epochs", tuple(self.checkpoint_epochs))
         if any(e < 0 for e in self.checkpoint_epochs):
             raise ValueError(f"train.checkpoint_epochs must be >= 0, got {self.checkpoint_epochs}")

@@ -24,6 +24,7 @@ from torch.func import stack_module_state
 
 from trainlens.config import make_dataclass_config
 from trainlens.data import DATASETS
+from trainlens.data.corruption import label_noise_key
 from trainlens.io import atomic_torch_save, atomic_write, save_npz
 from trainlens.measure import measure_group
 from trainlens.models import MODELS
@@ -142,7 +143,8 @@ def _train_part(config: dict[str, Any], members: list[Member],
                           checkpoints / f"step_{step:09d}_{part}.pt")
 
     streams = [MemberStreams(m.order_rng, *(RunStreams(m.seed).torch(name)
-                                            for name in ("noise", "probes", "spectral")))
+                                            for name in ("noise", "probes", "spectral")),
+                             label_noise=label_noise_key(RunStreams(m.seed).seed_sequence("label_noise")))
                for m in members]
     result = train_regularized(base, params, buffers, x_train, y_train, x_test, y_test, trains,
                                streams, label, save)

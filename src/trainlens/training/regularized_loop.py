@@ -21,6 +21,7 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from trainlens.data.corruption import label_noise_sgd
 from trainlens.probes.geometric_complexity import hutchinson_sq_norms
 from trainlens.training.ensemble import _gather, summed_member_gradients
 from trainlens.training.losses import LOSSES
@@ -47,6 +48,7 @@ class MemberStreams:
     noise: torch.Generator  # input noise ε
     probes: torch.Generator  # Hutchinson projections
     spectral: torch.Generator  # initial power-iteration vectors
+    label_noise: int | None = None  # label-noise SGD key (corruption.label_noise_key)
 
 
 @dataclass
@@ -152,6 +154,7 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
                          "gc_penalty", "input_noise")}
     use = {key: bool((hyper[key] > 0).any())
            for key in ("spectral_penalty", "flatness_penalty", "gc_penalty", "input_noise")}
+    use["label_noise"] = any(c.label_noise > 0 for c in configs)
     spectral_names = spectral_weight_names(params)
     decays = bool((hyper["weight_decay"] > 0).any())
 
@@ -286,7 +289,8 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
     if use["spectral_penalty"]:
         u = {n: torch.stack([torch.randn(params[n].shape[1], generator=s.spectral, dtype=dtype)
                              for s in streams]).to(device) for n in spectral_names}
-    n_outputs = _n_outputs(base, params, buffers, x_train) if use["gc_penalty"] else 0
+    n_outputs = (_n_outputs(base, params, buffers, x_train)
+                 if use["gc_penalty"] or use["label_noise"] else 0)
     optimizer = Optimizer(shared.optimizer, params)
     active = torch.ones(n_members, dtype=torch.bool, device=device)
     diverged: list[int | None] = [None] * n_members
@@ -316,6 +320,9 @@ def train_regularized(base: nn.Module, params: Params, buffers: Params,
             index = index[live]
         x, y = (state.x, state.y) if index is None else (_gather(state.x, index),
                                                           _gather(state.y, index))
+        if use["label_noise"]:  # training labels only: logs and checks see the clean ones
+            y = label_noise_sgd(y, [configs[m].label_noise for m in members],
+                                [s.label_noise for s in state.streams], step, n_outputs)
         extras: dict[str, object] = {}
         if use["input_noise"]:
             extras["noise"] = torch.stack([torch.randn(x.shape[1:], generator=s.noise,

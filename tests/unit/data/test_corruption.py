@@ -1,5 +1,6 @@
 """The loukas2021 label-corruption rule (spec §3 E1b, P17): mask U ≤ p, masked labels redrawn
-uniformly from {0, 1} (flip rate p/2), one fixed mask for every repeat, test labels clean."""
+uniformly from {0, 1} (flip rate p/2), one fixed mask for every repeat, test labels clean; and
+dherin2022's label-noise SGD, checked by counting changed labels per minibatch and step."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainlens.data.corruption import corrupt_binary_labels
+from trainlens.data.corruption import corrupt_binary_labels, label_noise_sgd
 from trainlens.data.digits import DigitsConfig
 from trainlens.data.digits import load as load_digits_split
 from trainlens.data.sinusoid import SinusoidConfig
@@ -69,3 +70,62 @@ def test_digits_corruption_needs_two_classes_and_keeps_test_clean() -> None:
     assert 0 < (clean.y_train != noisy.y_train).sum() < len(clean.y_train)
     with pytest.raises(ValueError, match="two data.classes"):
         DigitsConfig(classes=(0, 5, 6), label_corruption=0.2)
+
+
+# dherin2022 label-noise SGD (docs/protocols/dherin2022.md §2b D-b): a fresh share p of every
+# minibatch relabelled with another class at every step, a function of (key, step, position).
+
+def _noisy(y: torch.Tensor, p: float, key: int, step: int, k: int = 10) -> torch.Tensor:
+    return label_noise_sgd(y[None], [p], [key], step, k)[0]
+
+
+def test_label_noise_sgd_changes_exactly_p_b_labels_to_other_classes() -> None:
+    y = torch.arange(40) % 10
+    for step in range(1, 200):
+        noisy = _noisy(y, 0.25, key=7, step=step)  # p·B = 10 exactly
+        changed = noisy != y
+        assert int(changed.sum()) == 10  # counted by hand: a fraction p of B = 40
+        assert ((noisy >= 0) & (noisy < 10)).all()
+
+
+def test_label_noise_sgd_rounds_p_b_at_random_with_the_right_mean() -> None:
+    y = torch.zeros(32, dtype=torch.int64)
+    counts = np.array([int((_noisy(y, 0.1, key=3, step=s) != y).sum()) for s in range(4000)])
+    assert set(counts) == {3, 4}  # ⌊3.2⌋ or ⌈3.2⌉
+    # E[count] = p·B = 3.2; the count is 3 + Bernoulli(0.2): std of the mean 0.4/√4000 = 0.0063
+    assert abs(counts.mean() - 3.2) < 0.04
+
+
+def test_label_noise_sgd_is_fresh_each_step_and_reproducible() -> None:
+    y = torch.arange(32) % 10
+    masks = [(_noisy(y, 0.25, key=11, step=s) != y) for s in range(1, 60)]
+    distinct = {tuple(m.tolist()) for m in masks}
+    assert len(distinct) > 50  # C(32, 8) ≈ 1e7 subsets: repeats should be rare
+    # the same (key, step) draws the same labels, in any order of steps (resumable) ...
+    assert torch.equal(_noisy(y, 0.25, key=11, step=30), _noisy(y, 0.25, key=11, step=30))
+    assert torch.equal(masks[29], _noisy(y, 0.25, key=11, step=30) != y)
+    # ... and another key (another seed's stream) draws other labels
+    assert not torch.equal(_noisy(y, 0.25, key=12, step=30), _noisy(y, 0.25, key=11, step=30))
+
+
+def test_label_noise_sgd_is_uniform_over_positions_and_other_classes() -> None:
+    y = torch.zeros(20, dtype=torch.int64)
+    noisy = torch.stack([_noisy(y, 0.2, key=5, step=s, k=5) for s in range(1, 5001)])
+    per_position = (noisy != 0).double().mean(0)
+    # every position chosen with probability p = 0.2; std over 5000 steps 0.0057
+    assert (per_position - 0.2).abs().max() < 0.03
+    new = noisy[noisy != 0]
+    shares = torch.bincount(new, minlength=5).double() / len(new)
+    assert shares[0] == 0  # never relabelled with its own class
+    assert (shares[1:] - 0.25).abs().max() < 0.015  # 20000 draws, std 0.003
+
+
+def test_label_noise_sgd_members_are_independent_and_rate_zero_is_clean() -> None:
+    y = torch.arange(24).reshape(2, 12) % 4
+    both = label_noise_sgd(y, [0.5, 0.0], [1, 2], 9, 4)
+    alone = label_noise_sgd(y[:1], [0.5], [1], 9, 4)
+    assert torch.equal(both[0], alone[0]) and torch.equal(both[1], y[1])
+    with pytest.raises(ValueError):
+        label_noise_sgd(y, [1.5, 0.0], [1, 2], 9, 4)
+    with pytest.raises(ValueError):
+        label_noise_sgd(y, [0.5, 0.0], [None, 2], 9, 4)

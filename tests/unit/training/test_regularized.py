@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from trainlens.data.corruption import label_noise_key, label_noise_sgd
 from trainlens.models.resnet import ResNet18Config
 from trainlens.models.resnet import build as build_resnet
 from trainlens.probes import geometric_complexity
@@ -23,6 +24,7 @@ from trainlens.training.regularized import (
 )
 from trainlens.training.regularized_group import stack_state
 from trainlens.training.regularized_loop import MemberStreams, train_regularized
+from trainlens.training.seeds import RunStreams
 
 D, K, N = 5, 3, 12
 
@@ -339,3 +341,53 @@ def test_mlp_batched_step_equals_the_vmapped_step(monkeypatch):
                               vmapped.log.frame(["a", "b", "c"], [None] * 3).iterrows()):
         assert a["metric"] == b["metric"] and abs(a["value"] - b["value"]) <= 1e-10 * (
             1 + abs(b["value"])), (a["metric"], a["value"], b["value"])
+
+
+def test_label_noise_sgd_relabels_a_fresh_share_of_every_minibatch_each_step(monkeypatch):
+    # docs/protocols/dherin2022.md §2b D-b: record the labels each step trains on and count, by
+    # hand, how many differ from the clean minibatch labels
+    import trainlens.training.regularized_loop as loop
+
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def recording(y, *args):
+        noisy = label_noise_sgd(y, *args)
+        seen.append((y.clone(), noisy.clone()))
+        return noisy
+
+    monkeypatch.setattr(loop, "label_noise_sgd", recording)
+
+    def run(seed: int) -> list[torch.Tensor]:
+        seen.clear()
+        config = _config(batch_size=4, steps=30, label_noise=0.5)
+        base, params, buffers = stack_state([_model(seed)])
+        x, y, x_test, y_test = (t[None] for t in _data())
+        streams = [replace(_streams(seed), label_noise=label_noise_key(
+            RunStreams(seed).seed_sequence("label_noise")))]
+        train_regularized(base, params, buffers, x, y, x_test, y_test, [config], streams)
+        return [noisy[0] != clean[0] for clean, noisy in seen]
+
+    changed = run(3)
+    assert len(changed) == 30  # one draw per step
+    assert all(int(c.sum()) == 2 for c in changed)  # p·B = 0.5·4 = 2 labels changed every step
+    assert len({tuple(c.tolist()) for c in changed}) > 1  # the positions differ between steps
+    assert all(torch.equal(a, b) for a, b in zip(changed, run(3)))  # the same seed reproduces
+    assert not all(torch.equal(a, b) for a, b in zip(changed, run(4)))  # another seed does not
+
+
+def test_label_noise_sgd_step_is_a_gradient_step_on_the_relabelled_batch():
+    # one full-batch SGD step with p = 0.5: θ1 = θ0 − lr ∇ CE(f(x), ỹ), ỹ the step-1 labels
+    seed, lr = 2, 0.1
+    config = _config(steps=1, lr=lr, label_noise=0.5)
+    key = label_noise_key(RunStreams(seed).seed_sequence("label_noise"))
+    base, params, buffers = stack_state([_model(seed)])
+    x, y, x_test, y_test = _data()
+    result = train_regularized(base, params, buffers, x[None], y[None], x_test[None],
+                               y_test[None], [config],
+                               [replace(_streams(seed), label_noise=key)])
+    noisy = label_noise_sgd(y[None], [0.5], [key], 1, K)[0]
+    assert int((noisy != y).sum()) == N // 2
+    model = _model(seed)
+    nn.functional.cross_entropy(model(x), noisy).backward()
+    for name, p in model.named_parameters():
+        assert torch.allclose(result.params[name][0], p.detach() - lr * p.grad, rtol=1e-10)
