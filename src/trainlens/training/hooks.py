@@ -77,9 +77,9 @@ class CheckpointHook(Hook):
 
 
 class WindowHook(Hook):
-    """Per window of ``window`` iterations (loukas2021 E3, spec §3): the mean train loss, the mean
-    τ_t and the full test loss at the window's end, as ``window_loss`` (train, test) and
-    ``window_trajectory`` (train), logged at the window's last step.
+    """Per window of ``window`` iterations (loukas2021 E3, docs/protocols/loukas2021.md §3): the
+    mean train loss, the mean τ_t and the full test loss at the window's end, as ``window_loss``
+    (train, test) and ``window_trajectory`` (train), logged at the window's last step.
 
     τ_t is taken from the gradient (§4.9: E3 trains in float32), τ_t = ‖∇_{b1}ℓ_t‖ / mean ε_t with
     the paper's ε = |∂ℓ/∂f| (docs/protocols/loukas2021.md §2b P-a: the Lipschitz constant of the

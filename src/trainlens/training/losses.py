@@ -22,7 +22,7 @@ class Loss:
     """``value(z, y)`` per example, over any leading axes (z (..., K) or (...) for scalar
     outputs, y (...)): members and examples alike, so an ensemble needs no ``vmap``;
     ``dz(z, y)`` = ∂value/∂z for scalar outputs (None otherwise);
-    ``error(z, y)`` the per-example error reported next to the loss (spec §4.8);
+    ``error(z, y)`` the per-example error reported next to the loss (loukas2021 §4.8);
     ``probability(z)`` the model's probability of class 1 for scalar outputs: σ(z) for BCE, and
     the output itself for MSE on 0/1 targets (loukas2021 E1c), as the official ε (P13) reads it;
     ``output_epsilon(z, y)`` = |∂value/∂f| with f the output the loss reads (σ(z) for the BCE

@@ -161,7 +161,8 @@ def test_u1_classifier_tau_is_the_lipschitz_constant_of_the_sigmoid_output(one_e
 
 
 def test_minibatch_tau_is_bounded_by_the_largest_visited_lipschitz():
-    # τ = ‖Σ ℓ'_i g_i‖/(B·mean|ℓ'_i|)·η/η ≤ max ‖g_i‖ (spec §4.1, triangle inequality)
+    # τ = ‖Σ ℓ'_i g_i‖/(B·mean|ℓ'_i|)·η/η ≤ max ‖g_i‖ (docs/protocols/loukas2021.md §4.1,
+    # triangle inequality)
     generator = torch.Generator().manual_seed(0)
     grads = torch.randn(5, 4, 10, generator=generator, dtype=torch.float64)  # (M, B, d)
     dz = torch.randn(5, 4, generator=generator, dtype=torch.float64)
