@@ -252,7 +252,8 @@ def _corruption_statistics(inputs: ClaimInputs, experiment: str) -> Statistics:
     """C9 statistics of one corruption experiment (E1b or E1c), keyed ``<experiment>_...``.
     τ_last10 of the primary is the per-iteration mean (``trajectory_mean``); a variant's is the
     mean of its per-epoch values over the last 10 epochs, which has the same Spearman rank
-    statistic (every run of an experiment has the same steps per epoch)."""
+    statistic (every run of an experiment has the same steps per epoch) up to steps skipped as
+    NaN (ℓ' = 0 where a float32 probability rounds to the label)."""
     runs = _by_corruption(inputs, experiment)
     metrics, p = inputs.metrics, runs["p"]
     out: Statistics = {}
