@@ -161,7 +161,7 @@ def test_resolve_slice_shrinks_sizes_but_keeps_members_and_models(tmp_path, caps
     assert main([*args, "--slice", "--checksums", "sums.json"]) == 0
     sliced = json.loads(out.read_text())
     assert sliced["slice"] is True and sliced["model"] == group.config["model"]
-    assert len(sliced["members"]) == len(group.config["members"]) == 20
+    assert len(sliced["members"]) == len(group.config["members"]) == 32  # E1b: 4 p x 8 seeds
     assert sliced["train"]["epochs"] == 1 and sliced["train"]["compile"] is False
     assert sliced["train"]["lr_decay_per_epoch"] == group.config["train"]["lr_decay_per_epoch"]
     data = sliced["members"][0]["data"]

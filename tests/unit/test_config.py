@@ -40,15 +40,18 @@ def e1a(document: dict) -> dict:
     return document["experiments"]["e1a"]
 
 
-@pytest.mark.parametrize(("scale", "n_train", "lr", "epochs"),
-                         [("smoke", 30, 0.01, 500), ("paper", 100, 0.001, 3000)])
-def test_e1a_resolves_to_one_group_of_12(scale: str, n_train: int, lr: float, epochs: int) -> None:
+@pytest.mark.parametrize(("scale", "n_train", "lr", "epochs", "seeds"),
+                         [("smoke", 30, 0.03, 1000, 3), ("paper", 100, 0.001, 3000, 10)])
+def test_e1a_resolves_to_one_group(scale: str, n_train: int, lr: float, epochs: int,
+                                   seeds: int) -> None:
+    # paper scale: "repeated 10 times" (docs/protocols/loukas2021.md §2b P-c)
     (group,) = [g for g in load_experiments(LOUKAS, scale)
                 if g.experiment == "e1a"]
     members = group.config["members"]
-    assert group.experiment == "e1a" and group.paper == "loukas2021" and len(members) == 12
+    assert group.experiment == "e1a" and group.paper == "loukas2021"
+    assert len(members) == 4 * seeds
     pairs = {(m["data"]["frequency"], m["seed"]) for m in members}
-    assert pairs == {(f, s) for f in (0.25, 0.5, 0.75, 1.0) for s in (0, 1, 2)}
+    assert pairs == {(f, s) for f in (0.25, 0.5, 0.75, 1.0) for s in range(seeds)}
     assert all(m["data"]["n_train"] == n_train and m["train_lr"] == lr for m in members)
     assert group.config["train"]["epochs"] == epochs
 

@@ -48,7 +48,7 @@ def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
     assert set(runs["group_id"]) == {g.group_id for g in groups}  # every paper-scale job ran
     assert len(runs) == sum(len(g.config["members"]) for g in groups)
     e1b = runs[runs["experiment"] == "e1b"]
-    assert set(e1b["data_name"]) == {"cifar10"} and len(e1b) == 20  # 4 p x 5 seeds, one job
+    assert set(e1b["data_name"]) == {"cifar10"} and len(e1b) == 32  # 4 p x 8 seeds, one job
     assert set(runs.loc[runs["experiment"] == "e3_mlp", "data_name"]) == {"mnist"}
     manifest = pd.read_csv(tmp_path / "figures" / "all", sep="\t")
     stems = load_module(REPO / "analysis" / "loukas2021" / "figures.py").figures.figures

@@ -1,8 +1,11 @@
-"""The loukas2021 E1a generator: a 2-D sinusoid embedded in 10 dimensions (spec §3 E1a).
+"""The loukas2021 E1a generator: a 2-D sinusoid embedded in 10 dimensions
+(docs/protocols/loukas2021.md §3 E1a, §2b P-g).
 
 u ~ U([-1, 1]^2), y = cos(2πf·u1)·cos(2πf·u2), x = s·Q·[u; 0_8] with Q the orthogonal factor of
-QR(randn(10, 10)/√10) and s = 10. E1c (a suite addition, spec §3) uses the binary targets
-y = 1[cos(2πf·u1)·cos(2πf·u2) > 0] with the training labels corrupted by the E1b rule.
+QR(randn(10, 10)/√10). The paper embeds the data "isometrically", so the primary scale is s = 1;
+the official code's s = 10 is a labelled variant experiment (``data.embed_scale: 10``). E1c (a
+suite addition, §3) uses the binary targets y = 1[cos(2πf·u1)·cos(2πf·u2) > 0] with the training
+labels corrupted by the E1b rule.
 Data and Q are redrawn for every seed; Q is returned in
 ``extras`` so that grid probes (E2, far-field Lipschitz) embed with the run's own Q (pitfall P18).
 """
@@ -28,7 +31,7 @@ class SinusoidConfig:
     frequency: float = 0.25
     test_fraction: float = 0.3
     embed_dim: int = 10
-    embed_scale: float = 10.0
+    embed_scale: float = 1.0  # isometric, the paper's text (P-g); 10 = the official code
     target: str = "regression"  # or "binary": y = 1[cos·cos > 0] (E1c)
     label_corruption: float = 0.0  # p of the E1b rule, binary targets only (data/corruption.py)
 

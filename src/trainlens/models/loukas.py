@@ -1,8 +1,9 @@
-"""The loukas2021 architectures (spec §3): an MLP and a CNN whose first layer is a frozen identity.
+"""The loukas2021 architectures (docs/protocols/loukas2021.md §3): an MLP and a CNN whose first
+layer is a frozen identity.
 
 The official code uses ``Linear(d, d)`` with its weight fixed to I and only its bias b1 trained,
 followed by ReLU. Because f depends on x and b1 only through x + b1, ∇_{b1} f = ∇_x f, which is
-what makes the normalised bias step equal the local Lipschitz constant (spec §4.1). We implement
+what makes the normalised bias step equal the local Lipschitz constant (§4.1). We implement
 the layer directly as ReLU(x + b1): mathematically identical, without a d×d frozen product (the
 CIFAR model would otherwise carry a 3072×3072 identity in every checkpoint).
 """

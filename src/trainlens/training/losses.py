@@ -1,8 +1,11 @@
 """Per-example losses and their derivative with respect to the model output z.
 
-loukas2021 §4 notation: ℓ'_t = ∂ℓ/∂z at the visited sample, which normalises the bias step
-(§4.1). For MSE/2 it is f − y; for sigmoid + BCE/2 it is (σ(z) − y)/2. The official CNN divides by
-ε = |1 − p − y| instead (pitfall P13), kept as a labelled variant in the trajectory hook.
+loukas2021 (docs/protocols/loukas2021.md §4, §2b P-a, P-b): ℓ'_t = ∂ℓ/∂z at the visited sample
+(z the logit). The paper normalises the bias step by ε = |∂ℓ/∂f|, the derivative with respect
+to the output f the loss reads: f − y for MSE/2 (f = z), and ε = 1/|1 − y − f| for BCE on the
+sigmoid output f = σ(z), so ‖Δb₁‖/(η·ε) = ‖∇ₓσ(z)‖ (``output_epsilon``). The paper's BCE is not
+halved (``bce``); the official code's BCE/2 (``bce_half``) is a recorded deviation. The official
+CNN divides by |1 − p − y| instead (pitfall P13), kept as a labelled variant in the trajectory hook.
 """
 
 from __future__ import annotations
@@ -19,20 +22,35 @@ class Loss:
     """``value(z, y)`` per example, over any leading axes (z (..., K) or (...) for scalar
     outputs, y (...)): members and examples alike, so an ensemble needs no ``vmap``;
     ``dz(z, y)`` = ∂value/∂z for scalar outputs (None otherwise);
-    ``error(z, y)`` the per-example error reported next to the loss (spec §4.8);
+    ``error(z, y)`` the per-example error reported next to the loss (loukas2021 §4.8);
     ``probability(z)`` the model's probability of class 1 for scalar outputs: σ(z) for BCE, and
-    the output itself for MSE on 0/1 targets (loukas2021 E1c), as the official ε (P13) reads it."""
+    the output itself for MSE on 0/1 targets (loukas2021 E1c), as the official ε (P13) reads it;
+    ``output_epsilon(z, y)`` = |∂value/∂f| with f the output the loss reads (σ(z) for the BCE
+    losses, z for MSE): the paper's ε that normalises the bias step (loukas2021 §2b P-a)."""
 
     value: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     dz: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
     error: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     classifier: bool
     probability: Callable[[torch.Tensor], torch.Tensor] | None = None
+    output_epsilon: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+
+def _bce(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # −y log σ(z) − (1 − y) log(1 − σ(z)) from logits (stable); the paper's BCE, not halved (P-b)
+    return F.binary_cross_entropy_with_logits(z, y.to(z.dtype), reduction="none")
+
+
+def _bce_epsilon(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The paper's ε = 1/|1 − y − σ(z)| = |∂BCE/∂f| at f = σ(z) (loukas2021 §2b P-a).
+    |1 − y − σ(z)| is the probability of the labelled class, σ((2y − 1)·z): written so, it keeps
+    its precision where σ(z) rounds to 1."""
+    return 1.0 / torch.sigmoid((2 * y.to(z.dtype) - 1) * z)
 
 
 def _bce_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    # ½·BCE(σ(z), y) from logits: numerically stable, unlike log(σ(z)) on the sigmoid output.
-    return 0.5 * F.binary_cross_entropy_with_logits(z, y.to(z.dtype), reduction="none")
+    # ½·BCE(σ(z), y), the official loukas2021 code's loss (a recorded deviation, §2b P-b)
+    return 0.5 * _bce(z, y)
 
 
 def _mse_onehot_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -56,6 +74,15 @@ LOSSES: dict[str, Loss] = {
         error=lambda z, y: (z - y).abs(),
         classifier=False,
         probability=lambda z: z,
+        output_epsilon=lambda z, y: (z - y).abs(),
+    ),
+    "bce": Loss(
+        value=_bce,
+        dz=lambda z, y: torch.sigmoid(z) - y.to(z.dtype),
+        error=lambda z, y: (torch.sigmoid(z) - y.to(z.dtype)).abs(),
+        classifier=True,
+        probability=torch.sigmoid,
+        output_epsilon=_bce_epsilon,
     ),
     "bce_half": Loss(
         value=_bce_half,
@@ -63,6 +90,7 @@ LOSSES: dict[str, Loss] = {
         error=lambda z, y: (torch.sigmoid(z) - y.to(z.dtype)).abs(),
         classifier=True,
         probability=torch.sigmoid,
+        output_epsilon=lambda z, y: 0.5 * _bce_epsilon(z, y),
     ),
     "mse_onehot_half": Loss(
         value=_mse_onehot_half,

@@ -97,21 +97,30 @@ def test_sinusoid_shapes(n_train: int) -> None:
     assert split.x_test.shape == (n_test, 10) and split.y_test.shape == (n_test,)
 
 
-def test_sinusoid_embedding_and_target() -> None:
+@pytest.mark.parametrize("scale", [1.0, 10.0])  # the paper's isometric x = Q[u; 0], the code's 10·
+def test_sinusoid_embedding_and_target(scale: float) -> None:
     f = 0.75
-    split = load_sinusoid(SinusoidConfig(n_train=50, frequency=f), np.random.default_rng(3),
-                          NOWHERE)
+    split = load_sinusoid(SinusoidConfig(n_train=50, frequency=f, embed_scale=scale),
+                          np.random.default_rng(3), NOWHERE)
     q, u = split.extras["Q"], split.extras["u_train"]
     np.testing.assert_allclose(q.T @ q, np.eye(10), atol=1e-12)
     assert u.shape == (50, 2) and np.abs(u).max() <= 1
     x = split.x_train.numpy()
-    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 10 * np.linalg.norm(u, axis=1),
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), scale * np.linalg.norm(u, axis=1),
                                rtol=1e-12)
-    np.testing.assert_allclose(x @ q[:, :2] / 10, u, atol=1e-12)  # x = 10 Q [u; 0]
+    np.testing.assert_allclose(x @ q[:, :2] / scale, u, atol=1e-12)  # x = scale·Q[u; 0]
     expected = np.cos(2 * np.pi * f * u[:, 0]) * np.cos(2 * np.pi * f * u[:, 1])
     np.testing.assert_allclose(split.y_train.numpy(), expected, rtol=0, atol=1e-12)
     # test points lie in the same 2-D plane: no component along Q's other columns
     np.testing.assert_allclose(split.x_test.numpy() @ q[:, 2:], 0, atol=1e-10)
+
+
+def test_sinusoid_default_embedding_is_isometric() -> None:
+    # docs/protocols/loukas2021.md §2b P-g: pairwise distances in the latent plane are kept
+    split = load_sinusoid(SinusoidConfig(n_train=12), np.random.default_rng(1), NOWHERE)
+    u, x = split.extras["u_train"], split.x_train.numpy()
+    np.testing.assert_allclose(np.linalg.norm(x[:, None] - x[None], axis=2),
+                               np.linalg.norm(u[:, None] - u[None], axis=2), atol=1e-12)
 
 
 def test_sinusoid_same_seed_same_data_different_seed_different() -> None:

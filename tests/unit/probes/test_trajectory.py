@@ -1,5 +1,7 @@
-"""U1 (spec §6): the normalised bias step equals the Lipschitz constant at the visited sample,
-and the hook's per-epoch statistics equal direct computations from the per-step trace."""
+"""U1 (docs/protocols/loukas2021.md §6): the normalised bias step equals the Lipschitz constant at
+the visited sample (of the logit for MSE, of the sigmoid output with the paper's ε for BCE,
+§2b P-a), and the hook's per-epoch statistics equal direct computations from the per-step trace
+(epoch sums, §2b P-e; Corollary 2's one-window variance, §2b P-f)."""
 
 from __future__ import annotations
 
@@ -76,12 +78,20 @@ def test_epoch_statistics_match_the_trace(one_epoch):
         return rows[run_ids].to_numpy()  # (epochs, M)
 
     epoch1 = slice(1, n + 1)  # b_t after the steps of the first epoch
-    np.testing.assert_allclose(logged("trajectory")[0], tau[:n].mean(0), rtol=1e-12)
+    np.testing.assert_allclose(logged("trajectory")[0], tau[:n].sum(0), rtol=1e-12)  # P-e: sum
+    np.testing.assert_allclose(logged("trajectory")[1], tau[n:2 * n].sum(0), rtol=1e-12)
+    np.testing.assert_allclose(logged("trajectory_mean")[0], tau[:n].mean(0), rtol=1e-12)
+    assert "trajectory_logit" not in set(frame["metric"])  # MSE: the logit is the output
     steps = np.linalg.norm(np.diff(bias, axis=0), axis=2)  # ‖Δb_t‖
-    np.testing.assert_allclose(logged("trajectory_raw")[0], (steps[:n] / lr).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(logged("trajectory_raw")[0], (steps[:n] / lr).sum(0), rtol=1e-12)
     b = bias[epoch1]
     variance = ((b - b.mean(0)) ** 2).sum(2).mean(0) / lr**2
-    np.testing.assert_allclose(logged("update_variance")[0], variance, rtol=1e-8)
+    np.testing.assert_allclose(logged("update_variance_epoch")[0], variance, rtol=1e-8)
+    # Corollary 2 (P-f): one window over every step so far (2 epochs < 10), no division by η²
+    for epochs in (1, 2):
+        seen = bias[1:epochs * n + 1]
+        window = ((seen - seen.mean(0)) ** 2).sum(2).mean(0)
+        np.testing.assert_allclose(logged("update_variance")[epochs - 1], window, rtol=1e-8)
     distance = np.linalg.norm(b - bias[0], axis=2)
     np.testing.assert_allclose(logged("distance_from_init")[0], distance.mean(0), rtol=1e-12)
     np.testing.assert_allclose(logged("distance_from_init_max")[0], distance.max(0), rtol=1e-12)
@@ -97,8 +107,62 @@ def test_epoch_statistics_match_the_trace(one_epoch):
     np.testing.assert_allclose(logged("trajectory_official")[0], official, rtol=1e-10)
 
 
+def test_variance_window_keeps_only_its_last_epochs(one_epoch):
+    # a window of one epoch at the second epoch: the variance of that epoch's biases alone
+    config, members, _, _, _, n = one_epoch
+    hooks: list[BiasTrajectoryHook] = []
+
+    def make(log, _):
+        hooks.append(BiasTrajectoryHook(log, FIRST_BIAS, repeat_groups(config), trace=True,
+                                        variance_epochs=1))
+        return hooks
+
+    frame = _two_epochs(config, make)
+    b = hooks[0].trace_arrays()["bias"][n + 1:2 * n + 1]
+    logged = frame.loc["update_variance", "train"].unstack("run_id")[[m.run_id for m in members]]
+    np.testing.assert_allclose(logged.to_numpy()[1], ((b - b.mean(0)) ** 2).sum(2).mean(0),
+                               rtol=1e-8)
+
+
+def test_u1_classifier_tau_is_the_lipschitz_constant_of_the_sigmoid_output(one_epoch):
+    # §2b P-a: with unhalved BCE on σ(z), batch 1 and W1 = I, ‖Δb‖/(η·ε) with the paper's
+    # ε = 1/|1 − y − σ(z)| equals ‖∇ₓσ(z)‖ at the visited sample, here by autograd through the
+    # sigmoid at θ_{t−1}; the logit variant's epoch sum equals Σ ‖∇ₓz‖ (the earlier primary).
+    config = copy.deepcopy(one_epoch[0])
+    config["train"]["loss"] = "bce"
+    for member in config["members"]:
+        member["data"] = {**member["data"], "target": "binary"}
+    hooks: list[Hook] = []
+
+    def make(log, _):
+        hooks.extend([BiasTrajectoryHook(log, FIRST_BIAS, repeat_groups(config), trace=True),
+                      VisitRecorder()])
+        return hooks
+
+    frame = _two_epochs(config, make)
+    members = [build_member(config, m, Path("data"), torch.device("cpu"))
+               for m in config["members"]]
+    tau = hooks[0].trace_arrays()["tau"]
+    model = copy.deepcopy(members[0].model)
+    worst, logit_sums = 0.0, np.zeros(len(members))
+    n = tau.shape[0] // 2
+    for t, (params_before, x) in enumerate(hooks[1].steps[:n]):
+        for m in range(len(members)):
+            model.load_state_dict({k: v[m] for k, v in params_before.items()})
+            inputs = x[m].clone().requires_grad_(True)
+            (grad,) = torch.autograd.grad(torch.sigmoid(model(inputs)).sum(), inputs)
+            lam_sigmoid = float(grad.norm())
+            worst = max(worst, abs(tau[t, m] - lam_sigmoid) / lam_sigmoid)
+            logit_sums[m] += float(input_gradient_norms(model, x[m])[0])
+    assert worst < 1e-6
+    logged = frame.loc["trajectory_logit", "train"].unstack("run_id")
+    np.testing.assert_allclose(logged[[m.run_id for m in members]].to_numpy()[0], logit_sums,
+                               rtol=1e-6)
+
+
 def test_minibatch_tau_is_bounded_by_the_largest_visited_lipschitz():
-    # τ = ‖Σ ℓ'_i g_i‖/(B·mean|ℓ'_i|)·η/η ≤ max ‖g_i‖ (spec §4.1, triangle inequality)
+    # τ = ‖Σ ℓ'_i g_i‖/(B·mean|ℓ'_i|)·η/η ≤ max ‖g_i‖ (docs/protocols/loukas2021.md §4.1,
+    # triangle inequality)
     generator = torch.Generator().manual_seed(0)
     grads = torch.randn(5, 4, 10, generator=generator, dtype=torch.float64)  # (M, B, d)
     dz = torch.randn(5, 4, generator=generator, dtype=torch.float64)
@@ -188,7 +252,7 @@ def test_window_statistics_equal_the_epoch_statistics_when_a_window_is_an_epoch(
                 WindowHook(log, FIRST_BIAS, n, lambda p: forward(p, x_test), y_test)]
 
     frame = _two_epochs(config, hooks)
-    pairs = [(("window_trajectory", "train"), ("trajectory", "train")),
+    pairs = [(("window_trajectory", "train"), ("trajectory_mean", "train")),
              (("window_loss", "train"), ("loss", "train")),
              (("window_loss", "test"), ("loss", "test"))]
     for window, epoch in pairs:

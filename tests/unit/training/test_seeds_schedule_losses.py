@@ -107,6 +107,25 @@ def test_bce_half_value_and_dz() -> None:
     torch.testing.assert_close(loss.dz(z, y), (torch.sigmoid(z) - y) / 2)
 
 
+def test_bce_is_unhalved_and_its_output_epsilon_is_the_papers() -> None:
+    # loukas2021 §2b P-a/P-b: ℓ = −y log f − (1 − y) log(1 − f), f = σ(z), not halved; the
+    # paper's ε = 1/|1 − y − f| equals |∂ℓ/∂f|, here by autograd on f (an independent route)
+    z = torch.tensor([-3.0, -0.4, 0.0, 0.7, 5.0], dtype=torch.float64)
+    y = torch.tensor([0, 1, 1, 0, 1])
+    loss = LOSSES["bce"]
+    f = torch.sigmoid(z).requires_grad_(True)
+    by_hand = -(y * torch.log(f) + (1 - y) * torch.log(1 - f))
+    torch.testing.assert_close(loss.value(z, y), by_hand.detach())
+    torch.testing.assert_close(loss.dz(z, y), autograd_dz("bce", z, y))
+    by_hand.sum().backward()
+    torch.testing.assert_close(loss.output_epsilon(z, y), f.grad.abs())
+    torch.testing.assert_close(loss.output_epsilon(z, y), 1 / (1 - y - torch.sigmoid(z)).abs())
+    torch.testing.assert_close(LOSSES["bce_half"].output_epsilon(z, y),
+                               loss.output_epsilon(z, y) / 2)
+    torch.testing.assert_close(LOSSES["mse_half"].output_epsilon(z, y.double()),
+                               (z - y).abs())
+
+
 def test_cross_entropy_error_is_zero_one() -> None:
     z = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.1, 0.2, 0.3], [5.0, -1.0, 4.9]])
     y = torch.tensor([0, 2, 2, 1])
@@ -123,9 +142,9 @@ def test_losses_take_leading_member_axes(name: str) -> None:
     # must be that member's own per-example losses (cross-entropy reads axis 1 as the classes
     # unless the leading axes are flattened)
     generator = torch.Generator().manual_seed(0)
-    scalar = name in ("mse_half", "bce_half")
+    scalar = name in ("mse_half", "bce_half", "bce")
     z = torch.randn((3, 5) if scalar else (3, 5, 4), generator=generator, dtype=torch.float64)
-    y = (torch.randint(0, 2, (3, 5), generator=generator) if name == "bce_half"
+    y = (torch.randint(0, 2, (3, 5), generator=generator) if name in ("bce_half", "bce")
          else torch.randn(3, 5, generator=generator, dtype=torch.float64) if scalar
          else torch.randint(0, 4, (3, 5), generator=generator))
     batched = LOSSES[name].value(z, y)
