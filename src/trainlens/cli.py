@@ -200,11 +200,11 @@ def cmd_manifest(a: argparse.Namespace) -> None:
 def cmd_list(a: argparse.Namespace) -> None:
     import yaml
 
-    from trainlens.listing import LOADER, find_root, listing
+    from trainlens.listing import SAFE_YAML_LOADER, find_root, listing
 
     root = find_root(a.root or Path.cwd())
     config = (root / "experiments" / "config.yaml").read_text()
-    scale = a.scale or yaml.load(config, Loader=LOADER)["scale"]  # LOADER is a safe loader
+    scale = a.scale or yaml.load(config, Loader=SAFE_YAML_LOADER)["scale"]
     try:
         print(listing(root, scale))
     except BrokenPipeError:  # `trainlens list | head`: the reader left, which is no error

@@ -26,7 +26,7 @@ from trainlens.config import ConfigError, resolve_scale, runs_at
 
 # libyaml's parser where PyYAML has it: the pure-Python one takes most of a second for the four
 # experiments files
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FIGURE_KINDS = {"figR": "reconstructed figure", "figX": "suite extension"}  # plotting.FigureSpec
 NON_GATING = "(non-gating)"  # trainlens.claims.Criterion.text
 
@@ -151,7 +151,7 @@ def listing(root: str | Path, scale: str, width: int | None = None) -> str:
     width = width or max(shutil.get_terminal_size((100, 24)).columns, 60)
     lines: list[str] = []
     for experiments_file in sorted((root / "experiments").glob("*.yaml")):
-        document = yaml.load(experiments_file.read_text(), Loader=LOADER)
+        document = yaml.load(experiments_file.read_text(), Loader=SAFE_YAML_LOADER)
         if isinstance(document, dict) and "experiments" in document:  # not config.yaml
             lines += _paper_lines(root, document, scale, width)
     return "\n".join(lines)
