@@ -76,3 +76,17 @@ def test_cpu_claims_use_the_paper_thresholds_and_skip_what_does_not_run():
     assert computed == ["C1"]
     smoke = run_claims(claims, runs, metrics, "smoke").set_index("claim_id")
     assert smoke.loc["C1", "passed"] == "PASS"  # the smoke threshold is not the cpu one
+
+
+def test_explicit_cpu_criteria_are_the_protocols_own():
+    """A claim may name cpu criteria only where its paper-scale experiment does not run at cpu
+    scale; each must be one of its smoke or paper criteria, never a new (looser) threshold."""
+    from trainlens.cli import load_module
+
+    analysis = Path(__file__).resolve().parents[2] / "analysis"
+    for paper in ("loukas2021", "dherin2022", "fort2019", "nakazato2024"):
+        claims = load_module(analysis / paper / "claims.py").claims
+        for claim in claims.claims.values():
+            others = claim.criteria.get("smoke", []) + claim.criteria.get("paper", [])
+            for criterion in claim.criteria.get("cpu", []):
+                assert criterion in others, f"{paper}:{claim.claim_id} {criterion.text()}"
