@@ -400,3 +400,7 @@ claims.pending(
     "E4 (BERT on MNLI) needs pretrained BERT weights, the MNLI download and GPU-hours of "
     "fine-tuning; the machine this suite is built on reaches no model hub or dataset host and "
     "has no GPU (see REPORT 'Not built')")
+# cpu scale (experiments/fort2019.yaml, header "cpu scale"): E1 (FC and CNN) and E2 (FC) run on
+# mnist5k, so C1-C9 are computed with the paper thresholds; E3 and E4 have no cpu block.
+claims.not_run_at("cpu", ["C10", "C11"], "paper scale only: needs CIFAR-100 and a GPU")
+claims.not_run_at("cpu", ["C12"], "paper scale only: needs BERT weights, MNLI and a GPU")
