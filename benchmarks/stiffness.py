@@ -3,7 +3,8 @@
 
 Baseline: a per-example Python loop (one forward and backward at batch 1, the gradient over all
 parameters flattened into a row of G), then K = G Gᵀ in float64 and cos = K_ij / √(K_ii K_jj):
-the definition of spec §4 written directly. trainlens: ``trainlens.probes.stiffness``, which
+the definition of docs/protocols/fort2019.md §4 written directly. trainlens:
+``trainlens.probes.stiffness``, which
 takes the ghost Gram for this all-Linear model (never forms N × P). Both run the same float32
 model on the same inputs and labels, on the runner's device; the cosine matrices must agree to
 1e-6 (max abs) and the signs of every pair with abs(cos) > 1e-6 must match. Each timing is the

@@ -1,4 +1,4 @@
-"""Tables: the per-group parts concatenated into the paper's tidy tables (design.md "Tables").
+"""Tables: the per-group parts concatenated into the paper's tidy tables (docs/design.md "Tables").
 
 INPUTS:  results/<scale>/<paper>/groups/*/{runs,train_metrics,probe_metrics,probe_regions}.parquet
 OUTPUTS: in results/<scale>/<paper>/tables/:

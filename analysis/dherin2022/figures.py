@@ -72,8 +72,8 @@ def _sweep_figure(inputs: FigureInputs, swept: str, slope: bool = False) -> plt.
     "figR01_gc_init_depth",
     "E1: GC at initialization vs depth L (784 → L×500 ReLU → 10, zero biases, 256 inputs from "
     "U[0,1]^784), medians over seeds (points: seeds), one line per init. Expected: decay toward "
-    "0 with depth for LeCun-normal and Glorot-uniform, flat for He-normal (C1). The spec's inset "
-    "(the function along a 1-D input segment) is not drawn." + NOTE, ("e1",))
+    "0 with depth for LeCun-normal and Glorot-uniform, flat for He-normal (C1). The protocol's "
+    "inset (the function along a 1-D input segment) is not drawn." + NOTE, ("e1",))
 def fig_r01(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -182,7 +182,7 @@ def _matched_panel(ax: plt.Axes, summary: pd.DataFrame, swept: str) -> None:
     "one-hot targets, each run stopped at the first step with train loss < 0.02; diverged runs "
     "excluded and listed above the panel). Right: GC vs train loss along training, one curve per "
     "lr. Expected: larger lr, lower GC (C8). At a fixed step budget with CE/SGD the conclusion "
-    "flips (spec P5)." + NOTE, ("e7",))
+    "flips (docs/protocols/dherin2022.md §7 P5)." + NOTE, ("e7",))
 def fig_r07(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))

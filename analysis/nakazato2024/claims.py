@@ -1,9 +1,10 @@
-"""nakazato2024 claim checks (spec shared/papers/nakazato2024.md §6), one function per claim.
+"""nakazato2024 claim checks (docs/protocols/nakazato2024.md §6), one function per claim.
 
-RECONSTRUCTED: the paper's text was not available. Every claim tests the spec's reconstruction
-of the abstract's statements, with thresholds calibrated on the spec's reference implementation
+RECONSTRUCTED: the paper's text was not available. Every claim tests the protocol's reconstruction
+of the abstract's statements, with thresholds calibrated on the protocol's reference implementation
 before any run of this suite; none is a number from the paper. Slope statistics are medians over
-seeds of per-run values (spec §6); every claim is evaluated at both scales with the same
+seeds of per-run values (docs/protocols/nakazato2024.md §6); every claim is evaluated at both
+scales with the same
 thresholds (smoke "same").
 """
 
@@ -51,7 +52,8 @@ def _cells(medians: pd.Series, prefix: str) -> dict[str, float]:
 
 
 @claims.claim(
-    "C1", "figR01_response_factors", "abstract (aging); spec §6 C1 [reconstructed]",
+    "C1", "figR01_response_factors",
+    "abstract (aging); docs/protocols/nakazato2024.md §6 C1 [reconstructed]",
     "The training response shows power-law-like aging under cross-entropy.",
     "median over seeds of the late slope of log Ā vs log t on [T/10, T], every activation x "
     "{GD, SGD bs 1}: min and max over the 8 cells",
@@ -63,7 +65,7 @@ def c1_aging(inputs: ClaimInputs) -> dict[str, float | bool]:
 
 
 @claims.claim(
-    "C2", "figR01_response_factors", "spec §6 C2 [reconstructed]",
+    "C2", "figR01_response_factors", "docs/protocols/nakazato2024.md §6 C2 [reconstructed]",
     "Before aging the response has an early plateau.",
     "median early slope on [1, min(20, t_c/3)] per activation x method (min over cells); every "
     "cross-entropy run reaches train accuracy 1 (t_c exists)",
@@ -77,7 +79,8 @@ def c2_plateau(inputs: ClaimInputs) -> dict[str, float | bool]:
 
 
 @claims.claim(
-    "C3", "figR01_response_factors", "abstract TL;DR (near-constant kernel); spec §6 C3",
+    "C3", "figR01_response_factors",
+    "abstract TL;DR (near-constant kernel); docs/protocols/nakazato2024.md §6 C3",
     "The interaction kernel stays nearly constant while the response ages.",
     "max over cells of |median late slope of mean off-diagonal Θ| and of |K̂(T) − K̂(T/10)|",
     both(Criterion("max_abs_ntk_slope", "<=", 0.35), Criterion("max_abs_khat_drift", "<=", 0.15)))
@@ -90,7 +93,7 @@ def c3_kernel(inputs: ClaimInputs) -> dict[str, float | bool]:
 
 
 @claims.claim(
-    "C4", "figR01_response_factors", "abstract (factors); spec §6 C4",
+    "C4", "figR01_response_factors", "abstract (factors); docs/protocols/nakazato2024.md §6 C4",
     "The response factorises into an error factor times a kernel.",
     "max over cells of |median (slope(Ā) − (slope(ē) + slope(Θ)))| on the late window",
     both(Criterion("max_abs_factor_gap", "<=", 0.1)))
@@ -100,7 +103,7 @@ def c4_factorisation(inputs: ClaimInputs) -> dict[str, float | bool]:
 
 
 @claims.claim(
-    "C5", "figR02_factorization_check", "spec §4.2, §6 C5 [derived]",
+    "C5", "figR02_factorization_check", "docs/protocols/nakazato2024.md §4.2, §6 C5 [derived]",
     "The first-order probe is exact in the limit η_p → 0.",
     "E2, every activation and probe time: relative L2 error of first-order vs finite-step R at "
     "η_p = 1e-3 (max), and error(1e-2)/error(1e-3) (min and max)",
@@ -120,7 +123,8 @@ def c5_first_order(inputs: ClaimInputs) -> dict[str, float | bool]:
 
 
 @claims.claim(
-    "C6", "figR03_loss_dependence", "abstract (constant response or aging); spec §6 C6",
+    "C6", "figR03_loss_dependence",
+    "abstract (constant response or aging); docs/protocols/nakazato2024.md §6 C6",
     "The loss decides the regime: a constant response at a non-interpolating GD fixed point, "
     "exponential relaxation under MSE when the net interpolates.",
     "linear + MSE + GD: |median late slope of Ā|; relu + MSE + GD: median Ā(T)/Ā(T/10)",
@@ -154,7 +158,7 @@ def _collapse(inputs: ClaimInputs, experiment: str) -> pd.DataFrame:
 
 
 @claims.claim(
-    "C7", "figR04_two_time_response", "spec §4.4, §6 C7 [reconstructed]",
+    "C7", "figR04_two_time_response", "docs/protocols/nakazato2024.md §4.4, §6 C7 [reconstructed]",
     "Under cross-entropy the two-time response shows simple aging (collapse in τ/t_w); under MSE "
     "it does not.",
     "E3, median over seeds per configuration (ReLU, tanh x GD, SGD bs 4): CE: score(τ/t_w) < "
@@ -174,7 +178,8 @@ def c7_two_time(inputs: ClaimInputs) -> dict[str, float | bool]:
 
 
 def _two_time_statistics(scores: pd.DataFrame) -> dict[str, float | bool]:
-    """Per configuration (activation x loss x method) the median over seeds (spec §6: per-seed
+    """Per configuration (activation x loss x method) the median over seeds
+    (docs/protocols/nakazato2024.md §6: per-seed
     values, then the median), then every configuration of a loss must satisfy the check."""
     scores = scores.groupby(["activation", "loss", "method"])[
         ["scaled", "raw", "ratio_spread", "mu"]].median().reset_index()
@@ -186,12 +191,14 @@ def _two_time_statistics(scores: pd.DataFrame) -> dict[str, float | bool]:
             "ce_score_raw_median": float(ce["raw"].median()),
             "mse_score_scaled_median": float(mse["scaled"].median()),
             "mse_score_raw_median": float(mse["raw"].median()),
-            # the optional fit of spec §4.4: μ in [0.3, 1.2] that collapses best (1 = simple aging)
+            # the optional fit of docs/protocols/nakazato2024.md §4.4: μ in [0.3, 1.2] that
+            # collapses best (1 = simple aging)
             "ce_mu_median": float(ce["mu"].median())}
 
 
 @claims.claim(
-    "C8", "figR05_feature_reduction", "abstract (feature-space reduction); spec §6 C8",
+    "C8", "figR05_feature_reduction",
+    "abstract (feature-space reduction); docs/protocols/nakazato2024.md §6 C8",
     "Stochastic training (SGD) shrinks the effective feature space.",
     "E4 (linear, MSE): seeds with final PR_W(SGD bs 1)/PR_W(GD) <= 0.8; median final PR_W "
     "non-decreasing over batch sizes 1, 4, 16",
@@ -219,10 +226,11 @@ def _extra_b(inputs: ClaimInputs, table: pd.DataFrame) -> dict[str, float]:
 
 
 @claims.claim(
-    "C9", "figR06_fragility", "abstract (reduction makes networks fragile); spec §6 C9",
+    "C9", "figR06_fragility",
+    "abstract (reduction makes networks fragile); docs/protocols/nakazato2024.md §6 C9",
     "Feature-space reduction goes with fragility.",
     "Spearman(final PR_W, each fragility metric) over E4 and E1 cross-entropy runs (report only)",
-    {}, not_evaluated={scale: "report only: the spec sets no threshold until the paper's "
+    {}, not_evaluated={scale: "report only: the protocol sets no threshold until the paper's "
                               "fragility measure is known" for scale in ("smoke", "paper")})
 def c9_fragility(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = settings(inputs.runs)
@@ -245,7 +253,7 @@ C10_SHARE = 2 / 3
 
 
 @claims.claim(
-    "C10", "figR07_activation_comparison", "spec §6 C10 [reconstructed]",
+    "C10", "figR07_activation_comparison", "docs/protocols/nakazato2024.md §6 C10 [reconstructed]",
     "Sigmoid has the slowest onset of aging.",
     "E1 CE GD: share of the E1 seeds with t_c(sigmoid) > t_c(relu) (>= 2/3, i.e. at least "
     "ceil(2/3·n_seeds) seeds); reported: whether sigmoid's late K̂ drift is the largest",

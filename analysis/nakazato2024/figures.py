@@ -1,6 +1,7 @@
-"""nakazato2024 figures (spec §5), one function per figure; each reads tables only.
+"""nakazato2024 figures (docs/protocols/nakazato2024.md §5), one function per figure; each reads
+tables only.
 
-RECONSTRUCTED: the paper's text was not available, so every figure here (figRNN) is the spec's
+RECONSTRUCTED: the paper's text was not available, so every figure here (figRNN) is the protocol's
 reconstruction from the abstract; its number, axes and runs are not the paper's. Curves are
 medians over seeds of per-run values.
 """

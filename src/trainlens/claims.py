@@ -158,7 +158,7 @@ def evaluate(claim: Claim, inputs: ClaimInputs, not_run: str = "") -> dict[str, 
 
 def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,
                scale: str, regions: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Evaluate every claim of ``claims`` on the ok runs; the claims table of design.md."""
+    """Evaluate every claim of ``claims`` on the ok runs; the claims table of docs/design.md."""
     ok = runs[runs["status"] == "ok"]
     inputs = ClaimInputs(ok, metrics[metrics["run_id"].isin(ok["run_id"])], scale,
                          excluded=int(len(runs) - len(ok)), regions=regions,

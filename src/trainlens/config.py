@@ -5,7 +5,7 @@ dotted keys to lists, and per-scale overrides under ``smoke:``/``cpu:``/``paper:
 ``cpu`` is paper scale with the ``cpu:`` block on top, see :func:`resolve_scale`). Every
 grid point x seed is one *run*; runs that differ only by seed, or by a key listed in
 ``ensemble_over`` (data keys and ``train.lr``, which vmap), form one *group* trained in one
-process. Run id = ``<experiment>-<8 hex of sha256 of the resolved science config>`` (design.md
+process. Run id = ``<experiment>-<8 hex of sha256 of the resolved science config>`` (docs/design.md
 "Names"); provenance is recorded beside it, never hashed.
 
 Structure is checked by JSON schema (``experiments/schemas/experiments.schema.yaml``); the values
@@ -286,7 +286,7 @@ def load_experiments(path: str | Path, scale: str) -> list[Group]:
         for other in SCALES:  # resolve every scale: a paper-scale typo fails at smoke too
             resolved = resolve_experiment(document["paper"], name, spec, other,
                                           f"{path}: experiments.{name} ({other} scale)")
-            # ``scales``: an experiment of the spec's full tier only (nakazato2024 E4 extras)
+            # ``scales``: an experiment of the protocol's full tier only (nakazato2024 E4 extras)
             groups += resolved if other == scale and runs_at(spec, scale) else []
     return groups
 

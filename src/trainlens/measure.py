@@ -29,7 +29,8 @@ def _load_member(member: Member, checkpoint: dict, index: int) -> None:
 
 
 def _regions(config: dict, members: list, checkpoint: dict) -> pd.DataFrame:
-    """loukas2021 E2 on the final checkpoint: one row per latent grid point (spec §4.3)."""
+    """loukas2021 E2 on the final checkpoint: one row per latent grid point
+    (docs/protocols/loukas2021.md §4.3)."""
     points = config["region_analysis"]["grid_points"]
     u = latent_grid(points)
     parts = []

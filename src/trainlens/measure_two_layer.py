@@ -2,7 +2,8 @@
 
 Each member's data is rebuilt from its seed; each checkpoint (a probe time t) is probed with the
 experiment's ``probes``, all closed forms of the two-layer network in float64:
-``response`` (Ā, ē, Θ, K̂ and the other normalisations, spec §4.2-4.3), ``feature_space``
+``response`` (Ā, ē, Θ, K̂ and the other normalisations, docs/protocols/nakazato2024.md §4.2-4.3),
+``feature_space``
 (§4.5), ``fragility`` (§4.6) and ``factorization`` (E2, §6 C5: finite-step vs first-order R at
 each η_p, with the relative error as split ``eta_p=<η_p>`` and, at ETA_SCATTER, every pair as
 split ``pair=<i>,<j>``). Rows go to the long metrics table with split ``train``.
@@ -31,7 +32,7 @@ from trainlens.tables import TABLES, empty_table, write_table
 from trainlens.training.seeds import RunStreams
 from trainlens.training.two_layer_group import member_blocks, member_data
 
-ETA_PROBES = (1e-2, 1e-3, 1e-4)  # spec §3 E2
+ETA_PROBES = (1e-2, 1e-3, 1e-4)  # docs/protocols/nakazato2024.md §3 E2
 ETA_SCATTER = 1e-3  # the η_p of C5's threshold, whose pairs figR02 scatters
 
 

@@ -45,7 +45,7 @@ class FigureSpec:
 
     @property
     def kind_note(self) -> str:
-        """Reconstructed and extension figures say so in their caption (design.md "Names")."""
+        """Reconstructed and extension figures say so in their caption (docs/design.md "Names")."""
         if self.stem.startswith("figR"):
             return RECONSTRUCTED_NOTE
         if self.stem.startswith("figX"):
@@ -87,7 +87,7 @@ def use_style() -> None:
 
 def categorical(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     """Make ``column`` an ordered categorical of its sorted values (seaborn hue order with
-    pandas 3 string columns is unreliable otherwise; see shared/notes/snakemake.md)."""
+    pandas 3 string columns is unreliable otherwise)."""
     frame = frame.copy()
     frame[column] = pd.Categorical(frame[column], categories=sorted(frame[column].unique()),
                                    ordered=True)

@@ -55,15 +55,16 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
         f"torch {versions()['torch']}",
         "",
         f"**Claims: {n_pass} PASS, {len(evaluated) - n_pass} FAIL, "
-        f"{len(claims) - len(evaluated)} not evaluated** (of {len(claims)} in the spec)."
+        f"{len(claims) - len(evaluated)} not evaluated** (of {len(claims)} in the protocol)."
         + (f" Gating claims that FAIL: {', '.join(gating_fail)}." if gating_fail else ""),
         "",
         *(["**TINY SLICE: every job ran one epoch on a few points (`slice=True`) to check that "
             "the commands run. Nothing here is a replication result; do not cite it.**", ""]
           if tiny_slice else []),
-        "A FAIL is a result, reported with its statistic; thresholds are the spec's, fixed before "
-        "any run. Figures whose id starts with `figR` are reconstructions (the paper's figure "
-        "number was not recovered); `figX` figures are suite extensions.",
+        "A FAIL is a result, reported with its statistic; thresholds are the protocol's "
+        f"(docs/protocols/{paper}.md §6), fixed before any run. Figures whose id starts with "
+        "`figR` are reconstructions (the paper's figure number was not recovered); `figX` "
+        "figures are suite extensions.",
         "",
         "## Claims",
         "",

@@ -1,4 +1,5 @@
-"""Column names and dtypes of every table, and validated, atomic read/write (design.md "Tables").
+"""Column names and dtypes of every table, and validated, atomic read/write (docs/design.md
+"Tables").
 
 Figures and claim checks read these tables only. A table with a missing column or a wrong dtype
 fails on write and on read with a message naming the table, the column and the expected dtype.
@@ -23,7 +24,8 @@ TABLES: dict[str, dict[str, str]] = {
         "run_id": "text", "step": "int", "epoch": "float", "split": "text", "metric": "text",
         "value": "float",
     },
-    "regions": {  # loukas2021 E2: one row per grid point of the latent plane (spec §4.3)
+    # loukas2021 E2: one row per grid point of the latent plane (docs/protocols/loukas2021.md §4.3)
+    "regions": {
         "run_id": "text", "step": "int", "u1": "float", "u2": "float", "region": "int",
         "in_training_region": "bool", "lipschitz": "float", "output": "float",
         "lp_bound": "float", "alpha_nonzeros": "int",

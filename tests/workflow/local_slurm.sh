@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node SLURM cluster on localhost, for the executor test (recipe: shared/notes/slurm-local.md).
+# A one-node SLURM cluster on localhost, for the executor test; this script is the recipe.
 #   local_slurm.sh install          apt-get slurm-wlm and munge (root, Debian)
 #   local_slurm.sh start DIR        munged + slurmctld + slurmd with state under DIR
 #   local_slurm.sh stop DIR         kill the daemons from their pid files, remove the config

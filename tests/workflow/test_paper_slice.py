@@ -81,7 +81,7 @@ def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
     groups = load_experiments(REPO / "experiments" / "fort2019.yaml", "paper")
     runs = pd.read_parquet(results / "fort2019" / "tables" / "runs.parquet")
     # the sliced regularized groups train the first seed of every grid value: v1's 7 lrs a
-    # group (protocol §2b F-a), 13 groups with the PyTorch-init variant
+    # group (docs/protocols/fort2019.md §2b F-a), 13 groups with the PyTorch-init variant
     assert set(runs["group_id"]) == {g.group_id for g in groups} and len(runs) == 91
     assert set(runs["data_name"]) == {"mnist", "fashion_mnist", "cifar10", "cifar100"}
     assert set(runs["model_name"]) == {"mlp", "fort_cnn", "resnet20"}

@@ -113,11 +113,11 @@ def test_smoke_workflow_end_to_end(smoke_build):
     assert figures | {"figures/smoke/loukas2021/REPORT.md"} <= built
     claims = pd.read_csv(results / "loukas2021" / "claims.tsv", sep="\t",
                          keep_default_na=False).set_index("claim_id")
-    assert list(claims.index) == [f"C{i}" for i in range(1, 13)]  # every claim of the spec
+    assert list(claims.index) == [f"C{i}" for i in range(1, 13)]  # every claim of the protocol
     evaluated = claims.loc[["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C12"]]
     assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
-    assert claims.loc["C7", "passed"] == "PASS"  # an exact inequality: a FAIL is a bug (spec)
-    paper_only = claims.loc[["C10", "C11"]]  # spec §6: paper scale only, statistics reported
+    assert claims.loc["C7", "passed"] == "PASS"  # an exact inequality: a FAIL is a bug (protocol)
+    paper_only = claims.loc[["C10", "C11"]]  # docs/protocols/loukas2021.md §6: paper only, reported
     assert (paper_only["passed"] == "").all() and (paper_only["value"] != "").all()
     assert paper_only["reason"].str.contains("paper scale only").all()
     report = (plots / "loukas2021" / "REPORT.md").read_text()
@@ -150,7 +150,7 @@ def _check_nakazato(root: Path, built: set[str]) -> list[str]:
     claims = pd.read_csv(results / "nakazato2024" / "claims.tsv", sep="\t",
                          keep_default_na=False).set_index("claim_id")
     assert list(claims.index) == [f"C{i}" for i in range(1, 11)]
-    evaluated = claims.drop(index="C9")  # spec: every claim is evaluated at smoke; C9 reports
+    evaluated = claims.drop(index="C9")  # protocol: every claim is evaluated at smoke; C9 reports
     assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
     assert claims.loc["C9", "passed"] == "" and "spearman_pr_" in claims.loc["C9", "value"]
     assert claims.loc["C7", "gating"] in {"n/a"} and claims.loc["C10", "gating"] == "n/a"
@@ -174,7 +174,7 @@ def _check_dherin(root: Path, built: set[str]) -> list[str]:
     claims = pd.read_csv(results / "dherin2022" / "claims.tsv", sep="\t",
                          keep_default_na=False).set_index("claim_id")
     assert list(claims.index) == [f"C{i}" for i in range(1, 12)]
-    evaluated = claims.drop(index="C11")  # spec §6: C1-C10 gate at smoke
+    evaluated = claims.drop(index="C11")  # docs/protocols/dherin2022.md §6: C1-C10 gate
     assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
     assert claims.loc["C11", "passed"] == "" and "paper scale only" in claims.loc["C11", "reason"]
     assert claims.loc["C6", "gating"] == "n/a" and "suite extension" in claims.loc["C6", "source"]
@@ -226,7 +226,8 @@ def _check_fort(root: Path, built: set[str]) -> list[str]:
                                                           "run_id"]].item() == 13
     report = (plots / "fort2019" / "REPORT.md").read_text()
     assert "was not available" in report and "Not built" in report and "MNLI" in report
-    assert report.count("Paper says (v1 full text)") == len(stems)  # protocol §2b F-d
+    # the paper's own values, docs/protocols/fort2019.md §2b F-d
+    assert report.count("Paper says (v1 full text)") == len(stems)
     for row in claims.itertuples():
         assert row.value in report
     return stems

@@ -16,7 +16,8 @@ class Split:
     """One run's data, as tensors that sit on the training device (no DataLoader: it all fits).
 
     ``extras`` holds arrays a probe needs to reproduce the data geometry later, e.g. the embedding
-    matrix Q of the loukas2021 sinusoid (spec P18: the regions analysis must use the training Q).
+    matrix Q of the loukas2021 sinusoid (docs/protocols/loukas2021.md §7 P18: the regions analysis
+    must use the training Q).
     """
 
     x_train: torch.Tensor

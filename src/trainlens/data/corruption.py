@@ -1,4 +1,5 @@
-"""Label corruption: loukas2021 E1b/E1c (spec §3 E1b, pitfall P17) and dherin2022 label noise.
+"""Label corruption: loukas2021 E1b/E1c (docs/protocols/loukas2021.md §3 E1b, pitfall P17) and
+dherin2022 label noise.
 
 dherin2022 (docs/protocols/dherin2022.md §2b D-b):
 - primary E6, label-noise SGD (Blanc et al. 2020; Damian et al. 2021): at every step a fresh
@@ -95,7 +96,8 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 
 def label_noise_key(stream: np.random.SeedSequence) -> int:
-    """A member's 64-bit label-noise key from its run's "label_noise" stream (§4 RNG streams)."""
+    """A member's 64-bit label-noise key from its run's "label_noise" stream
+    (docs/protocols/dherin2022.md §4)."""
     return int(stream.generate_state(1, dtype=np.uint64)[0])
 
 

@@ -1,7 +1,8 @@
 """scikit-learn's bundled ``load_digits``: 1,797 real 8x8 handwritten digits, no download needed.
 
 It is the smoke-scale stand-in for the image datasets of every paper: loukas2021 E1b/E3 upsample it
-to 32x32 or 28x28 (spec §3), dherin2022 and fort2019 use it flat. The train/test split is drawn
+to 32x32 or 28x28 (docs/protocols/loukas2021.md §3), dherin2022 and fort2019 use it flat. The
+train/test split is drawn
 from a fixed ``split_seed`` (not the run seed), so every seed of a sweep sees the same data.
 """
 

@@ -1,4 +1,5 @@
-"""A synthetic hierarchical Gaussian mixture: the fort2019 E3 smoke data (spec §3 E3), which
+"""A synthetic hierarchical Gaussian mixture: the fort2019 E3 smoke data
+(docs/protocols/fort2019.md §3 E3), which
 stands in for CIFAR-100's 20 super-classes x 5 fine classes at plumbing scale.
 
 Super-class centres are ``super_scale * N(0, I)``, class centres their super-class centre plus

@@ -1,5 +1,6 @@
 """Input preprocessing applied by a loader after its own shaping, i.e. on the tensors the network
-sees: fort2019 computes input distances on exactly these vectors (spec §4 and §7 pitfall 8).
+sees: fort2019 computes input distances on exactly these vectors (docs/protocols/fort2019.md §4 and
+§7 pitfall 8).
 
 ``standardize_unit_norm`` (fort2019 §3): per-feature zero mean and unit variance with statistics
 from the training split only, then each example scaled to Euclidean norm 1 over all its features.
@@ -12,11 +13,12 @@ from torch import Tensor
 
 PREPROCESSING = ("none", "standardize_unit_norm")
 
-# Constant features (border pixels of MNIST and of many load_digits pixels) have std 0 (spec §7
-# pitfall 8). The spec clamps the std at 1e-8; a feature constant in training but not in the test
-# split then gets test values ~1e7 (digits pixel 24 is 0 in every training image of the
-# split_seed 123 split and non-zero in 2 test images, which became near one-hot outliers). A
-# DEVIATION: features constant in training are set to 0 instead; they carry no training signal.
+# Constant features (border pixels of MNIST and of many load_digits pixels) have std 0
+# (docs/protocols/fort2019.md §7 pitfall 8). The protocol clamps the std at 1e-8; a feature constant
+# in training but not in the test split then gets test values ~1e7 (digits pixel 24 is 0 in every
+# training image of the split_seed 123 split and non-zero in 2 test images, which became near
+# one-hot outliers). A DEVIATION: features constant in training are set to 0 instead; they carry
+# no training signal.
 MIN_STD = 1e-8
 
 

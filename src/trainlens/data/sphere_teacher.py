@@ -1,8 +1,10 @@
-"""nakazato2024 data (spec §3 "Common setup", reconstructed): a linear teacher on the sphere.
+"""nakazato2024 data (docs/protocols/nakazato2024.md §3 "Common setup", reconstructed): a linear
+teacher on the sphere.
 
 x = g/‖g‖ with g ~ N(0, I_d) (uniform on S^{d-1}); y = sign(u·x) ∈ {-1, +1} for a random unit
 teacher u; a fraction q of the training labels is flipped. Points, teacher and flips are redrawn
-per seed. The flips come from their own child stream (spec §4.7 "RNG streams"), so changing q
+per seed. The flips come from their own child stream (docs/protocols/nakazato2024.md §4.7 "Random
+streams"), so changing q
 never changes the points or the teacher. There is no test set (the paper's is not known); the
 probes read the training inputs.
 """
@@ -20,7 +22,8 @@ from trainlens.data.base import Split
 
 @dataclass(frozen=True)
 class SphereTeacherConfig:
-    """d (input_dim), N (n_train) and the label-flip fraction q of spec §3."""
+    """d (input_dim), N (n_train) and the label-flip fraction q of docs/protocols/nakazato2024.md
+    §3."""
 
     name: str = "sphere_teacher"
     input_dim: int = 8

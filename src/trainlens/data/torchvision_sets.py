@@ -298,7 +298,8 @@ def _select(x: torch.Tensor, y: torch.Tensor, config: TorchvisionConfig, n_per_c
 
 def _raw_labels(folder: Path, batches: list[list[Any]]) -> dict[str, list[int]]:
     """``fine_labels`` and ``coarse_labels`` of CIFAR-100's raw pickles, concatenated over
-    ``batches`` in file order: torchvision keeps only the fine ones (spec §7 pitfall 11)."""
+    ``batches`` in file order: torchvision keeps only the fine ones (docs/protocols/fort2019.md §7
+    pitfall 11)."""
     labels: dict[str, list[int]] = {"fine_labels": [], "coarse_labels": []}
     for file_name, _ in batches:
         with open(folder / file_name, "rb") as f:

@@ -1,7 +1,8 @@
-"""Synthetic inputs for GC at initialisation (dherin2022 E1, spec §3): points drawn uniformly
+"""Synthetic inputs for GC at initialisation (dherin2022 E1, docs/protocols/dherin2022.md §3):
+points drawn uniformly
 from the cube [low, high]^d, with placeholder labels 0 (nothing is trained on them).
 
-The spec's E1 uses 256 inputs from U[0, 1]^784 [inferred]; train and test sets are independent
+The protocol's E1 uses 256 inputs from U[0, 1]^784 [inferred]; train and test sets are independent
 draws from the run's data stream, so every seed measures on its own inputs.
 """
 

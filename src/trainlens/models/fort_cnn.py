@@ -1,10 +1,11 @@
-"""The small CNN of fort2019 (spec §3 E1, [secondary]/[inferred]).
+"""The small CNN of fort2019 (docs/protocols/fort2019.md §3 E1, [secondary]/[inferred]).
 
 Three 3×3 convolutions (16/32/32 channels, 'same' padding) with ReLU, 2×2 max-pooling and one
 final Linear. "Followed by 2×2 max-pooling" has two readings, so ``pool`` switches between them:
 ``every`` pools after each convolution (16,938 parameters on MNIST, 14,378 on 8×8 digits),
 ``final`` pools once after the last one (76,778 on MNIST). No normalisation layers: stiffness is
-measured on per-example gradients, which batch statistics would couple (spec pitfall 2).
+measured on per-example gradients, which batch statistics would couple (docs/protocols/fort2019.md
+§7 pitfall 2).
 
 Initialization: Glorot-uniform kernels and zero biases by default, the defaults of the Keras
 layers the authors' models were built with (docs/protocols/fort2019.md §2b, F-c);
@@ -32,7 +33,8 @@ class FortCNNConfig:
     channels: tuple[int, ...] = (16, 32, 32)
     out_dim: int = 10
     pool: str = "every"
-    init: str = "glorot_uniform"  # Keras' default kernel initializer (protocol §2b F-c)
+    # Keras' default kernel initializer (docs/protocols/fort2019.md §2b F-c)
+    init: str = "glorot_uniform"
     zero_bias: bool = True  # Keras' default bias initializer
 
     def __post_init__(self) -> None:

@@ -1,9 +1,11 @@
-"""ResNet-18 with the CIFAR stem, the paper-scale model of dherin2022 (spec §3 base config).
+"""ResNet-18 with the CIFAR stem, the paper-scale model of dherin2022 (docs/protocols/dherin2022.md
+§3 base config).
 
 conv3×3(k) + norm + ReLU, no max-pool; four stages of two BasicBlocks with k/2k/4k/8k channels
 (stride 2 at stages 2-4, 1×1 projection shortcuts where the shape changes); global average pool;
 Linear(8k, classes). k = 64 is the standard network; E9 sweeps k (Nakkiran-style widths,
-[inferred]). ``norm: batch`` uses BatchNorm (measure GC in eval mode, spec pitfall 3);
+[inferred]). ``norm: batch`` uses BatchNorm (measure GC in eval mode, docs/protocols/dherin2022.md
+§7 pitfall 3);
 ``norm: none`` drops it.
 """
 

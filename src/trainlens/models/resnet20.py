@@ -1,10 +1,12 @@
-"""ResNet20 v1 without batch norm, the fort2019 residual network (spec §3 E1, [secondary]).
+"""ResNet20 v1 without batch norm, the fort2019 residual network (docs/protocols/fort2019.md §3 E1,
+[secondary]).
 
 He et al. 2016's CIFAR ResNet as in Chollet's Keras example (``cifar10_resnet.py``, v1, depth
 6n + 2 with n = 3): conv3×3(k) + ReLU stem; three stages of three blocks with k/2k/4k filters,
 each block conv3×3-ReLU-conv3×3, + shortcut, ReLU; the first block of stages 2 and 3 has stride
 2 and a strided 1×1 projection shortcut; global average pool; Linear(4k, classes). The paper's
-ResNet20 has no BN (spec pitfall 2: per-example gradients are ill-defined in train-mode BN), so
+ResNet20 has no BN (docs/protocols/fort2019.md §7 pitfall 2: per-example gradients are ill-defined
+in train-mode BN), so
 there are no normalisation layers at all and every convolution has a bias. 271,690 parameters
 at k = 16, 3 channels, 10 classes (≈0.27 M).
 
@@ -32,7 +34,8 @@ class ResNet20Config:
     in_channels: int = 3
     out_dim: int = 10
     width: int = 16  # k: filters of the first stage
-    init: str = "glorot_uniform"  # Keras' default kernel initializer (protocol §2b F-c)
+    # Keras' default kernel initializer (docs/protocols/fort2019.md §2b F-c)
+    init: str = "glorot_uniform"
     zero_bias: bool = True  # Keras' default bias initializer
 
     def __post_init__(self) -> None:

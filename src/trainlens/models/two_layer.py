@@ -1,9 +1,11 @@
-"""The single-hidden-layer network of nakazato2024 (spec §3 "Common setup", reconstructed).
+"""The single-hidden-layer network of nakazato2024 (docs/protocols/nakazato2024.md §3 "Common
+setup", reconstructed).
 
 f(x; θ) = m^{-1/2} Σ_k a_k φ(w_k·x + b_k): scalar output in the NTK scaling, θ = (a, W, b) with
 a_k, W_kj ~ N(0, 1) and b_k ~ N(0, 0.1²) at init. The functions here work on parameters stacked
 along a leading member axis E (a dict of tensors a: (E, m), W: (E, m, d), b: (E, m)), so that
-an ensemble of runs trains and is probed in closed form without autograd: the spec (§4.7) notes
+an ensemble of runs trains and is probed in closed form without autograd: the protocol
+(docs/protocols/nakazato2024.md §4.7) notes
 that plain per-step PyTorch costs 5-10x a closed-form backend for a network this small.
 ``TwoLayerNet`` is the same network as an ``nn.Module``, which the tests use to check every
 closed form against autograd.
@@ -22,7 +24,8 @@ Params = dict[str, torch.Tensor]  # a: (E, m), W: (E, m, d), b: (E, m)
 
 
 def _relu(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    # φ'(0) = 0 for ReLU, as the spec (§4.2) fixes for both the closed form and autograd
+    # φ'(0) = 0 for ReLU, as the protocol (docs/protocols/nakazato2024.md §4.2) fixes for both the
+    # closed form and autograd
     return torch.relu(z), (z > 0).to(z.dtype)
 
 
@@ -101,7 +104,8 @@ def weighted_gradient(params: Params, x: torch.Tensor, weights: torch.Tensor, ac
     """Σ_i weights_i ∇_θ f(x_i) per member, in closed form from the forward pass's φ, φ'.
 
     ∂f/∂a_k = φ(z_k)/√m, ∂f/∂b_k = a_k φ'(z_k)/√m, ∂f/∂W_k = a_k φ'(z_k) x/√m. With
-    weights_i = ℓ'_i / |B| on the minibatch (0 elsewhere) this is the SGD gradient of spec §3.
+    weights_i = ℓ'_i / |B| on the minibatch (0 elsewhere) this is the SGD gradient of
+    docs/protocols/nakazato2024.md §3.
     """
     scale = 1.0 / math.sqrt(h.shape[-1])
     grad_a = torch.bmm(weights.unsqueeze(1), h).squeeze(1) * scale

@@ -1,7 +1,8 @@
 """Class structure of stiffness (fort2019 §4 "Class stiffness matrix", §6 C1-C2, C10-C11).
 
 C(ca, cb) = E_{X1 ∈ ca, X2 ∈ cb, X1 ≠ X2}[S(X1, X2)], rows by the labels of set 1 and columns by
-those of set 2 (the tv matrix is rectangular: spec pitfall 4 lists the bugs of using one set's
+those of set 2 (the tv matrix is rectangular: docs/protocols/fort2019.md §7 pitfall 4 lists the
+bugs of using one set's
 labels on both axes). A class without pairs gives NaN, never 0 (U6). Summaries:
 
 - class-balanced (the claims'): S_within = mean_c C(c, c), S_between = mean_{c1≠c2} C(c1, c2)

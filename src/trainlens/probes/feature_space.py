@@ -1,4 +1,5 @@
-"""nakazato2024 feature-space measures of the two-layer network (spec §4.5, reconstructed).
+"""nakazato2024 feature-space measures of the two-layer network (docs/protocols/nakazato2024.md
+§4.5, reconstructed).
 
 PR_W and PR_H are participation ratios (Σλ)²/Σλ² of [W|b]ᵀ[W|b] and of the covariance of the
 hidden activations over the training inputs; N_eff = exp(entropy) of p_k ∝ |a_k|‖w_k‖; vanishing
@@ -63,7 +64,7 @@ def duplicate_fraction(params: Params, cosine: float = 0.99) -> float:
 
 
 def feature_space(params: Params, x: torch.Tensor, activation: str) -> dict[str, float]:
-    """Every measure of spec §4.5 for one member at one checkpoint."""
+    """Every measure of docs/protocols/nakazato2024.md §4.5 for one member at one checkpoint."""
     return {"pr_weights": weight_participation_ratio(params),
             "pr_hidden": hidden_participation_ratio(params, x, activation),
             "effective_neurons": effective_neurons(params),

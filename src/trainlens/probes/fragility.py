@@ -1,4 +1,5 @@
-"""nakazato2024 fragility measures (spec §4.6; the paper's own measure is unknown, so all of these).
+"""nakazato2024 fragility measures (docs/protocols/nakazato2024.md §4.6; the paper's own measure is
+unknown, so all of these).
 
 Input side: GC = mean_x ‖∇_x f‖² (the Dirichlet energy of dherin2022), L̂ = max_x ‖∇_x f‖ and the
 first-order distance to the decision boundary min_i |f(x_i)|/‖∇_x f(x_i)‖. Parameter side:
@@ -45,7 +46,7 @@ def ablation_share(params: Params, x: torch.Tensor, activation: str) -> float:
 
 def fragility(params: Params, x: torch.Tensor, activation: str, generator: torch.Generator,
               sigma: float = 0.01, draws: int = 8) -> dict[str, float]:
-    """Every measure of spec §4.6 for one member at one checkpoint."""
+    """Every measure of docs/protocols/nakazato2024.md §4.6 for one member at one checkpoint."""
     gradient_norms = torch.linalg.norm(input_gradients(params, x, activation), dim=1)
     f = forward(params, x.unsqueeze(0), activation)[0]
     return {"geometric_complexity": float((gradient_norms**2).mean()),

@@ -3,18 +3,20 @@
     GC(f_θ, D) = (1/|D|) Σ_{x∈D} ‖∇ₓ f_θ(x)‖²_F
 
 of the **logit** network f_θ (not the softmax), with the **squared** Frobenius norm and no ½
-(spec pitfalls 1-2). For a linear model f(x) = Ax + b it is ‖A‖²_F exactly; for a ReLU net it is
+(docs/protocols/dherin2022.md §7 pitfalls 1-2). For a linear model f(x) = Ax + b it is ‖A‖²_F
+exactly; for a ReLU net it is
 Σ_i (n_i/|D|)‖A_i‖²_F over the linear cells the data visits.
 
 Two computations, both pure functions of (function or model, batch):
 
 - **exact** (measurement): one backward pass per output k of the batch-summed logit, K in all;
   valid only when examples do not interact, so models are put in eval mode (BatchNorm on running
-  statistics, spec pitfall 3);
+  statistics, docs/protocols/dherin2022.md §7 pitfall 3);
 - **Hutchinson** (penalties, large K): with Rademacher v ∈ {±1}^K, E‖vᵀJ‖² = ‖J‖²_F. One
   projection per example has variance 2 Σ_{k≠l} (JJᵀ)²_kl (``hutchinson_variance``); the batch
   mean of B examples and P projections has that divided by B²P summed over examples. The
-  projections must come from their own generator (spec §4 "RNG streams": seeding them with the
+  projections must come from their own generator (docs/protocols/dherin2022.md §4 "Random streams":
+  seeding them with the
   init seed biased the estimate by +44%).
 """
 
@@ -36,7 +38,8 @@ def _model_function(model: nn.Module) -> LogitFunction:
 
 
 def _as_matrix(z: torch.Tensor) -> torch.Tensor:
-    """Outputs as (N, K): a scalar-output model (N,) is K = 1 (regression, spec §4)."""
+    """Outputs as (N, K): a scalar-output model (N,) is K = 1 (regression,
+    docs/protocols/dherin2022.md §4)."""
     return z.unsqueeze(-1) if z.dim() == 1 else z.flatten(1)
 
 

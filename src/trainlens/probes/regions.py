@@ -1,6 +1,7 @@
 """Linear regions and the Lipschitz bound far from data (loukas2021 Theorem 2 mechanics, §4.3).
 
-For ``MLP2`` (ReLU(x + b1) → Linear → ReLU → Linear, spec E2) the input gradient is
+For ``MLP2`` (ReLU(x + b1) → Linear → ReLU → Linear, docs/protocols/loukas2021.md §3 E2) the input
+gradient is
 ∇_x z(x) = W2 S2(x) W1 S1(x), whose j-th entry Σ_k W2_k W1_kj s2_k(x) s1_j(x) is linear in the
 pattern κ(x) = s2(x) ⊗ s1(x) ∈ {0,1}^{32·10}. Hence κ(x) = Σ_i α_i κ(x_i) over training points
 implies λ(x) ≤ Σ_i |α_i| λ(x_i), and the tightest such bound is the linear program
@@ -53,7 +54,7 @@ def lp_bound(train_patterns: np.ndarray, train_lipschitz: np.ndarray,
 
 def region_analysis(model: nn.Module, x_train: torch.Tensor, x_grid: torch.Tensor) -> pd.DataFrame:
     """Per grid point: region id, whether a training point shares its pattern, λ, output, and for
-    off-training regions the LP bound and the nonzeros of α (spec §4.3)."""
+    off-training regions the LP bound and the nonzeros of α (docs/protocols/loukas2021.md §4.3)."""
     train_kappa = activation_patterns(model, x_train)
     train_lam = input_gradient_norms(model, x_train).detach().cpu().numpy()
     unique_train, first = np.unique(train_kappa, axis=0, return_index=True)

@@ -1,11 +1,12 @@
-"""nakazato2024 training response (spec §4.1-4.2) of the two-layer network, in closed form.
+"""nakazato2024 training response (docs/protocols/nakazato2024.md §4.1-4.2) of the two-layer
+network, in closed form.
 
 R_t(x_j | x_i) = f(x_j; θ_t − η_p ∇_θ ℓ_i) − f(x_j; θ_t) is a virtual one-step probe (θ_t is not
 changed). To first order in η_p it factorises as R ≈ −η_p ℓ'_i Θ_t(x_j, x_i), with the empirical
 NTK Θ(x, x') = ∇_θ f(x)·∇_θ f(x') = m^{-1} Σ_k [φ(z_k)φ(z'_k) + a_k² φ'(z_k)φ'(z'_k)(x·x' + 1)].
 Matrices are indexed ``[i, j]`` = (example trained on, example measured). Parameters are one
 member's (leading axis of size 1, as ``models.two_layer`` stacks them); compute in float64
-(spec §4.7: a finite step at η_p = 1e-3 cancels badly in float32).
+(docs/protocols/nakazato2024.md §4.7: a finite step at η_p = 1e-3 cancels badly in float32).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ LOSS_NAMES = ("logistic", "mse")
 
 
 def loss_value(f: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """ℓ per example: logistic log(1 + e^{-yf}) or MSE (f − y)²/2 (spec §3)."""
+    """ℓ per example: logistic log(1 + e^{-yf}) or MSE (f − y)²/2 (docs/protocols/nakazato2024.md
+    §3)."""
     if loss == "logistic":
         return torch.nn.functional.softplus(-y * f)
     if loss == "mse":
@@ -29,7 +31,8 @@ def loss_value(f: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
 
 
 def loss_derivative(f: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """ℓ' = ∂ℓ/∂f per example (spec §4): −y σ(−yf) for logistic, f − y for MSE."""
+    """ℓ' = ∂ℓ/∂f per example (docs/protocols/nakazato2024.md §4): −y σ(−yf) for logistic, f − y
+    for MSE."""
     if loss == "logistic":
         return -y * torch.sigmoid(-y * f)
     if loss == "mse":
@@ -48,7 +51,8 @@ def parameter_gradients(params: Params, x: torch.Tensor, activation: str) -> Par
 
 def ntk(params: Params, x: torch.Tensor, x2: torch.Tensor | None, activation: str
         ) -> torch.Tensor:
-    """Empirical NTK Θ(x_i, x2_j) by the closed form of spec §4.2: (N, N2)."""
+    """Empirical NTK Θ(x_i, x2_j) by the closed form of docs/protocols/nakazato2024.md §4.2: (N,
+    N2)."""
     x2 = x if x2 is None else x2
     _, h, hp = hidden(params, x.unsqueeze(0), activation)
     _, h2, hp2 = hidden(params, x2.unsqueeze(0), activation)
@@ -58,21 +62,23 @@ def ntk(params: Params, x: torch.Tensor, x2: torch.Tensor | None, activation: st
 
 
 def normalized_kernel(theta: torch.Tensor) -> torch.Tensor:
-    """K̂(x, x') = Θ(x, x')/√(Θ(x, x) Θ(x', x')) of a square NTK matrix (spec §4.2)."""
+    """K̂(x, x') = Θ(x, x')/√(Θ(x, x) Θ(x', x')) of a square NTK matrix
+    (docs/protocols/nakazato2024.md §4.2)."""
     diagonal = torch.sqrt(torch.diagonal(theta))
     return theta / (diagonal[:, None] * diagonal[None, :])
 
 
 def first_order_response(params: Params, x: torch.Tensor, y: torch.Tensor, loss: str,
                          activation: str, eta_p: float) -> torch.Tensor:
-    """R[i, j] ≈ −η_p ℓ'_i Θ(x_j, x_i) (spec §4.2, exact as η_p → 0)."""
+    """R[i, j] ≈ −η_p ℓ'_i Θ(x_j, x_i) (docs/protocols/nakazato2024.md §4.2, exact as η_p → 0)."""
     f = forward(params, x.unsqueeze(0), activation)[0]
     return -eta_p * loss_derivative(f, y, loss)[:, None] * ntk(params, x, None, activation)
 
 
 def finite_step_response(params: Params, x: torch.Tensor, y: torch.Tensor, loss: str,
                          activation: str, eta_p: float) -> torch.Tensor:
-    """R[i, j] = f(x_j; θ − η_p ∇ℓ_i) − f(x_j; θ) (spec §4.1): one virtual step per example i,
+    """R[i, j] = f(x_j; θ − η_p ∇ℓ_i) − f(x_j; θ) (docs/protocols/nakazato2024.md §4.1): one
+    virtual step per example i,
     all N of them evaluated together as an ensemble of stepped copies of θ."""
     n = x.shape[0]
     f = forward(params, x.unsqueeze(0), activation)[0]
@@ -89,7 +95,8 @@ def _off_diagonal(matrix: torch.Tensor) -> torch.Tensor:
 
 def response_factors(params: Params, x: torch.Tensor, y: torch.Tensor, loss: str,
                      activation: str) -> dict[str, float]:
-    """The factors of spec §4.2-4.3, each an off-diagonal mean over training pairs.
+    """The factors of docs/protocols/nakazato2024.md §4.2-4.3, each an off-diagonal mean over
+    training pairs.
 
     ``response_mean`` Ā = mean_{i≠j} |R(x_j|x_i)|/η_p (first order; C5 checks it against the
     finite step); ``error_factor`` ē = mean_i |ℓ'_i|; ``ntk_offdiag`` and ``khat_offdiag`` the
@@ -116,5 +123,5 @@ def response_factors(params: Params, x: torch.Tensor, y: torch.Tensor, loss: str
 
 
 def relative_error(finite: torch.Tensor, first_order: torch.Tensor) -> float:
-    """‖R_finite − R_first‖₂ / ‖R_finite‖₂ over all pairs (spec §6 C5)."""
+    """‖R_finite − R_first‖₂ / ‖R_finite‖₂ over all pairs (docs/protocols/nakazato2024.md §6 C5)."""
     return float(torch.linalg.norm(finite - first_order) / torch.linalg.norm(finite))

@@ -12,10 +12,12 @@ K is accumulated in float64 and computed without a Python loop over examples:
   inputs once per forward: K = Σ_l (Δ_l Δ_lᵀ) ∘ (A_l A_lᵀ + 1) with A_l the layer's inputs,
   Δ_l the gradients of the summed loss at its outputs and +1 for the bias (never forms N × P);
 - otherwise per-example gradients by ``vmap(grad)`` in chunks, Gram blocks accumulated chunk by
-  chunk (spec pitfall 3: the batched activations of a large chunk exhaust memory).
+  chunk (docs/protocols/fort2019.md §7 pitfall 3: the batched activations of a large chunk exhaust
+  memory).
 
 Self-pairs: the matrices keep their diagonal (a gradient is perfectly stiff with itself, S = 1);
-the class and distance helpers drop it for a set paired with itself (tt, vv; spec §4 "~eye"),
+the class and distance helpers drop it for a set paired with itself (tt, vv;
+docs/protocols/fort2019.md §4 "~eye"),
 and keep every pair for two different sets (tv).
 """
 
@@ -73,7 +75,8 @@ def _ghost_gram(model: nn.Module, layers: list[nn.Linear], x: torch.Tensor, y: t
             handle.remove()
     if any(len(v) != 1 or v[0].dim() != 2 for v in inputs.values()):
         return None
-    # a sum-reduced loss: output gradients are per-example gradients (spec pitfall 7)
+    # a sum-reduced loss: output gradients are per-example gradients (docs/protocols/fort2019.md §7
+    # pitfall 7)
     losses.sum().backward(inputs=[outputs[layer][0] for layer in layers])
     gram = torch.zeros(len(x), len(x), dtype=torch.float64, device=x.device)
     for layer in layers:
@@ -137,7 +140,8 @@ def gradient_gram(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: P
                   method: str = "auto") -> torch.Tensor:
     """K_ij = g_i·g_j in float64 for all pairs of (x, y): the ghost Gram for all-Linear models
     (``method`` "auto" or "ghost"), chunked ``vmap(grad)`` otherwise (or with "vmap"). The model
-    is put in eval mode (dropout off, BatchNorm on running statistics: spec pitfall 2) and its
+    is put in eval mode (dropout off, BatchNorm on running statistics: docs/protocols/fort2019.md
+    §7 pitfall 2) and its
     mode restored."""
     if method not in ("auto", "ghost", "vmap"):
         raise ValueError(f"method must be 'auto', 'ghost' or 'vmap', got {method!r}")

@@ -1,6 +1,8 @@
-"""fort2019 measurements of one checkpoint as metrics rows (spec §4, the inputs of C1-C11).
+"""fort2019 measurements of one checkpoint as metrics rows (docs/protocols/fort2019.md §4, the
+inputs of C1-C11).
 
-The probe set is fixed and class-stratified (spec pitfall 9): ``train_per_class`` training and
+The probe set is fixed and class-stratified (docs/protocols/fort2019.md §7 pitfall 9):
+``train_per_class`` training and
 ``val_per_class`` validation examples per class, drawn with ``probe_seed`` (not the run seed), so
 every checkpoint, learning rate and seed sees the same examples. One float64 Gram over the
 stacked probe gives the three pair modes tt, tv and vv (rows: the first set's labels, columns:
@@ -55,7 +57,8 @@ EVAL_CHUNK = 1000  # examples per forward when evaluating the full sets
 
 @dataclass(frozen=True)
 class StiffnessOptions:
-    """The experiment's ``stiffness:`` block (spec §3 probe sizes, §4 ξ estimator)."""
+    """The experiment's ``stiffness:`` block (docs/protocols/fort2019.md §3 probe sizes, §4 ξ
+    estimator)."""
 
     train_per_class: int = 50
     val_per_class: int = 50

@@ -1,7 +1,9 @@
-"""nakazato2024 aging statistics (spec §4.3-4.4): log-log slopes and two-time collapse scores.
+"""nakazato2024 aging statistics (docs/protocols/nakazato2024.md §4.3-4.4): log-log slopes and
+two-time collapse scores.
 
 Slopes are least-squares fits of log v against log t over the probe times inside a window, with
-non-positive or non-finite values excluded (spec §4.7: Ā underflows to 0 for relu + MSE). The
+non-positive or non-finite values excluded (docs/protocols/nakazato2024.md §4.7: Ā underflows to 0
+for relu + MSE). The
 collapse score measures how well χ(t_w + τ, t_w)/χ(τ = 1) curves for several waiting times fall
 onto one curve on a given axis: at each of 20 log-spaced grid points, the spread (max − min over
 t_w) of log(χ/χ(τ=1)) interpolated in log τ; the score is the largest spread.
@@ -27,12 +29,12 @@ def log_log_slope(t: np.ndarray, values: np.ndarray, lo: float, hi: float) -> fl
 
 
 def late_slope(t: np.ndarray, values: np.ndarray, total_steps: int) -> float:
-    """The aging slope on the late window [T/10, T] (spec §4.3)."""
+    """The aging slope on the late window [T/10, T] (docs/protocols/nakazato2024.md §4.3)."""
     return log_log_slope(t, values, total_steps / 10, total_steps)
 
 
 def early_window_end(t_c: float) -> float:
-    """End of the early (plateau) window: min(20, t_c/3) (spec §4.3)."""
+    """End of the early (plateau) window: min(20, t_c/3) (docs/protocols/nakazato2024.md §4.3)."""
     return min(20.0, t_c / 3)
 
 
@@ -45,7 +47,8 @@ def value_at(t: np.ndarray, values: np.ndarray, when: float) -> float:
 
 def collapse_score(curves: Mapping[int, tuple[np.ndarray, np.ndarray]], scaled: bool,
                    mu: float = 1.0) -> float:
-    """Spread of log(χ/χ(τ=1)) across waiting times on one axis (spec §4.4).
+    """Spread of log(χ/χ(τ=1)) across waiting times on one axis (docs/protocols/nakazato2024.md
+    §4.4).
 
     ``curves`` maps t_w to (τ, χ) with τ = 1 among the τ. ``scaled``: the grid is τ/t_w^μ in
     [0.1, 3]; otherwise τ in [0.1, 3]·t_w,min (the raw axis). Grid points outside a curve's τ
@@ -73,7 +76,8 @@ def collapse_score(curves: Mapping[int, tuple[np.ndarray, np.ndarray]], scaled: 
 
 def best_aging_exponent(curves: Mapping[int, tuple[np.ndarray, np.ndarray]],
                         candidates: np.ndarray | None = None) -> float:
-    """μ in [0.3, 1.2] minimising the scaled collapse score (the optional fit of spec §4.4)."""
+    """μ in [0.3, 1.2] minimising the scaled collapse score (the optional fit of
+    docs/protocols/nakazato2024.md §4.4)."""
     candidates = np.linspace(0.3, 1.2, 19) if candidates is None else candidates
     scores = np.array([collapse_score(curves, True, mu) for mu in candidates])
     if np.all(np.isnan(scores)):
@@ -82,7 +86,7 @@ def best_aging_exponent(curves: Mapping[int, tuple[np.ndarray, np.ndarray]],
 
 
 def chi_ratio(tau: np.ndarray, chi: np.ndarray, t_w: int) -> float:
-    """χ(τ = t_w)/χ(τ = t_w/10), log-interpolated (spec §6 C7)."""
+    """χ(τ = t_w)/χ(τ = t_w/10), log-interpolated (docs/protocols/nakazato2024.md §6 C7)."""
     tau, chi = np.asarray(tau, dtype=float), np.asarray(chi, dtype=float)
     keep = (tau > 0) & (chi > 0)
     log_chi = lambda when: np.interp(np.log(when), np.log(tau[keep]), np.log(chi[keep]))  # noqa: E731

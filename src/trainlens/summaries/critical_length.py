@@ -64,7 +64,8 @@ class CriticalLength:
 
 
 def critical_length_fit(curve: DistanceCurve) -> CriticalLength:
-    """ξ = −a/b of the count-weighted least-squares line through the bin means (spec §4 step 4)."""
+    """ξ = −a/b of the count-weighted least-squares line through the bin means
+    (docs/protocols/fort2019.md §4 step 4)."""
     if len(curve.centre) < 2:
         return CriticalLength(float("nan"), "no_decay")
     w = curve.count.astype(np.float64)

@@ -4,7 +4,8 @@ GC of a run is the measure stage's ``geometric_complexity_mean`` on all its trai
 (eval mode) at its last checkpoint: the end of training, or the matched-loss step where a member
 stopped at ``target_loss`` (E7/E8), or initialisation (E1). Train/test loss and accuracy are the
 trainer's log at the run's last logged step. ρ is Spearman's correlation over all (value, seed)
-runs and ``ratio`` the median GC at the largest value over the median at the smallest (spec §6).
+runs and ``ratio`` the median GC at the largest value over the median at the smallest
+(docs/protocols/dherin2022.md §6).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-# experiment -> the runs-table column of its swept value (spec §3)
+# experiment -> the runs-table column of its swept value (docs/protocols/dherin2022.md §3)
 SWEPT: dict[str, str] = {
     "e1": "model_depth", "e2": "train_weight_decay", "e3": "train_spectral_penalty",
     "e4": "train_flatness_penalty", "e5": "train_gc_penalty", "e6_input_noise": "train_input_noise",

@@ -78,7 +78,8 @@ def aging_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ratio(numerator: float, denominator: float) -> float:
-    """Ā(T)/Ā(T/10) kept finite when Ā underflows to 0 (spec §4.7): 0/0 is NaN, x/0 is inf."""
+    """Ā(T)/Ā(T/10) kept finite when Ā underflows to 0 (docs/protocols/nakazato2024.md §4.7): 0/0
+    is NaN, x/0 is inf."""
     if denominator == 0:
         return float("nan") if numerator == 0 else float("inf")
     return numerator / denominator

@@ -1,4 +1,5 @@
-"""Reading the fort2019 measurements back from the tidy tables (figures and claims, spec §5-6).
+"""Reading the fort2019 measurements back from the tidy tables (figures and claims,
+docs/protocols/fort2019.md §5-6).
 
 Which runs serve which experiment: E1 is the lr = 1e-3 slice of the E2 grid at paper scale (spec
 §3), so the E1 runs are the ``e1_*`` experiments and, in each configuration that has none (all at
@@ -65,7 +66,8 @@ def curves(metrics: pd.DataFrame, run_ids, split: str, names: list[str]) -> pd.D
 
 
 def e_star(metrics: pd.DataFrame, run_ids) -> pd.Series:
-    """e* per run: the epoch of the checkpoint with the lowest val loss (spec §4)."""
+    """e* per run: the epoch of the checkpoint with the lowest val loss (docs/protocols/fort2019.md
+    §4)."""
     loss = curves(metrics, run_ids, "val", ["checkpoint_loss"])
     best = loss.loc[loss.groupby("run_id")["checkpoint_loss"].idxmin()]
     return best.set_index("run_id")["epoch"]

@@ -78,7 +78,7 @@ def flatten_block(prefix: str, block: dict[str, Any]) -> dict[str, Any]:
 
 def run_row(config: dict[str, Any], run_id: str, seed: int, diverged: int | None,
             wall_time_s: float, device: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """One runs.parquet row (design.md "Tables"): identity, status, provenance, settings."""
+    """One runs.parquet row (docs/design.md "Tables"): identity, status, provenance, settings."""
     return {"run_id": run_id, "paper": config["paper"], "experiment": config["experiment"],
             "group_id": config["group_id"], "seed": seed,
             "status": "ok" if diverged is None else "diverged",

@@ -55,7 +55,7 @@ def _bce_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def _mse_onehot_half(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # dherin2022 E7-E9: ½‖z − onehot(y)‖² per example, the mse_half convention on K outputs. It
-    # reproduces the spec's calibration (full-batch GD diverges at lr 1.0, not at 0.5); torch's
+    # reproduces the protocol's calibration (full-batch GD diverges at lr 1.0, not at 0.5); torch's
     # MSELoss (the mean over K) does not. A comparison, not F.one_hot, so that it runs in vmap.
     classes = torch.arange(z.shape[-1], device=z.device)
     return 0.5 * (z - (y.unsqueeze(-1) == classes).to(z.dtype)).pow(2).sum(-1)

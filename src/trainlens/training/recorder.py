@@ -2,7 +2,7 @@
 
 Hooks log one (M,) tensor per (metric, split, step); nothing is converted to Python numbers
 during training (no per-step host synchronisation). ``frame`` builds the tidy table of
-design.md: run_id, step, epoch, split, metric, value.
+docs/design.md: run_id, step, epoch, split, metric, value.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""dherin2022 training (spec §3-4): an ensemble whose members differ by their regulariser.
+"""dherin2022 training (docs/protocols/dherin2022.md §3-4): an ensemble whose members differ by
+their regulariser.
 
 Every member of a group shares the architecture, loss, optimizer and batch size; each has its own
 seed (data order, init, label noise, input noise, Hutchinson probes and power-iteration vectors
-come from separate streams, spec §4 "RNG streams") and its own strengths, all vmapped:
+come from separate streams, docs/protocols/dherin2022.md §4 "Random streams") and its own strengths,
+all vmapped:
 
     objective_m = L_B(θ; x + σ_m ε, ỹ) + λ^spec_m Σ_l σ_max(W_l)² + μ_m ‖∇_θ L_B‖² + λ^GC_m GĈ_B(θ)
 
 - L2 is torch's ``weight_decay`` (the gradient gains λθ, i.e. a (λ/2)‖θ‖² loss term for SGD;
-  weights and biases decay, spec §4 "Regularizer conventions");
+  weights and biases decay, docs/protocols/dherin2022.md §4 "Regularizer conventions");
 - σ_max by one power iteration per step from vectors kept across steps (Yoshida & Miyato 2017;
-  conv kernels reshaped to (out, in·kh·kw), spec pitfall 8);
+  conv kernels reshaped to (out, in·kh·kw), docs/protocols/dherin2022.md §7 pitfall 8);
 - ỹ: label-noise SGD, a fresh fraction p_m of every minibatch relabelled with another class at
   every step (``train.label_noise``; docs/protocols/dherin2022.md §2b D-b); labels corrupted once
   and kept fixed are the data's ``label_noise`` instead (the labelled variant);
@@ -18,7 +20,8 @@ come from separate streams, spec §4 "RNG streams") and its own strengths, all v
 
 A term whose strength is 0 for every member is not computed. With ``target_loss`` a member stops
 (its parameters freeze) at the first check where its full train loss is below the target: the
-matched-loss comparison of E7/E8 (spec pitfall 5). A member whose loss turns non-finite is
+matched-loss comparison of E7/E8 (docs/protocols/dherin2022.md §7 pitfall 5). A member whose loss
+turns non-finite is
 frozen and marked diverged; the others train on.
 """
 
@@ -109,7 +112,8 @@ def spectral_weight_names(params: dict[str, torch.Tensor]) -> list[str]:
 
 
 def as_matrix(weight: torch.Tensor) -> torch.Tensor:
-    """A member's weight as (out, in·kh·kw): the reshaped kernel of spec pitfall 8."""
+    """A member's weight as (out, in·kh·kw): the reshaped kernel of docs/protocols/dherin2022.md §7
+    pitfall 8."""
     return weight.reshape(weight.shape[0], -1)
 
 

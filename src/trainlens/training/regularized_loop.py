@@ -4,7 +4,8 @@ See :mod:`trainlens.training.regularized` for the objective and conventions. Log
 ``log_every`` steps (and at 0, at each stop and at the end), per member, in eval mode: train and
 test loss and accuracy, exact GC on the fixed training subset and on the test set, the loss slope
 ‖∇_θ L‖² on that subset, Σ_l ‖W_l‖²_F and Σ_l σ_max(W_l)² (exact). Models with BatchNorm train
-with batch statistics and are measured on running statistics (spec pitfall 3).
+with batch statistics and are measured on running statistics (docs/protocols/dherin2022.md §7
+pitfall 3).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ EVAL_CHUNK = 1000  # examples per vmapped evaluation (memory at paper scale)
 
 @dataclass
 class MemberStreams:
-    """The per-member generators of the random parts of training (spec §4 "RNG streams")."""
+    """The per-member generators of the random parts of training (docs/protocols/dherin2022.md §4
+    "Random streams")."""
 
     order: np.random.Generator
     noise: torch.Generator  # input noise ε

@@ -108,12 +108,13 @@ def train_two_layer_group(config_path: str | Path, data_root: str | Path, runs_o
                           ) -> pd.DataFrame:
     """Train every member of the group; returns the runs table part. Runs take seconds on a CPU,
     so there is no resumable state (``state_dir`` is unused) and the device is always the CPU:
-    a network this small gains nothing from a GPU (spec §8)."""
+    a network this small gains nothing from a GPU (docs/protocols/nakazato2024.md §8)."""
     with open(config_path) as handle:
         config = json.load(handle)
     if device != "cpu":
         print(f"[{config['group_id']}] the closed-form two-layer trainer runs on the CPU "
-              f"(asked for {device}; spec §8: no GPU is needed)", file=sys.stderr)
+              f"(asked for {device}; docs/protocols/nakazato2024.md §8: no GPU is needed)",
+              file=sys.stderr)
     members = config["members"]
     train = _shared(config, [member_blocks(config, m)[2] for m in members])
     two_time = _two_time(config)

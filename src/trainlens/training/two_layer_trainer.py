@@ -1,14 +1,17 @@
-"""nakazato2024 training (spec §3): GD, minibatch SGD and Langevin on the two-layer network,
+"""nakazato2024 training (docs/protocols/nakazato2024.md §3): GD, minibatch SGD and Langevin on the
+two-layer network,
 every run of a group trained together in closed form, with the two-time kick of E3.
 
 θ_{t+1} = θ_t − η |B_t|^{-1} Σ_{i∈B_t} ∇_θ ℓ_i (+ √(2ηT_L) ξ_t). Members may differ in seed,
 data, activation, loss, batch size, lr and Langevin temperature: the minibatch becomes a weight
 vector over all N training points (1/|B| on the batch, 0 elsewhere), so one batched forward and
 one closed-form backward serve GD and every batch size at once, and the forward pass also gives
-the full train accuracy of every step, hence t_c (spec §4.3) exactly. Activations are trained as
+the full train accuracy of every step, hence t_c (docs/protocols/nakazato2024.md §4.3) exactly.
+Activations are trained as
 sub-ensembles, one after another, in the same process.
 
-RNG streams (spec §4.7): data and teacher from the run's "data" stream, init from "init",
+RNG streams (docs/protocols/nakazato2024.md §4.7): data and teacher from the run's "data" stream,
+init from "init",
 minibatch order from "order" (shuffled epochs), Langevin noise from "noise". In the two-time
 experiment (§4.4) the perturbed copies read the draws of their reference run, so both branches
 see identical minibatches and noise (pitfall 5).
@@ -32,7 +35,8 @@ CHUNK = 256  # steps whose minibatch weights and noise are drawn at once
 
 @dataclass(frozen=True)
 class TwoLayerTrainConfig:
-    """One run's optimisation settings (spec §3). ``batch_size`` 0 means the full batch (GD)."""
+    """One run's optimisation settings (docs/protocols/nakazato2024.md §3). ``batch_size`` 0 means
+    the full batch (GD)."""
 
     loss: str = "logistic"
     lr: float = 0.5
@@ -53,8 +57,9 @@ class TwoLayerTrainConfig:
             raise ValueError(f"train.langevin_temperature must be >= 0, got "
                              f"{self.langevin_temperature}")
         if self.dtype != "float64":
-            raise ValueError("train.dtype must be float64 (spec §4.7: MSE losses reach 1e-28 and "
-                             f"the finite-step probe cancels in float32), got {self.dtype!r}")
+            raise ValueError("train.dtype must be float64 (docs/protocols/nakazato2024.md §4.7: "
+                             "MSE losses reach 1e-28 and the finite-step probe cancels in "
+                             f"float32), got {self.dtype!r}")
         if self.probe_times is not None and any(not 0 <= t <= self.steps
                                                 for t in self.probe_times):
             raise ValueError(f"train.probe_times must lie in [0, {self.steps}], got "
@@ -68,7 +73,8 @@ class TwoLayerTrainConfig:
 
 @dataclass(frozen=True)
 class TwoTimeConfig:
-    """E3 (spec §4.4): at each t_w a copy takes one extra step of size kick·η on (x_p, −y_p)."""
+    """E3 (docs/protocols/nakazato2024.md §4.4): at each t_w a copy takes one extra step of size
+    kick·η on (x_p, −y_p)."""
 
     waiting_times: tuple[int, ...]
     tau_max: int
@@ -224,7 +230,8 @@ def train_sub_ensemble(sub: SubEnsemble, steps: int, save_steps: list[int],
 
 def _langevin(params: Params, draws: torch.Tensor, lr: torch.Tensor,
               temperature: torch.Tensor) -> None:
-    """θ += √(2ηT_L) ξ (spec §3), ξ one flat draw per member split over a, W, b."""
+    """θ += √(2ηT_L) ξ (docs/protocols/nakazato2024.md §3), ξ one flat draw per member split over
+    a, W, b."""
     scale = torch.sqrt(2 * lr * temperature)
     offset = 0
     for v in params.values():
@@ -237,7 +244,7 @@ def _log_two_time(two_time: TwoTimeConfig, t: int, f: torch.Tensor, params: Para
                   anchor: dict[int, torch.Tensor], runs: int, taus: set[int],
                   logged: list) -> None:
     """χ at x_p and the mean over the other points, MSD and overlap of the reference run, at
-    τ = t − t_w for each waiting time already passed (spec §4.4)."""
+    τ = t − t_w for each waiting time already passed (docs/protocols/nakazato2024.md §4.4)."""
     p = two_time.probe_index
     due = [(w, t_w) for w, t_w in enumerate(two_time.waiting_times, start=1) if t - t_w in taus]
     theta = flatten({k: v[:runs] for k, v in params.items()}) if due else None

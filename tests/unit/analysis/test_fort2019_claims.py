@@ -1,7 +1,8 @@
 """fort2019 claims (analysis/fort2019/claims.py) on small hand-made tables: every statistic is
 compared with a value worked out by hand from the numbers written here (docs/protocols/
 fort2019.md §6): C1 (FAILs on the sign margin), C3 (a NaN run FAILs it, the NaN rule), C6 (v1's
-matched losses, protocol §2b F-a, with a closed-form interpolation) and C9 (both ξ estimators)."""
+matched losses, docs/protocols/fort2019.md §2b F-a, with a closed-form interpolation) and C9 (both
+ξ estimators)."""
 
 from __future__ import annotations
 

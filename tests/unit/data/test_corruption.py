@@ -1,4 +1,5 @@
-"""The loukas2021 label-corruption rule (spec §3 E1b, P17): mask U ≤ p, masked labels redrawn
+"""The loukas2021 label-corruption rule (docs/protocols/loukas2021.md §3 E1b, P17): mask U ≤ p,
+masked labels redrawn
 uniformly from {0, 1} (flip rate p/2), one fixed mask for every repeat, test labels clean; and
 dherin2022's label-noise SGD, checked by counting changed labels per minibatch and step."""
 

@@ -1,7 +1,7 @@
 """The two built-in generators: sklearn digits (fixed split) and the loukas2021 E1a sinusoid.
 
 Digit labels are checked by matching every returned image back to sklearn's own array; sinusoid
-targets and embeddings are recomputed here from the formulas of spec §3 E1a.
+targets and embeddings are recomputed here from the formulas of docs/protocols/loukas2021.md §3 E1a.
 """
 
 from __future__ import annotations

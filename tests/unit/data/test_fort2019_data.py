@@ -1,7 +1,8 @@
-"""fort2019 inputs: the standardize_unit_norm preprocessing (spec §3, §7 pitfall 8), the digits
+"""fort2019 inputs: the standardize_unit_norm preprocessing (docs/protocols/fort2019.md §3, §7
+pitfall 8), the digits
 loader's ``preprocess`` switch, and the E3 smoke hierarchical Gaussian mixture.
 
-Expected values are recomputed here with numpy from the spec's wording; the pre-existing digits
+Expected values are recomputed here with numpy from the protocol's wording; the pre-existing digits
 output is pinned against sklearn's array and the fixed split permutation.
 """
 
@@ -31,7 +32,7 @@ SUN = "standardize_unit_norm"
 
 def reference(x_train: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The rule in numpy: train mean/std per feature, features constant in training set to 0
-    (the suite's deviation from the spec's std clamp), then norm 1."""
+    (the suite's deviation from the protocol's std clamp), then norm 1."""
     flat_train, flat = x_train.reshape(len(x_train), -1), x.reshape(len(x), -1)
     std = flat_train.std(0)
     z = np.where(std >= 1e-8, (flat - flat_train.mean(0)) / np.maximum(std, 1e-8), 0.0)
@@ -113,7 +114,7 @@ def test_constant_features_and_zero_vectors_give_no_nan() -> None:
     # the constant features standardise to 0, so the first feature carries the whole norm
     assert out_train.tolist() == [[-1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
     assert out_test[1].tolist() == [1.0, 0.0, 0.0]
-    # not the spec's ~1e8 (std clamped at 1e-8), which made such test images one-hot outliers
+    # not the protocol's ~1e8 (std clamped at 1e-8), which made such test images one-hot outliers
     assert out_test[2].tolist() == [0.0, 0.0, 0.0]
 
 

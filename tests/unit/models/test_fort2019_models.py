@@ -1,4 +1,5 @@
-"""The fort2019 CNN and ResNet20 (spec §3 E1): sizes, shapes, no normalisation, seeded init and
+"""The fort2019 CNN and ResNet20 (docs/protocols/fort2019.md §3 E1): sizes, shapes, no
+normalisation, seeded init and
 per-example gradients through ``torch.func``."""
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def test_resnet20_has_271690_parameters():
     stage 3: 32→64 (18,496) + 64→64 (36,928) + 1×1 32→64 (2,112)
              + 2 blocks × 2 × 36,928                           205,248
     head Linear(64, 10):                                          650
-    total                                                     271,690  (≈0.27 M, spec §3 E1)
+    total                                                     271,690  (≈0.27 M,
+    docs/protocols/fort2019.md §3 E1)
     """
     assert _n_params(_build(ResNet20Config())) == 271_690
 
@@ -69,7 +71,8 @@ def test_resnet20_rejects_flat_input_that_is_not_square_images():
 @pytest.mark.parametrize("config", [FortCNNConfig(pool="every"), FortCNNConfig(pool="final"),
                                     ResNet20Config()])
 def test_no_normalisation_layers(config):
-    # batch statistics would couple the per-example gradients (spec pitfall 2)
+    # batch statistics would couple the per-example gradients (docs/protocols/fort2019.md §7
+    # pitfall 2)
     model = _build(config)
     assert not [m for m in model.modules() if "norm" in type(m).__name__.lower()]
     assert list(model.buffers()) == []  # no running statistics of any kind
@@ -91,7 +94,8 @@ def _kernels_and_biases(model: nn.Module):
 
 @pytest.mark.parametrize("config", [FortCNNConfig(), ResNet20Config()])
 def test_default_init_is_keras_glorot_uniform_with_zero_biases(config):
-    # protocol §2b F-c: Keras' defaults. Glorot-uniform is U(±√(6/(fan_in + fan_out))) with
+    # docs/protocols/fort2019.md §2b F-c: Keras' defaults. Glorot-uniform is U(±√(6/(fan_in +
+    # fan_out))) with
     # fan = channels × kernel area, so its variance is 2/(fan_in + fan_out): checked on the
     # sample variance of every layer (PyTorch's default, U(±1/√fan_in), has 1/(3 fan_in))
     for weight, bias in _kernels_and_biases(_build(config)):
@@ -120,7 +124,8 @@ def test_pytorch_default_variant_draws_weights_and_biases_in_one_over_root_fan_i
                                     FortCNNConfig(image_size=8, pool="final"),
                                     ResNet20Config()])
 def test_vmap_per_example_gradients_equal_a_loop(config):
-    # spec U3 at float64: vmap(grad(·)) with functional_call against batch-1 autograd
+    # docs/protocols/fort2019.md §6 U3 at float64: vmap(grad(·)) with functional_call against
+    # batch-1 autograd
     model = _build(config).double().eval()
     side = getattr(config, "image_size", 8)
     g = torch.Generator().manual_seed(2)

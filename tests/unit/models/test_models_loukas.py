@@ -1,6 +1,7 @@
-"""loukas2021 architectures (spec §3), the generic MLP and the explicit-generator initialisation.
+"""loukas2021 architectures (docs/protocols/loukas2021.md §3), the generic MLP and the
+explicit-generator initialisation.
 
-Parameter counts are worked out by hand from the spec's layer lists; init statistics are checked
+Parameter counts are worked out by hand from the protocol's layer lists; init statistics are checked
 against the formulas of each scheme, not against the code's own constants.
 """
 

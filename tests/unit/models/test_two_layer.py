@@ -1,4 +1,5 @@
-"""The closed forms of the nakazato2024 two-layer network against autograd (spec §4.2)."""
+"""The closed forms of the nakazato2024 two-layer network against autograd
+(docs/protocols/nakazato2024.md §4.2)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_closed_form_weighted_gradient_equals_autograd(activation):
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_ntk_closed_form_equals_the_gram_of_autograd_jacobians(activation):
-    # ReLU included: torch's relu gradient at 0 is 0, the spec's φ'(0) = 0 convention
+    # ReLU included: torch's relu gradient at 0 is 0, the protocol's φ'(0) = 0 convention
     params, net, x = _net(activation)
     jac = _autograd_jacobian(net, x)
     torch.testing.assert_close(ntk(params, x, None, activation), jac @ jac.T)

@@ -54,7 +54,7 @@ def test_exact_gc_equals_a_per_example_jacobian_loop():
 
 
 def test_relu_gc_is_the_cell_weighted_sum_of_linear_maps():
-    # spec §4: on each cell f = A_i x + b_i, so GC = Σ_i (n_i/|D|) ‖A_i‖²_F
+    # docs/protocols/dherin2022.md §4: on each cell f = A_i x + b_i, so GC = Σ_i (n_i/|D|) ‖A_i‖²_F
     torch.manual_seed(3)
     first, second = nn.Linear(3, 8).double(), nn.Linear(8, 2).double()
     model = nn.Sequential(first, nn.ReLU(), second)
@@ -67,7 +67,8 @@ def test_relu_gc_is_the_cell_weighted_sum_of_linear_maps():
 
 
 def test_measured_in_eval_mode_and_mode_restored():
-    # BatchNorm in train mode would mix the batch (spec pitfall 3): GC uses running statistics
+    # BatchNorm in train mode would mix the batch (docs/protocols/dherin2022.md §7 pitfall 3): GC
+    # uses running statistics
     torch.manual_seed(4)
     model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)).double()
     model.train()

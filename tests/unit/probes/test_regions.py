@@ -1,4 +1,4 @@
-"""Linear regions and the LP bound of loukas2021 Theorem 2 (spec §4.3)."""
+"""Linear regions and the LP bound of loukas2021 Theorem 2 (docs/protocols/loukas2021.md §4.3)."""
 
 from __future__ import annotations
 

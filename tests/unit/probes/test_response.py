@@ -21,7 +21,8 @@ from trainlens.training.two_layer_trainer import MinibatchStream, SubEnsemble, t
 
 def _e2_network(activation: str, steps: list[int]) -> tuple[dict[int, dict], torch.Tensor,
                                                             torch.Tensor]:
-    """E2 of the spec: d = 8, N = 8, m = 16, GD at η = 0.5 on cross-entropy; θ at ``steps``."""
+    """E2 of docs/protocols/nakazato2024.md §3: d = 8, N = 8, m = 16, GD at η = 0.5 on
+    cross-entropy; θ at ``steps``."""
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(8, 8, generator=gen, dtype=torch.float64)
     x = x / x.norm(dim=1, keepdim=True)
@@ -39,7 +40,8 @@ def _e2_network(activation: str, steps: list[int]) -> tuple[dict[int, dict], tor
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "linear"])
 def test_first_order_response_is_exact_in_the_limit_c5(activation):
-    """Spec §6 C5 for smooth activations: <= 5% at η_p = 1e-3 and error ∝ η_p (ratio 5-20)."""
+    """docs/protocols/nakazato2024.md §6 C5 for smooth activations: <= 5% at η_p = 1e-3 and error ∝
+    η_p (ratio 5-20)."""
     checkpoints, x, y = _e2_network(activation, [0, 10, 100, 1000])
     for params in checkpoints.values():
         errors = {eta: relative_error(finite_step_response(params, x, y, "logistic", activation,
@@ -93,7 +95,7 @@ def test_one_example_normalised_kernel_is_one():
     assert float(normalized_kernel(ntk(params, x, None, "relu"))) == pytest.approx(1.0)
 
 
-# ReLU at the spec's probe steps (docs/protocols/nakazato2024.md §3 E2, §6 C5), against an SGD
+# ReLU at the protocol's probe steps (docs/protocols/nakazato2024.md §3 E2, §6 C5), against an SGD
 # step actually taken on a copy of the network: its own forward (torch.relu), its own logistic
 # loss and autograd gradient, none of the probe's closed forms.
 def _relu_f(a: torch.Tensor, w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""fort2019 stiffness probe: invariants U1-U6 of spec §6 and the Gram methods against a loop."""
+"""fort2019 stiffness probe: invariants U1-U6 of docs/protocols/fort2019.md §6 and the Gram methods
+against a loop."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The dherin2022 regularised ensemble: each term against plain autograd / torch.optim, members
-independent of each other, matched-loss stopping and divergence handling (spec §3-4)."""
+independent of each other, matched-loss stopping and divergence handling
+(docs/protocols/dherin2022.md §3-4)."""
 
 from __future__ import annotations
 

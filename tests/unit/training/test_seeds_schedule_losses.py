@@ -103,7 +103,7 @@ def test_bce_half_value_and_dz() -> None:
     expected = 0.5 * F.binary_cross_entropy(torch.sigmoid(z), y.double(), reduction="none")
     torch.testing.assert_close(loss.value(z, y), expected)
     torch.testing.assert_close(loss.dz(z, y), autograd_dz("bce_half", z, y))
-    # spec §4: dl/dz = (sigmoid(z) - y) / 2
+    # docs/protocols/loukas2021.md §4: dl/dz = (sigmoid(z) - y) / 2
     torch.testing.assert_close(loss.dz(z, y), (torch.sigmoid(z) - y) / 2)
 
 

@@ -1,4 +1,4 @@
-"""The closed-form nakazato2024 trainer: each member trains as if alone, steps are the spec's
+"""The closed-form nakazato2024 trainer: each member trains as if alone, steps are the protocol's
 SGD, minibatches cover each epoch once, and the two-time copies share their run's randomness."""
 
 from __future__ import annotations
