@@ -2,19 +2,18 @@
 
 arXiv v3 is pinned for the claims' direction (its learning-rate claims are the reverse of v1's);
 v3's body is still unread. The full text of v1 settles the protocol where v3 is silent
-(protocol §2b): the paper-scale lr grid and C6's matched train losses (F-a), the training
-lengths (F-b) and the Glorot-uniform/zero-bias init (F-c). No stiffness level or ξ value of v3
-was recovered, so every threshold is the protocol's, fixed before any run; the same thresholds
-apply at both scales. Gating at smoke: C1, C2, C4, C7; non-gating: C3, C5, C6, C8, C9. C10-C11
-are paper scale only, C12 (BERT/MNLI) is not built. An unmet gating condition of the protocol
-(e.g. "≥ 3 checkpoints at or after e*") is one more criterion, so the claim FAILs with that
-reason. Stiffness means the class-balanced S_cos (and S_sign where named) on the vv probe unless
-a pair mode is named; each claim is checked in every configuration (dataset, architecture) and
-run, and the worst case is the statistic. A NaN per-run statistic is never dropped from that
-worst case: it makes the statistic NaN, its criterion FAIL, and the criterion
-``nan_statistics == 0`` names the cause in the reason (``nan_in_<statistic>`` counts them).
-Init variants (``*_pytorch_init`` experiments) never enter a claim.
-"""
+(docs/protocols/fort2019.md §2b): the paper-scale lr grid and C6's matched train losses (F-a), the
+training lengths (F-b) and the Glorot-uniform/zero-bias init (F-c). No stiffness level or ξ value of
+v3 was recovered, so every threshold is the protocol's, fixed before any run; the same thresholds
+apply at both scales. Gating at smoke: C1, C2, C4, C7; non-gating: C3, C5, C6, C8, C9. C10-C11 are
+paper scale only, C12 (BERT/MNLI) is not built. An unmet gating condition of the protocol (e.g. "≥ 3
+checkpoints at or after e*") is one more criterion, so the claim FAILs with that reason. Stiffness
+means the class-balanced S_cos (and S_sign where named) on the vv probe unless a pair mode is named;
+each claim is checked in every configuration (dataset, architecture) and run, and the worst case is
+the statistic. A NaN per-run statistic is never dropped from that worst case: it makes the statistic
+NaN, its criterion FAIL, and the criterion ``nan_statistics == 0`` names the cause in the reason
+(``nan_in_<statistic>`` counts them). Init variants (``*_pytorch_init`` experiments) never enter a
+claim."""
 
 from __future__ import annotations
 
@@ -44,7 +43,8 @@ SOURCE = ("docs/protocols/fort2019.md §6 {} [v3 pinned for the direction, its b
 MODES = ("tt", "tv", "vv")
 STIFFNESS = ["stiffness_within_cos", "stiffness_between_cos", "stiffness_within_sign",
              "stiffness_between_sign"]
-ESTIMATORS = ("fit", "crossing")  # ξ by the line fit and by the first crossing (protocol §4)
+# ξ by the line fit and by the first crossing (docs/protocols/fort2019.md §4)
+ESTIMATORS = ("fit", "crossing")
 
 
 def both(*criteria: Criterion) -> dict[str, list[Criterion]]:
@@ -225,7 +225,7 @@ def c6_lr_loss(inputs: ClaimInputs) -> dict[str, float | bool]:
         targets = [t for t in MATCHED_LOSSES
                    if all(reaches(r["loss"].to_numpy(), t) for r in runs.values())]
         n_matched.append(float(len(targets)))
-        if not targets:  # protocol §6's fallback: the floored largest final loss
+        if not targets:  # docs/protocols/fort2019.md §6's fallback: the floored largest final loss
             targets = [max(0.1, max(float(r["loss"].iloc[-1]) for r in runs.values()))]
             stats[f"{config}: L_star"] = targets[0]
         lrs = pd.Series({run_id: float(r["lr"].iloc[0]) for run_id, r in runs.items()})
@@ -283,7 +283,8 @@ def _censored_share(table: pd.DataFrame) -> float:
 
 def _found(rows: pd.DataFrame, estimator: str) -> pd.DataFrame:
     """The checkpoints where ξ of ``estimator`` was found: censored ξ (NaN) leave the rank
-    tests, and the censoring criterion (≤ 20%) counts them instead (protocol §6 C8)."""
+    tests, and the censoring criterion (≤ 20%) counts them instead (docs/protocols/fort2019.md
+    §6 C8)."""
     return rows[np.isfinite(rows[f"xi_{estimator}"].astype(float))]
 
 
@@ -373,8 +374,9 @@ def _group_claim(prefix: str) -> Callable[[ClaimInputs], dict[str, float | bool]
     return compute
 
 
-NOT_AT_SMOKE = {"smoke": "paper scale only (spec §6): the smoke E3 data is a synthetic "
-                         "hierarchy, so a check would be circular; the statistic is reported"}
+NOT_AT_SMOKE = {"smoke": "paper scale only (docs/protocols/fort2019.md §6): the smoke E3 data "
+                         "is a synthetic hierarchy, so a check would be circular; the statistic "
+                         "is reported"}
 claims.claim(
     "C10", "figR02_cifar100_superclass", SOURCE.format("C10"),
     "CIFAR-100 stiffness reflects the super-classes.",
@@ -388,11 +390,11 @@ claims.claim(
     "C11", "figR02_cifar100_superclass", SOURCE.format("C11"),
     "Living vs non-living super-classes ('super-super-classes') show in stiffness.",
     "Δ_supersuper as C10 with the living/non-living grouping of the super-classes ([inferred] "
-    "grouping of spec §6), permutation p over 2,000 partitions",
+    "grouping of docs/protocols/fort2019.md §6), permutation p over 2,000 partitions",
     {"paper": [Criterion("delta_min", ">=", 0.01), Criterion("p_max", "<", 0.05),
                Criterion("nan_statistics", "==", 0)]},
-    not_evaluated={"smoke": "paper scale only (spec §6): the synthetic hierarchy has no "
-                            "living/non-living level"})(_group_claim("living"))
+    not_evaluated={"smoke": "paper scale only (docs/protocols/fort2019.md §6): the synthetic "
+                            "hierarchy has no living/non-living level"})(_group_claim("living"))
 claims.pending(
     "C12", "figR06_bert_mnli", SOURCE.format("C12"),
     "BERT fine-tuned on MNLI: within-class stiffness exceeds between-class stiffness.",

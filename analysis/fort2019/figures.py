@@ -4,8 +4,9 @@ arXiv v3 is pinned and its body is still unread. fig03 is the paper's Figure 3 b
 content (training curves with the orange overfitting zone); every figRNN is a reconstruction, its
 number unknown. Stiffness is class-balanced, on the fixed class-stratified probe; the overfitting
 zone starts at e* (the checkpoint of lowest val loss). Each figure prints the paper's own values
-(v1's full text, protocol §2b F-d) in a "paper says" line under it and in its caption, beside
-ours. The PyTorch-default init variant (protocol §2b F-c) is shown beside the primary
+(v1's full text, docs/protocols/fort2019.md §2b F-d) in a "paper says" line under it and in its
+caption, beside ours. The PyTorch-default init variant (docs/protocols/fort2019.md §2b F-c) is
+shown beside the primary
 Glorot-uniform runs: its at-init class matrix in figR01, its E2 grid (paper scale) as its own row
 in figR03 and figR05. figR06 (BERT on MNLI) is not built (see the report).
 """
@@ -36,10 +37,10 @@ E2 = ("e2_digits_fc", *(f"e2_{data}_{arch}" for data in ("mnist", "fmnist", "cif
 # at paper scale E1 is the lr = 1e-3 slice of E2; at cpu scale the CNN has its own e1_ group
 E1 = ("e1_fc", "e1_cnn", "e1_mnist5k_cnn", "e1_fc" + VARIANT_SUFFIX, *E2)
 E3 = ("e3_hierarchy_fc", "e3_cifar100_fc", "e3_cifar100_cnn", "e3_cifar100_resnet20")
-NOTE = (" [v3's body unread; lr grid, lengths and init from v1's text (protocol §2b); other "
-        "grids are the protocol's]")
-# the paper's own values, v1's full text (protocol §2b F-d): printed under each figure and in
-# its caption, next to ours
+NOTE = (" [v3's body unread; lr grid, lengths and init from v1's text "
+        "(docs/protocols/fort2019.md §2b); other grids are the protocol's]")
+# the paper's own values, v1's full text (docs/protocols/fort2019.md §2b F-d): printed under each
+# figure and in its caption, next to ours
 PAPER_SAYS = {
     "fig03_stiffness_training":
         "FC MNIST, lr 1e-3: same-class sign stiffness ≈ 1.0 before the overfitting onset "
@@ -65,7 +66,7 @@ PAPER_SAYS = {
 
 
 def _caption(stem: str, text: str) -> str:
-    """The caption with the figure's "paper says" line (protocol §2b F-d)."""
+    """The caption with the figure's "paper says" line (docs/protocols/fort2019.md §2b F-d)."""
     return f"{text} Paper says (v1 full text): {PAPER_SAYS[stem]}." + NOTE
 
 
@@ -173,7 +174,8 @@ def fig_r01(inputs: FigureInputs) -> plt.Figure:
     panels = [(run.run_id, step, f"epoch {epochs[step]:.3g}")
               for step in sorted({steps[0], steps[len(steps) // 3], best_step, steps[-1]})]
     variant = _variant_run(inputs, run.config)
-    if variant is not None:  # protocol §2b F-c: the at-init matrix of the PyTorch-default init
+    # docs/protocols/fort2019.md §2b F-c: the at-init matrix of the PyTorch-default init
+    if variant is not None:
         first = int(inputs.metrics.loc[inputs.metrics["run_id"] == variant, "step"].min())
         panels.append((variant, first, "init, PyTorch default"))
     fig, axes = plt.subplots(2, len(panels), figsize=(3.6 * len(panels), 6.6), squeeze=False)
