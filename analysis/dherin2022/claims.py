@@ -1,17 +1,16 @@
 """dherin2022 claim checks (docs/protocols/dherin2022.md §6), one function per claim.
 
-RECONSTRUCTED: the paper's body was not available. Every claim tests the spec's reading of the
-abstract and of close paraphrases, with thresholds calibrated on `load_digits` MLPs by the spec's
-reference implementation before any run of this suite; none is a number from the paper. The same
-thresholds apply at both scales (§6); C1-C5 and C7-C10 gate at smoke, C11 is report only at
+RECONSTRUCTED: the paper's body was not available. Every claim tests the protocol's reading of the
+abstract and of close paraphrases, with thresholds calibrated on `load_digits` MLPs by the
+protocol's reference implementation before any run of this suite; none is a number from the paper.
+The same thresholds apply at both scales (§6); C1-C5 and C7-C10 gate at smoke, C11 is report only at
 paper scale. The cpu scale (the MLP experiments on mnist5k at 784 inputs, E1 as at paper scale,
 experiments/dherin2022.yaml) is judged by the paper-scale criteria and bases; every claim has its
-experiments there (C10 from the MLP double descent e9, not the ResNet-18 e9_resnet).
-C6 (input noise) is a suite extension that never gates (§2b D-a): no source names an input-noise
-experiment of the paper. C7 is label-noise SGD, fresh per step (§2b D-b); the fixed corruption of
-the labelled variant is reported beside it. GC is the exact eval-mode GC on all
-training points at each run's last checkpoint.
-"""
+experiments there (C10 from the MLP double descent e9, not the ResNet-18 e9_resnet). C6 (input
+noise) is a suite extension that never gates (§2b D-a): no source names an input-noise experiment of
+the paper. C7 is label-noise SGD, fresh per step (§2b D-b); the fixed corruption of the labelled
+variant is reported beside it. GC is the exact eval-mode GC on all training points at each run's
+last checkpoint. """
 
 from __future__ import annotations
 
@@ -56,7 +55,7 @@ def c1_depth(inputs: ClaimInputs) -> dict[str, float | bool]:
         for depth, value in medians.items():
             stats[f"{init}_L{int(depth)}"] = float(value)
         if init == "he_normal":
-            continue  # reported, not checked (spec §6 C1, pitfall 10)
+            continue  # reported, not checked (docs/protocols/dherin2022.md §6 C1, pitfall 10)
         decreasing &= bool(per_seed.notna().all().all()
                            and (per_seed.diff().iloc[1:] < 0).all().all())
         ratios += list(np.log2(per_seed.loc[1.0] / per_seed.loc[16.0]))
@@ -219,9 +218,9 @@ def c10_double_descent(inputs: ClaimInputs) -> dict[str, float | bool]:
     return stats
 
 
-# The base lr and batch of the paper-scale base configuration (spec §3), also the cpu scale's (its
-# grids are the paper's: .get falls back to "paper"); smoke has no base inside its grids, so its
-# statistics compare with the smallest lr and the full batch.
+# The base lr and batch of the paper-scale base configuration (docs/protocols/dherin2022.md §3),
+# also the cpu scale's (its grids are the paper's: .get falls back to "paper"); smoke has no base
+# inside its grids, so its statistics compare with the smallest lr and the full batch.
 BASE = {"paper": {"e7": 0.02, "e8": 128.0}, "smoke": {"e7": 0.05, "e8": 300.0}}
 
 
@@ -232,8 +231,8 @@ BASE = {"paper": {"e7": 0.02, "e8": 128.0}, "smoke": {"e7": 0.05, "e8": 300.0}}
     "converged seeds), in percentage points",
     {"paper": [Criterion("lr_gain_pp", ">=", 0.5, gating=False),
                Criterion("batch_gain_pp", ">=", 0.5, gating=False)]},
-    not_evaluated={"smoke": "report only, paper scale only (spec §6 C11); at smoke, strong "
-                            "penalties lower test accuracy (spec evidence)"})
+    not_evaluated={"smoke": "report only, paper scale only (docs/protocols/dherin2022.md §6 C11); "
+                            "at smoke, strong penalties lower test accuracy (protocol evidence)"})
 def c11_accuracy(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = _summary(inputs)
     stats: dict[str, float | bool] = {}

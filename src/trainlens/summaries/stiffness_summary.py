@@ -43,8 +43,9 @@ def e1_runs(runs: pd.DataFrame, plumbing: bool = False, variants: bool = False
     table = table[variants | ~table["variant"]]
     own = table[table["experiment"].str.startswith("e1_")
                 & (plumbing | ~table["experiment"].str.endswith("_plumbing"))]
-    # E1 is the lr 1e-3 slice of E2 (spec §3) in every configuration without an e1_ experiment
-    # of its own (paper scale: all; cpu scale: mnist5k FC, beside e1_mnist5k_cnn; smoke: none)
+    # E1 is the lr 1e-3 slice of E2 (docs/protocols/fort2019.md §3) in every configuration without
+    # an e1_ experiment of its own (paper scale: all; cpu scale: mnist5k FC, beside e1_mnist5k_cnn;
+    # smoke: none)
     slice_ = table[table["experiment"].str.startswith("e2_") & np.isclose(table["lr"], E1_LR)]
     slice_ = slice_[~slice_["config"].isin(own["config"])]
     return pd.concat([own, slice_]).reset_index(drop=True)
