@@ -22,7 +22,8 @@ if problem := config_problem(config, CONFIG_SCHEMA):
     sys.exit(problem)
 validate(config, CONFIG_SCHEMA)
 
-from trainlens.cli import load_module  # noqa: E402 (after the check: these import torch)
+# imported after the check: these import torch
+from trainlens.cli import load_module  # noqa: E402
 from trainlens.config import TRAINERS, ConfigError, load_experiments  # noqa: E402
 from trainlens.data import DATASETS  # noqa: E402
 from trainlens.report import figure_labels  # noqa: E402
@@ -56,7 +57,9 @@ CHECKSUMS_FLAG = (
 # allowed values), not a traceback.
 try:
     GROUPS = {
-        paper: {g.group_id: g for g in load_experiments(f"experiments/{paper}.yaml", SCALE)}
+        paper: {
+            g.group_id: g for g in load_experiments(f"experiments/{paper}.yaml", SCALE)
+        }
         for paper in PAPERS
     }
 except ConfigError as error:

@@ -72,7 +72,9 @@ rule check_claims:
 rule write_report:
     input:
         claims=f"{RESULTS}/{{paper}}/claims.tsv",
-        pngs=lambda w: expand(f"{PLOTS}/{{{{paper}}}}/{{figure}}.png", figure=FIGURES[w.paper]),
+        pngs=lambda w: expand(
+            f"{PLOTS}/{{{{paper}}}}/{{figure}}.png", figure=FIGURES[w.paper]
+        ),
         experiments="experiments/{paper}.yaml",
         module="analysis/{paper}/figures.py",
         notes="analysis/{paper}/notes.md",

@@ -41,7 +41,8 @@ def test_cpu_trains_on_mnist5k_at_784_inputs(cpu_groups):
 
 
 def test_cpu_keeps_the_paper_protocol_of_the_sgd_sweeps(cpu_groups):
-    """lr 0.02, batch 128, CE (paper-scale base, spec §3) and the paper grids of E2, E7, E8."""
+    """lr 0.02, batch 128, CE (paper-scale base, docs/protocols/dherin2022.md §3) and the paper
+    grids of E2, E7, E8."""
     by_experiment = {}
     for group in cpu_groups:
         for member in group.config["members"]:
