@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,3 +49,13 @@ class DatasetSpec:
     load: Loader
     varies_with_seed: bool
     needs_download: bool = False
+
+
+def digit_classes(classes: Sequence[int]) -> tuple[int, ...]:
+    """``data.classes`` of a digits dataset (digits, mnist5k) checked: at least two distinct
+    digits in 0..9, kept in the given order (they are relabelled 0..k-1 in that order)."""
+    classes = tuple(classes)
+    bad = [c for c in classes if not 0 <= c <= 9]
+    if bad or len(set(classes)) != len(classes) or len(classes) < 2:
+        raise ValueError(f"data.classes must be >= 2 distinct digits in 0..9, got {classes}")
+    return classes

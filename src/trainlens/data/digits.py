@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trainlens.data.base import Split
+from trainlens.data.base import Split, digit_classes
 from trainlens.data.corruption import (
     check_label_corruption,
     check_label_noise,
@@ -53,11 +53,7 @@ class DigitsConfig:
 
     def __post_init__(self) -> None:
         if self.classes is not None:
-            object.__setattr__(self, "classes", tuple(self.classes))
-            bad = [c for c in self.classes if not 0 <= c <= 9]
-            if bad or len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
-                raise ValueError(f"data.classes must be >= 2 distinct digits in 0..9, "
-                                 f"got {self.classes}")
+            object.__setattr__(self, "classes", digit_classes(self.classes))
         if self.image_size < 8:
             raise ValueError(f"data.image_size must be >= 8 (the native size), "
                              f"got {self.image_size}")

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainlens.data.base import Split
+from trainlens.data.base import Split, digit_classes
 from trainlens.data.corruption import (
     check_label_corruption,
     check_label_noise,
@@ -74,11 +74,7 @@ class Mnist5kConfig:
         if self.name != "mnist5k":
             raise ValueError(f"data.name is {self.name!r}, but this is the 'mnist5k' loader")
         if self.classes is not None:
-            object.__setattr__(self, "classes", tuple(self.classes))
-            bad = [c for c in self.classes if not 0 <= c <= 9]
-            if bad or len(set(self.classes)) != len(self.classes) or len(self.classes) < 2:
-                raise ValueError(f"data.classes must be >= 2 distinct digits in 0..9, "
-                                 f"got {self.classes}")
+            object.__setattr__(self, "classes", digit_classes(self.classes))
         for key, most in (("n_train_per_class", TRAIN_PER_CLASS),
                           ("n_test_per_class", VAL_PER_CLASS)):
             n = getattr(self, key)
