@@ -231,3 +231,21 @@ def _check_fort(root: Path, built: set[str]) -> list[str]:
     for row in claims.itertuples():
         assert row.value in report
     return stems
+
+
+GOLDEN = REPO / "tests" / "golden" / "smoke"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paper", ["loukas2021", "dherin2022", "fort2019", "nakazato2024"])
+def test_smoke_claims_equal_the_golden_claims(smoke_build, paper):
+    """CI's check of the science: a fresh smoke build gives the committed verdicts, and every
+    statistic to 1e-6 relative (tests/workflow/golden.py). A deliberate change to the science
+    updates tests/golden/smoke/<paper>/claims.tsv in the same commit."""
+    from golden import differences, read_claims
+
+    root, done = smoke_build
+    assert done.returncode == 0, done.stderr[-5000:]
+    found = read_claims(root / "results" / paper / "claims.tsv")
+    expected = read_claims(GOLDEN / paper / "claims.tsv")
+    assert differences(expected, found) == []
