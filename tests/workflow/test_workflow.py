@@ -246,6 +246,6 @@ def test_smoke_claims_equal_the_golden_claims(smoke_build, paper):
 
     root, done = smoke_build
     assert done.returncode == 0, done.stderr[-5000:]
-    found = read_claims(root / "results" / paper / "claims.tsv")
+    found = read_claims(root / "results" / "smoke" / paper / "claims.tsv")
     expected = read_claims(GOLDEN / paper / "claims.tsv")
     assert differences(expected, found) == []
