@@ -79,7 +79,6 @@ def replace_labels_uniformly(labels: torch.Tensor, p: float, n_classes: int,
     return torch.from_numpy(np.where(mask, replacement, values).astype(values.dtype)).to(labels)
 
 
-
 # SplitMix64 (Steele, Lea, Flood 2014): its n-th output from key k is _mix(k + n·GAMMA). A draw of
 # label-noise SGD is the output at a counter made of (step, purpose, position), so it depends only
 # on (run seed, step, position): a run resumed at any step draws what an uninterrupted one would,
