@@ -34,6 +34,7 @@ localrules:
     write_report,
     write_manifest,
     copy_manifest,
+    replication_record,
 
 
 include: "rules/common.smk"
@@ -42,6 +43,7 @@ include: "rules/train.smk"
 include: "rules/measure.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/replication.smk"
 
 
 rule all:

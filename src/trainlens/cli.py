@@ -211,6 +211,28 @@ def cmd_list(a: argparse.Namespace) -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes stdout at exit)
 
 
+def cmd_publish(a: argparse.Namespace) -> None:
+    from trainlens.listing import find_root
+    from trainlens.publish import publish
+
+    root = find_root(Path.cwd())
+    manifest = publish(root, a.scale, a.papers, root / a.out, a.build_wall_s)
+    print(f"trainlens: published the {a.scale} build of {', '.join(a.papers)} ({manifest})")
+
+
+def cmd_replication(a: argparse.Namespace) -> None:
+    from trainlens.listing import find_root
+    from trainlens.replication import write_replication
+
+    root = find_root(Path.cwd())
+    papers = {}
+    for paper in a.papers:
+        figures = load_module(root / "analysis" / paper / "figures.py").figures.figures
+        papers[paper] = (load_module(root / "analysis" / paper / "claims.py").claims,
+                         {stem: spec.experiments for stem, spec in figures.items()})
+    print(f"trainlens: wrote {write_replication(root, papers, root / a.out)}")
+
+
 def cmd_download(a: argparse.Namespace) -> None:
     from trainlens.data import DATASETS
     from trainlens.data.torchvision_sets import download
@@ -305,6 +327,13 @@ def parser() -> argparse.ArgumentParser:
                                    "help": "exit 1 without the manifest if a gating claim "
                                            "FAILed"}),
         ("--files", req("the reports and figures to list", nargs="+")))
+    papers = ("--papers", req("the papers, in the order to list them", nargs="+"))
+    add("publish", cmd_publish, "copy a scale's claims, reports and PNGs to replication/<scale>/ "
+        "with a manifest (commit, versions, machine, job times, sha256)",
+        scale, papers, ("--out", req("the record's folder, e.g. replication/cpu")),
+        ("--build-wall-s", {"type": float, "help": "the build's measured wall time, seconds"}))
+    add("replication", cmd_replication, "write REPLICATION.md from the committed smoke and cpu "
+        "claims tables", papers, ("--out", {"default": "REPLICATION.md", "help": "where to write"}))
     add("download", cmd_download, "download and verify a torchvision dataset",
         ("--dataset", req("the dataset name, e.g. cifar10")), data_root, checksums)
     add("list", cmd_list, "list papers, experiments, figures and claims with their status "

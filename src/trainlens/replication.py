@@ -1,0 +1,144 @@
+"""REPLICATION.md: every claim of the four protocols, with its verdict at each scale.
+
+Written by ``trainlens replication`` (Snakemake rule ``replication_record``); nothing in it is
+typed by hand. One row per claim: its statement, the paper's own words or number
+(``Claim.paper_says``), the smoke verdict (the committed golden table
+tests/golden/smoke/<paper>/claims.tsv, which CI's end-to-end test rebuilds and compares), the cpu
+verdict with its statistic (the published build replication/cpu/<paper>/claims.tsv) and what is
+known at paper scale. tests/unit/test_replication.py checks that the committed file is what this
+module writes from the committed tables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from trainlens.claims import Claim, ClaimSet, claim_number
+from trainlens.config import load_experiments
+from trainlens.io import atomic_write_text
+
+GOLDEN_SMOKE = "tests/golden/smoke/{paper}/claims.tsv"
+PUBLISHED = "replication/{scale}/{paper}/claims.tsv"
+HEADER = ("| Claim | Statement | The paper's words | Smoke | cpu (statistic) | Paper scale |\n"
+          "|---|---|---|---|---|---|")
+
+
+def cell(text: object) -> str:
+    """A markdown table cell: pipes escaped, newlines flattened."""
+    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def verdict(row: pd.Series | None, with_statistic: bool) -> str:
+    """PASS / **FAIL** (with its statistic and failed criteria) or 'not evaluated: why'."""
+    if row is None:
+        return "no table"
+    if not row["passed"]:
+        return f"not evaluated: {row['reason']}"
+    gating = "" if row["gating"] in ("PASS", "FAIL") else " (non-gating)"
+    mark = "PASS" if row["passed"] == "PASS" else "**FAIL**"
+    if not with_statistic:
+        return mark + gating
+    failed = f"; {row['reason']}" if row["passed"] == "FAIL" and row["reason"] else ""
+    return f"{mark}{gating}: {row['value']}{failed}"
+
+
+def read_claims(path: Path) -> dict[str, pd.Series]:
+    """claims.tsv rows by claim id (empty when the table is not there)."""
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    return {row["claim_id"]: row for _, row in table.iterrows()}
+
+
+def same_runs_at_cpu_and_paper(root: Path, paper: str) -> dict[str, bool]:
+    """Experiment -> whether its cpu runs are exactly its paper-scale runs (same run ids: the
+    same data, model, training and seeds; ``cpu: {}`` in experiments/<paper>.yaml)."""
+    path = root / "experiments" / f"{paper}.yaml"
+    runs: dict[str, dict[str, set[str]]] = {}
+    for scale in ("cpu", "paper"):
+        for group in load_experiments(path, scale):
+            runs.setdefault(group.experiment, {}).setdefault(scale, set()).update(group.run_ids)
+    return {name: scales.get("cpu") == scales.get("paper") for name, scales in runs.items()}
+
+
+def paper_status(claim: Claim, claims: ClaimSet, experiments: tuple[str, ...],
+                 same: dict[str, bool]) -> str:
+    """What the suite knows of a claim at paper scale (no paper-scale build is published yet)."""
+    if claim.compute is None:
+        return f"not built: {claim.not_built}"
+    if "paper" not in claim.criteria:
+        return "report only: no paper-scale threshold"
+    if claim.claim_id in claims.not_run.get("cpu", {}):
+        return "configured; not run yet (" + claims.not_run["cpu"][claim.claim_id] + ")"
+    differing = [name for name in experiments if not same.get(name, False)]
+    if not differing:
+        return "the cpu build ran the paper-scale configuration: its verdict is the paper's"
+    return "not run yet; the cpu build differs in " + ", ".join(differing)
+
+
+def paper_rows(root: Path, paper: str, claims: ClaimSet,
+               figure_experiments: dict[str, tuple[str, ...]]) -> list[str]:
+    """The markdown rows of one paper's claims, in protocol order."""
+    smoke = read_claims(root / GOLDEN_SMOKE.format(paper=paper))
+    cpu = read_claims(root / PUBLISHED.format(scale="cpu", paper=paper))
+    same = same_runs_at_cpu_and_paper(root, paper)
+    rows = []
+    for claim in sorted(claims.claims.values(), key=lambda c: claim_number(c.claim_id)):
+        experiments = figure_experiments.get(claim.figure, ())
+        rows.append("| " + " | ".join(cell(text) for text in (
+            claim.claim_id, claim.statement, claim.paper_says or "—",
+            verdict(smoke.get(claim.claim_id), with_statistic=False),
+            verdict(cpu.get(claim.claim_id), with_statistic=True),
+            paper_status(claim, claims, experiments, same))) + " |")
+    return rows
+
+
+def counts(table: dict[str, pd.Series]) -> str:
+    """'n PASS · n FAIL · n not evaluated' of one claims table."""
+    passed = [row["passed"] for row in table.values()]
+    return (f"{passed.count('PASS')} PASS · {passed.count('FAIL')} FAIL · "
+            f"{passed.count('')} not evaluated")
+
+
+def write_replication(root: Path, papers: dict[str, tuple[ClaimSet, dict[str, tuple[str, ...]]]],
+                      out: Path) -> Path:
+    """REPLICATION.md from the committed tables; ``papers``: slug -> (its ClaimSet, figure stem
+    -> the experiments the figure draws)."""
+    manifest_path = root / "replication" / "cpu" / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    parts = [
+        "# Replication record",
+        "",
+        "Generated by `snakemake --cores 1 REPLICATION.md` (`trainlens replication`) from the "
+        "committed tables: do not edit by hand. **Smoke** is the verdict CI rebuilds and compares "
+        "on every change (tests/golden/smoke/); it runs the protocol at plumbing size and proves "
+        "the suite works, not the science. **cpu** is the paper protocol on real data that two "
+        "CPU cores afford, judged by the paper-scale thresholds: the evidence, published in "
+        "[replication/cpu/](replication/cpu/) with each paper's REPORT.md and figures. "
+        "Deviations from the papers are listed in docs/protocols/<paper>.md §9 and in each "
+        "REPORT.",
+        "",
+        f"cpu build: commit `{manifest.get('commit', 'none published')}`, "
+        f"{manifest.get('machine', {}).get('processor', '?')} "
+        f"({manifest.get('machine', {}).get('cpu_cores', '?')} cores), torch "
+        f"{manifest.get('versions', {}).get('torch', '?')}, built "
+        f"{manifest.get('published_at', '?')[:10]}, wall "
+        + (f"{manifest['build_wall_s'] / 60:.0f} min" if manifest.get("build_wall_s") else "?")
+        + ".",
+        "",
+        "| Paper | Smoke | cpu |",
+        "|---|---|---|",
+    ]
+    for paper in papers:
+        parts.append(f"| [{paper}](#{paper}) | "
+                     f"{counts(read_claims(root / GOLDEN_SMOKE.format(paper=paper)))} | "
+                     f"{counts(read_claims(root / PUBLISHED.format(scale='cpu', paper=paper)))} |")
+    for paper, (claims, figure_experiments) in papers.items():
+        parts += ["", f"## {paper}", "",
+                  f"Protocol: [docs/protocols/{paper}.md](docs/protocols/{paper}.md) · cpu report: "
+                  f"[replication/cpu/{paper}/REPORT.md](replication/cpu/{paper}/REPORT.md)", "",
+                  HEADER, *paper_rows(root, paper, claims, figure_experiments)]
+    return atomic_write_text(out, "\n".join(parts) + "\n")
