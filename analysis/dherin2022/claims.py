@@ -42,7 +42,10 @@ def _summary(inputs: ClaimInputs) -> pd.DataFrame:
     "GC_init(L) strictly decreasing over L in {1,2,4,8,16,32} for LeCun-normal and "
     "Glorot-uniform in every seed; min over seeds and both inits of log2(GC_init(1)/GC_init(16)); "
     "He-normal reported",
-    both(Criterion("strictly_decreasing", "==", True), Criterion("log2_ratio_1_16_min", ">=", 8)))
+    both(Criterion("strictly_decreasing", "==", True), Criterion("log2_ratio_1_16_min", ">=", 8)),
+    paper_says=("no number (the paper's body is unread); contribution list (close paraphrase): GC "
+                'is controlled by "common initialization schemes" and models "with a large number '
+                'of layers" (docs/protocols/dherin2022.md §2b)'))
 def c1_depth(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = _summary(inputs)
     e1 = table[table["experiment"] == "e1"]
@@ -82,9 +85,10 @@ def _sweep_statistics(inputs: ClaimInputs, experiment: str) -> dict[str, float |
 
 def _sweep_claim(claim_id: str, figure: str, experiment: str, statement: str, rho_max: float,
                  ratio_max: float | None, what: str, gating: bool = True,
-                 source: str | None = None) -> None:
+                 source: str | None = None, *, paper_says: str) -> None:
     """Register a sweep claim: ρ(value, final GC) ≤ rho_max [and ratio ≤ ratio_max], every run
-    finite. ``gating=False`` (a suite extension) reports the verdict without gating."""
+    finite. ``gating=False`` (a suite extension) reports the verdict without gating;
+    ``paper_says``: the paper's words for it (``trainlens.claims.Claim``)."""
     criteria = [Criterion("rho", "<=", rho_max, gating)]
     if ratio_max is not None:
         criteria.append(Criterion("ratio", "<=", ratio_max, gating))
@@ -93,7 +97,7 @@ def _sweep_claim(claim_id: str, figure: str, experiment: str, statement: str, rh
                  f"at the largest {what} / at 0; gating: every run finite")
 
     @claims.claim(claim_id, figure, source or SOURCE.format(claim_id), statement, statistic,
-                  both(*criteria))
+                  both(*criteria), paper_says=paper_says)
     def check(inputs: ClaimInputs) -> dict[str, float | bool]:
         return _sweep_statistics(inputs, experiment)
 
@@ -106,18 +110,32 @@ def _excluded(inputs: ClaimInputs, experiment: str) -> pd.DataFrame:
     return removed[removed["experiment"] == experiment]
 
 
-_sweep_claim("C2", "figR02_l2", "e2", "L2 regularization lowers GC.", -0.8, 0.5, "lambda")
+_sweep_claim("C2", "figR02_l2", "e2", "L2 regularization lowers GC.", -0.8, 0.5, "lambda",
+             paper_says=("no number (the paper's body is unread); contribution list (close "
+                         'paraphrase): GC is controlled by "(iv) explicit parameter norm '
+                         'regularization" (docs/protocols/dherin2022.md §2b)'))
 _sweep_claim("C3", "figR03_spectral", "e3", "Spectral-norm regularization lowers GC.", -0.8, 0.5,
-             "lambda")
+             "lambda",
+             paper_says=("no number (the paper's body is unread); contribution list (close "
+                         'paraphrase): GC is controlled by "spectral norm regularization" '
+                         "(docs/protocols/dherin2022.md §2b)"))
 _sweep_claim("C4", "figR04_flatness", "e4",
-             "Flatness regularization lowers GC (the weakest effect).", -0.7, 0.9, "mu")
+             "Flatness regularization lowers GC (the weakest effect).", -0.7, 0.9, "mu",
+             paper_says=("no number (the paper's body is unread); contribution list (close "
+                         'paraphrase): GC is controlled by "flatness regularization"; "the weakest'
+                         ' effect" is the suite\'s (docs/protocols/dherin2022.md §2b, §6)'))
 _sweep_claim("C5", "figR05_explicit_gc", "e5",
-             "Explicit GC regularization lowers GC" + NOT_CONFIRMED + ".", -0.9, 0.1, "lambda")
+             "Explicit GC regularization lowers GC" + NOT_CONFIRMED + ".", -0.9, 0.1, "lambda",
+             paper_says=("nothing in the paper's known text: explicit GC regularization is a suite"
+                         " check whose presence in the paper is not confirmed "
+                         "(docs/protocols/dherin2022.md §2b D-c)"))
 # §2b D-a: no source names an input-noise experiment of the paper: reported, never gating
 _sweep_claim("C6", "figX01_input_noise", "e6_input_noise",
              "Input noise lowers GC (suite extension: not an experiment of the paper; never "
              "gates).", -0.7, 0.6, "sigma", gating=False,
-             source=f"suite extension; {PROTOCOL} §2b D-a, §6 C6")
+             source=f"suite extension; {PROTOCOL} §2b D-a, §6 C6",
+             paper_says=("not in the paper: no source names an input-noise experiment; a suite "
+                         "extension (docs/protocols/dherin2022.md §2b D-a)"))
 
 
 @claims.claim(
@@ -129,7 +147,10 @@ _sweep_claim("C6", "figX01_input_noise", "e6_input_noise",
     "Spearman rho(p, final GC) over all (p, seed) runs of label-noise SGD; gating: every run "
     "finite. The labelled variant (labels corrupted once, fixed per seed) is reported as *_fixed, "
     "not judged",
-    both(Criterion("rho", "<=", -0.8), Criterion("all_runs_finite", "==", True)))
+    both(Criterion("rho", "<=", -0.8), Criterion("all_runs_finite", "==", True)),
+    paper_says=("no number (the paper's body is unread); contribution list (close paraphrase): GC "
+                'is controlled by "label noise regularization", read as label-noise SGD '
+                "(docs/protocols/dherin2022.md §2b D-b)"))
 def c7_label_noise(inputs: ClaimInputs) -> dict[str, float | bool]:
     stats = _sweep_statistics(inputs, "e6_label_noise")
     fixed = _sweep_statistics(inputs, "e6_label_noise_fixed")
@@ -164,7 +185,10 @@ def _matched(inputs: ClaimInputs, experiment: str, column: str = "gc") -> dict[s
     "A larger learning rate lowers GC (implicit gradient regularization).",
     "Spearman rho(lr, GC at matched train loss) over the runs that reach the target loss; "
     "diverged and unconverged runs excluded and listed",
-    both(Criterion("rho", "<=", -0.8)))
+    both(Criterion("rho", "<=", -0.8)),
+    paper_says=("no number (the paper's body is unread); contribution list (close paraphrase): GC "
+                'is controlled by "large learning rates" and "implicit gradient regularization" '
+                "(docs/protocols/dherin2022.md §2b)"))
 def c8_learning_rate(inputs: ClaimInputs) -> dict[str, float | bool]:
     return _matched(inputs, "e7")
 
@@ -173,7 +197,10 @@ def c8_learning_rate(inputs: ClaimInputs) -> dict[str, float | bool]:
     "C9", "figR08_batch_size", SOURCE.format("C9"),
     "A smaller batch lowers GC.",
     "Spearman rho(batch size, GC at matched train loss) over the runs that reach the target",
-    both(Criterion("rho", ">=", 0.8)))
+    both(Criterion("rho", ">=", 0.8)),
+    paper_says=("no number (the paper's body is unread); contribution list (close paraphrase): GC "
+                'is controlled by "small batch sizes" and "implicit gradient regularization" '
+                "(docs/protocols/dherin2022.md §2b)"))
 def c9_batch_size(inputs: ClaimInputs) -> dict[str, float | bool]:
     return _matched(inputs, "e8")
 
@@ -194,7 +221,10 @@ def _unimodal(values: np.ndarray) -> bool:
     both(Criterion("gc_unimodal", "==", True), Criterion("peak_vs_test_loss_peak", "<=", 1),
          Criterion("gc_widest_over_peak", "<=", 0.25),
          Criterion("peak_vs_interpolation_threshold", "<=", 1),
-         Criterion("threshold_in_grid", "==", True)))
+         Criterion("threshold_in_grid", "==", True)),
+    paper_says=('no number: OpenReview keyword "Double-Descent"; the double-descent experiment is '
+                "a suite check whose presence in the paper is not confirmed "
+                "(docs/protocols/dherin2022.md §2, §2b D-c)"))
 def c10_double_descent(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = _summary(inputs)
     rows = table[table["experiment"].isin(("e9", "e9_resnet"))]
@@ -232,7 +262,9 @@ BASE = {"paper": {"e7": 0.02, "e8": 128.0}, "smoke": {"e7": 0.05, "e8": 300.0}}
     {"paper": [Criterion("lr_gain_pp", ">=", 0.5, gating=False),
                Criterion("batch_gain_pp", ">=", 0.5, gating=False)]},
     not_evaluated={"smoke": "report only, paper scale only (docs/protocols/dherin2022.md §6 C11); "
-                            "at smoke, strong penalties lower test accuracy (protocol evidence)"})
+                            "at smoke, strong penalties lower test accuracy (protocol evidence)"},
+    paper_says=("no statement or number recovered: the test-accuracy check is the suite's (the "
+                "paper's body was not read; docs/protocols/dherin2022.md §2, §6 C11)"))
 def c11_accuracy(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = _summary(inputs)
     stats: dict[str, float | bool] = {}

@@ -70,7 +70,10 @@ def _per_run(inputs: ClaimInputs, runs: pd.DataFrame, split: str, names: list[st
     "with epoch ≤ e*+1 of Δ_cos and Δ_sign; after e*+1 min of both Δ",
     both(Criterion("delta_cos_min_early", ">=", 0.05),
          Criterion("delta_sign_min_early", ">=", 0.10),
-         Criterion("delta_min_late", ">=", 0.0)))
+         Criterion("delta_min_late", ">=", 0.0)),
+    paper_says=("v1: FC MNIST, lr 1e-3: same-class sign stiffness ≈ 1.0 before overfitting, then ≈"
+                " 0.1–0.25; between-class ≈ 0.15–0.3 falling toward 0.1 "
+                "(docs/protocols/fort2019.md §2b F-d)"))
 def c1_within_between(inputs: ClaimInputs) -> dict[str, float | bool]:
     runs, worst = e1_runs(inputs.runs), WorstCase()
     early_cos, early_sign, late = [], [], []
@@ -94,7 +97,10 @@ def c1_within_between(inputs: ClaimInputs) -> dict[str, float | bool]:
     "The diagonal dominates the class stiffness matrix.",
     "share of classes c with C_cos(c,c) > max_{c'≠c} C_cos(c,c') (vv); min over E1 runs and "
     "checkpoints with epoch ≤ e*",
-    both(Criterion("dominant_share_min", ">=", 0.9)))
+    both(Criterion("dominant_share_min", ">=", 0.9)),
+    paper_says=("v1: at init the class sign-stiffness matrix has +1 on the diagonal and mostly ≈ "
+                "−1 off it; with permuted labels the off-diagonal goes to −1 "
+                "(docs/protocols/fort2019.md §2b F-d)"))
 def c2_diagonal(inputs: ClaimInputs) -> dict[str, float | bool]:
     runs, worst = e1_runs(inputs.runs), WorstCase()
     shares = []
@@ -121,7 +127,10 @@ def _n_classes(metrics: pd.DataFrame, run_id: str) -> int:
     both(Criterion("rho_within_max", "<=", -0.6, gating=False),
          Criterion("within_last_over_max", "<=", 0.5, gating=False),
          Criterion("between_drop_min", ">=", 0.03, gating=False),
-         Criterion("checkpoints_from_e_star_min", ">=", 3, gating=False)))
+         Criterion("checkpoints_from_e_star_min", ">=", 3, gating=False)),
+    paper_says=("v1: FC MNIST, lr 1e-3: same-class sign stiffness ≈ 1.0 until overfitting starts "
+                "(≈ 3×10⁵ examples), then decays to ≈ 0.1–0.25; between-class falls toward 0.1 "
+                "(docs/protocols/fort2019.md §2b)"))
 def c3_collapse(inputs: ClaimInputs) -> dict[str, float | bool]:
     runs, worst = e1_runs(inputs.runs), WorstCase()
     rhos, ratios, drops, counts = [], [], [], []
@@ -146,7 +155,10 @@ def c3_collapse(inputs: ClaimInputs) -> dict[str, float | bool]:
     "S_within^vv|, min Pearson r across checkpoints of both pairs; gating condition: ≥ 6 "
     "checkpoints ≤ e*",
     both(Criterion("max_abs_difference", "<=", 0.10), Criterion("pearson_min", ">=", 0.8),
-         Criterion("checkpoints_to_e_star_min", ">=", 6)))
+         Criterion("checkpoints_to_e_star_min", ">=", 6)),
+    paper_says=("no number in the paper: v3 measures train-train, train-val and val-val pairs "
+                "(close paraphrase), v1 val-val only; their agreement is the suite's test "
+                "(docs/protocols/fort2019.md §2b F-e)"))
 def c4_modes_agree(inputs: ClaimInputs) -> dict[str, float | bool]:
     runs, worst = e1_runs(inputs.runs), WorstCase()
     by_mode = {mode: _per_run(inputs, runs, mode, ["stiffness_within_cos"]) for mode in MODES}
@@ -183,7 +195,10 @@ def _lr_table(inputs: ClaimInputs) -> pd.DataFrame:
     "configurations, for S_between and S_within; gating condition: ≥ 4 lrs",
     both(Criterion("share_between_min", ">=", 0.7, gating=False),
          Criterion("share_within_min", ">=", 0.7, gating=False),
-         Criterion("n_lrs_min", ">=", 4, gating=False)))
+         Criterion("n_lrs_min", ">=", 4, gating=False)),
+    paper_says=('v3 abstract: "small learning rates reliably lead to higher stiffness at a given '
+                'epoch"; v1 says the reverse; no per-lr value recovered '
+                "(docs/protocols/fort2019.md §2)"))
 def c5_lr_epoch(inputs: ClaimInputs) -> dict[str, float | bool]:
     table, worst = _lr_table(inputs), WorstCase()
     stats: dict[str, float | bool] = {}
@@ -214,7 +229,10 @@ def c5_lr_epoch(inputs: ClaimInputs) -> dict[str, float | bool]:
     "condition: every run reaches each loss used",
     both(Criterion("rho_between_max", "<=", -0.5, gating=False),
          Criterion("rho_within_max", "<=", -0.5, gating=False),
-         Criterion("all_reach_L_star", "==", True, gating=False)))
+         Criterion("all_reach_L_star", "==", True, gating=False)),
+    paper_says=('v3 abstract: higher stiffness for small lrs "at a given training loss"; v1 '
+                "compared lrs at train losses 0.017, 0.056, 0.177, in the reverse direction "
+                "(docs/protocols/fort2019.md §2, §2b F-a)"))
 def c6_lr_loss(inputs: ClaimInputs) -> dict[str, float | bool]:
     table, worst = _lr_table(inputs), WorstCase()
     stats: dict[str, float | bool] = {}
@@ -249,7 +267,10 @@ def c6_lr_loss(inputs: ClaimInputs) -> dict[str, float | bool]:
     "Stiffness decays with input distance.",
     "Spearman(bin centre, binned within-class S_cos) over the 20 equal-count vv bins; max over E1 "
     "runs and checkpoints with epoch ≥ 1; gating condition: ≥ 6 bins with ≥ 30 pairs each",
-    both(Criterion("rho_max", "<=", -0.7), Criterion("bins_with_30_pairs_min", ">=", 6)))
+    both(Criterion("rho_max", "<=", -0.7), Criterion("bins_with_30_pairs_min", ">=", 6)),
+    paper_says=('v3 (close paraphrase): stiffness decays with input distance; ξ is "the distance '
+                'at which within-class stiffness crosses zero"; no value recovered '
+                "(docs/protocols/fort2019.md §4)"))
 def c7_distance(inputs: ClaimInputs) -> dict[str, float | bool]:
     runs, worst = e1_runs(inputs.runs), WorstCase()
     m = inputs.metrics
@@ -296,7 +317,9 @@ def _found(rows: pd.DataFrame, estimator: str) -> pd.DataFrame:
     "first crossing); gating condition: ≤ 20% of ξ values censored or NaN",
     both(Criterion("rho_fit_max", "<=", -0.5, gating=False),
          Criterion("rho_crossing_max", "<=", -0.5, gating=False),
-         Criterion("censored_share", "<=", 0.2, gating=False)))
+         Criterion("censored_share", "<=", 0.2, gating=False)),
+    paper_says=("v3: the critical length ξ shrinks during training; no ξ value recovered "
+                "(docs/protocols/fort2019.md §1, §5)"))
 def c8_xi_epoch(inputs: ClaimInputs) -> dict[str, float | bool]:
     table, worst = _xi_table(inputs), WorstCase()
     rhos: dict[str, list[float]] = {estimator: [] for estimator in ESTIMATORS}
@@ -332,7 +355,9 @@ def _rank_by_lr(xi: pd.Series) -> float:
            for stat, op, value in (("rho_last_max", "<=", -0.5), ("rho_mean_max", "<=", -0.5),
                                    ("xi_max_lr_below_min_lr", "==", True))),
          Criterion("n_lrs_min", ">=", 4, gating=False),
-         Criterion("censored_share", "<=", 0.2, gating=False)))
+         Criterion("censored_share", "<=", 0.2, gating=False)),
+    paper_says=('v3 abstract: "the higher the learning rate, the smaller the critical length"; v1 '
+                "says the reverse; no ξ value recovered (docs/protocols/fort2019.md §2)"))
 def c9_xi_lr(inputs: ClaimInputs) -> dict[str, float | bool]:
     table, worst = _xi_table(inputs), WorstCase()
     stats: dict[str, float | bool] = {}
@@ -385,7 +410,10 @@ claims.claim(
     "2,000 random equal-size partitions (max over runs)",
     {"paper": [Criterion("delta_min", ">=", 0.02), Criterion("p_max", "<", 0.01),
                Criterion("nan_statistics", "==", 0)]},
-    not_evaluated=NOT_AT_SMOKE)(_group_claim("superclass"))
+    not_evaluated=NOT_AT_SMOKE,
+    paper_says=("v1: CIFAR-100 CNN at iteration 3,200, lr 1e-3: a visibly block-structured "
+                "100×100 class stiffness matrix; no number (docs/protocols/fort2019.md §2b F-d)"),
+)(_group_claim("superclass"))
 claims.claim(
     "C11", "figR02_cifar100_superclass", SOURCE.format("C11"),
     "Living vs non-living super-classes ('super-super-classes') show in stiffness.",
@@ -394,14 +422,20 @@ claims.claim(
     {"paper": [Criterion("delta_min", ">=", 0.01), Criterion("p_max", "<", 0.05),
                Criterion("nan_statistics", "==", 0)]},
     not_evaluated={"smoke": "paper scale only (docs/protocols/fort2019.md §6): the synthetic "
-                            "hierarchy has no living/non-living level"})(_group_claim("living"))
+                            "hierarchy has no living/non-living level"},
+    paper_says=("no number: v3 shows CIFAR-100 super-class structure; the living vs non-living "
+                "grouping of the super-classes is the suite's [inferred] "
+                "(docs/protocols/fort2019.md §2, §6 C11)"),
+)(_group_claim("living"))
 claims.pending(
     "C12", "figR06_bert_mnli", SOURCE.format("C12"),
     "BERT fine-tuned on MNLI: within-class stiffness exceeds between-class stiffness.",
     "Δ ≥ 0.02 at every checkpoint, 3 classes, probe 300, projected gradients",
     "E4 (BERT on MNLI) needs pretrained BERT weights, the MNLI download and GPU-hours of "
     "fine-tuning; the machine this suite is built on reaches no model hub or dataset host and "
-    "has no GPU (see REPORT 'Not built')")
+    "has no GPU (see REPORT 'Not built')",
+    paper_says=("v3: the vision pattern replicates for BERT fine-tuned on MNLI (3 classes); no "
+                "number recovered (docs/protocols/fort2019.md §1, §3 E4)"))
 # cpu scale (experiments/fort2019.yaml, header "cpu scale"): E1 (FC and CNN) and E2 (FC) run on
 # mnist5k, so C1-C9 are computed with the paper thresholds; E3 and E4 have no cpu block.
 claims.not_run_at("cpu", ["C10", "C11"], "paper scale only: needs CIFAR-100 and a GPU")

@@ -70,7 +70,10 @@ def _c1(inputs: ClaimInputs, experiment: str) -> Statistics:
     "τ_last10 increasing over f = 0.25, 0.5, 0.75; the same for e1a_scale10 (suffix _scale10)",
     {"paper": [Criterion("spearman_f_tau", ">=", 0.7)],
      "smoke": [Criterion("spearman_f_tau", ">=", 0.5),
-               Criterion("median_tau_monotone_025_075", "==", True)]})
+               Criterion("median_tau_monotone_025_075", "==", True)]},
+    paper_says=('Fig. 1 caption: "the per epoch bias trajectory … is longer when the network is '
+                'asked to fit a more complex training set"; no number (thresholds are the suite\'s,'
+                " docs/protocols/loukas2021.md §2)"))
 def c1_trajectory(inputs: ClaimInputs) -> Statistics:
     return _both_embeddings(_c1, inputs)
 
@@ -90,7 +93,10 @@ def _c2(inputs: ClaimInputs, experiment: str) -> Statistics:
     {"paper": [Criterion("spearman_f_total", ">=", 0.7),
                Criterion("median_total_f1_gt_f025", "==", True)],
      "smoke": [Criterion("spearman_f_total", ">=", 0.3),
-               Criterion("median_total_f1_gt_f025", "==", True)]})
+               Criterion("median_total_f1_gt_f025", "==", True)]},
+    paper_says=("no panel or number in the paper: reconstructed from the official code's total "
+                "trajectory plot; Fig. 1 caption: the per-epoch trajectory is longer for more "
+                "complex fits (docs/protocols/loukas2021.md §5)"))
 def c2_total_trajectory(inputs: ClaimInputs) -> Statistics:
     return _both_embeddings(_c2, inputs)
 
@@ -115,7 +121,10 @@ def _c3(inputs: ClaimInputs, experiment: str) -> Statistics:
     {"paper": [Criterion("spearman_f_variance", ">=", 0.8),
                Criterion("median_variance_ratio_f1_f025", ">=", 100.0)],
      "smoke": [Criterion("spearman_f_variance", ">=", 0.8)]},
-    not_evaluated={"smoke": "the variance ratio is reported, not evaluated, at smoke scale"})
+    not_evaluated={"smoke": "the variance ratio is reported, not evaluated, at smoke scale"},
+    paper_says=("abstract (paraphrase): complex fits have a bigger variance; Corollary 2, Fig. 2a:"
+                ' "The variance is computed over the last 10 epochs"; no number '
+                "(docs/protocols/loukas2021.md §2b P-f, P-j)"))
 def c3_variance(inputs: ClaimInputs) -> Statistics:
     return _both_embeddings(_c3, inputs)
 
@@ -136,7 +145,9 @@ def _c4(inputs: ClaimInputs, experiment: str) -> Statistics:
     "Spearman(f, d over the last 10 epochs); max d over the last 10 epochs of all runs; the same "
     "for e1a_scale10 (suffix _scale10)",
     {"paper": [Criterion("spearman_f_distance", ">=", 0.5), Criterion("max_distance", "<", 1.1)],
-     "smoke": [Criterion("spearman_f_distance", ">=", 0.3), Criterion("max_distance", "<", 1.1)]})
+     "smoke": [Criterion("spearman_f_distance", ">=", 0.3), Criterion("max_distance", "<", 1.1)]},
+    paper_says=('abstract: complex fits "often" end farther from their initialization; Corollary '
+                "3, Fig. 2b; no number (docs/protocols/loukas2021.md §2b P-i, §6 C4)"))
 def c4_distance(inputs: ClaimInputs) -> Statistics:
     return _both_embeddings(_c4, inputs)
 
@@ -161,7 +172,10 @@ def _c5(inputs: ClaimInputs, experiment: str) -> Statistics:
      "smoke": [Criterion("spearman_lipschitz_tau", ">=", 0.9),
                Criterion("spearman_lipschitz_total", ">=", 0.8, gating=False)]},
     not_evaluated={"smoke": "Spearman(f, λ) is reported, not evaluated, at smoke (f=1.0 "
-                            "underfits)"})
+                            "underfits)"},
+    paper_says=("no panel or number in the paper: reconstructed from the official code's Lipschitz"
+                " plot; thesis: the Lipschitz constant near the data shapes the trajectory "
+                "(docs/protocols/loukas2021.md §1, §5)"))
 def c5_lipschitz(inputs: ClaimInputs) -> Statistics:
     return _both_embeddings(_c5, inputs)
 
@@ -181,7 +195,10 @@ def _c6(inputs: ClaimInputs, experiment: str) -> Statistics:
     {"paper": [Criterion("spearman_f_test_loss", ">=", 0.8),
                Criterion("median_train_loss_f025", "<", 1e-3)],
      "smoke": [Criterion("spearman_f_test_loss", ">=", 0.8),
-               Criterion("median_train_loss_f025", "<", 1e-3, gating=False)]})
+               Criterion("median_train_loss_f025", "<", 1e-3, gating=False)]},
+    paper_says=('Figs 1a, 1c; text: "Training slows down as the complexity of the fitted function '
+                'increases"; "longer trajectories consistently corresponding to poorer test '
+                'performance"; no number'))
 def c6_losses(inputs: ClaimInputs) -> Statistics:
     return _both_embeddings(_c6, inputs)
 
@@ -205,7 +222,10 @@ def _c8(inputs: ClaimInputs, experiment: str) -> Statistics:
     "far-field λ mean), e1a runs; reported: the earlier per-epoch V_k/η² (_epoch) and "
     "e1a_scale10 (_scale10)",
     {scale: [Criterion("spearman_variance_far", ">=", 0.4),
-             Criterion("spearman_tau_far", ">=", 0.6)] for scale in ("paper", "smoke")})
+             Criterion("spearman_tau_far", ">=", 0.6)] for scale in ("paper", "smoke")},
+    paper_says=("abstract (paraphrase): a steadily training first-layer bias bounds complexity "
+                "even far from the training data; the far-field λ test is a suite extension, no "
+                "number (docs/protocols/loukas2021.md §1)"))
 def c8_far_field(inputs: ClaimInputs) -> Statistics:
     return _both_embeddings(_c8, inputs)
 
@@ -216,7 +236,10 @@ def c8_far_field(inputs: ClaimInputs) -> Statistics:
     "satisfies λ(x) ≤ LP*(x).",
     "share of feasible off-training grid points with λ ≤ LP*·(1 + 1e-6) + 1e-9; % of grid points "
     "in training regions; % infeasible",
-    {scale: [Criterion("share_bounded", ">=", 1.0)] for scale in ("paper", "smoke")})
+    {scale: [Criterion("share_bounded", ">=", 1.0)] for scale in ("paper", "smoke")},
+    paper_says=("Theorem 2 (basis pursuit over Kronecker activation patterns), v2 Fig. 6: steady "
+                "training bounds complexity far from the data; an inequality, no number "
+                "(docs/protocols/loukas2021.md §2b P-k)"))
 def c7_lp_bound(inputs: ClaimInputs) -> Statistics:
     e2 = inputs.runs.loc[inputs.runs["experiment"] == "e2", "run_id"]
     grid = inputs.regions[inputs.regions["run_id"].isin(e2)]
@@ -304,7 +327,10 @@ E1C_CRITERIA = [Criterion("e1c_spearman_p_tau", ">=", C9_TAU),
     not_evaluated={"smoke": "E1c total and V and every E1b (smoke CNN on digits) statistic are "
                             "reported, not evaluated",
                    "paper": "E1b distance is reported, not a criterion (§2b P-d: the paper calls "
-                            "it not applicable to classification)"})
+                            "it not applicable to classification)"},
+    paper_says=('Figs 1e, 2c (CIFAR, p up to 0.6); Fig. 1 caption: the trajectory "is longer when '
+                'the network is asked to fit a more complex training set"; distance "not '
+                'applicable" to classification; no number'))
 def c9_corruption(inputs: ClaimInputs) -> Statistics:
     ran = set(inputs.runs["experiment"])
     return {key: value for experiment in ("e1c", "e1b") if experiment in ran
@@ -319,7 +345,10 @@ def c9_corruption(inputs: ClaimInputs) -> Statistics:
     {"paper": [Criterion("spearman_p_test_loss", ">=", 0.8),
                Criterion("median_auc_increasing_in_p", "==", True)]},
     not_evaluated={"smoke": "paper scale only (§6 C10); the smoke E1b statistics are "
-                            "reported"})
+                            "reported"},
+    paper_says=('Figs 1d, 1f (CIFAR, p in {0, 0.2, 0.4, 0.6}); text: "longer trajectories '
+                'consistently corresponding to poorer test performance"; no number '
+                "(docs/protocols/loukas2021.md §2b P-j, P-k)"))
 def c10_corruption_losses(inputs: ClaimInputs) -> Statistics:
     runs = _by_corruption(inputs, "e1b")
     test = traj.final_value(inputs.metrics, "loss", "test").reindex(runs.index)
@@ -347,7 +376,10 @@ def _window_tau_last20(inputs: ClaimInputs, runs: pd.DataFrame,
     "seeds of the final test loss, CNN < MLP",
     {"paper": [Criterion("share_seeds_tau_cnn_lt_mlp", ">=", 0.8),
                Criterion("test_loss_cnn_lt_mlp", "==", True)]},
-    not_evaluated={"smoke": "paper scale only (§6 C11); smoke E3 is plumbing"})
+    not_evaluated={"smoke": "paper scale only (§6 C11); smoke E3 is plumbing"},
+    paper_says=("no number or panel in the paper: E3 (MNIST 3 vs 6, MLP vs CNN) is reconstructed "
+                "from the official code, the claim inferred (docs/protocols/loukas2021.md §3 E3, "
+                "§6 C11)"))
 def c11_architecture(inputs: ClaimInputs) -> Statistics:
     runs = inputs.runs[inputs.runs["experiment"].isin(["e3_mlp", "e3_cnn"])].set_index("run_id")
     frame = runs.assign(tau=_window_tau_last20(inputs, runs),
@@ -375,7 +407,10 @@ def c11_architecture(inputs: ClaimInputs) -> Statistics:
     {"paper": [Criterion("share_seeds_f075_gt_f025_bs16", ">=", 0.8),
                Criterion("share_seeds_f075_gt_f025_bs32", ">=", 0.8)],
      "smoke": [Criterion("share_seeds_f075_gt_f025_bs16", ">=", 0.8, gating=False),
-               Criterion("share_seeds_f075_gt_f025_bs32", ">=", 0.8, gating=False)]})
+               Criterion("share_seeds_f075_gt_f025_bs32", ">=", 0.8, gating=False)]},
+    paper_says=("no number or panel in the paper: E4 (batch sizes 16, 32) is reconstructed from "
+                "the official code, which cannot run it; the claim is inferred "
+                "(docs/protocols/loukas2021.md §3 E4, §6 C12)"))
 def c12_batch_size(inputs: ClaimInputs) -> Statistics:
     runs = inputs.runs[inputs.runs["experiment"] == "e4"].set_index("run_id")
     epochs = traj.per_epoch(inputs.metrics, "trajectory_mean")["run_id"].value_counts()

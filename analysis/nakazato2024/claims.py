@@ -57,7 +57,10 @@ def _cells(medians: pd.Series, prefix: str) -> dict[str, float]:
     "The training response shows power-law-like aging under cross-entropy.",
     "median over seeds of the late slope of log Ā vs log t on [T/10, T], every activation x "
     "{GD, SGD bs 1}: min and max over the 8 cells",
-    both(Criterion("late_slope_min", ">=", -1.3), Criterion("late_slope_max", "<=", -0.7)))
+    both(Criterion("late_slope_min", ">=", -1.3), Criterion("late_slope_max", "<=", -0.7)),
+    paper_says=("abstract (paraphrase): the training response can be constant or show "
+                "power-law-like aging; no exponent recovered, the band around α ≈ 1 is the suite's"
+                " (docs/protocols/nakazato2024.md §1, §2)"))
 def c1_aging(inputs: ClaimInputs) -> dict[str, float | bool]:
     medians = _ce_cells(inputs, "late_slope")
     return {"late_slope_min": float(medians.min()), "late_slope_max": float(medians.max()),
@@ -69,7 +72,9 @@ def c1_aging(inputs: ClaimInputs) -> dict[str, float | bool]:
     "Before aging the response has an early plateau.",
     "median early slope on [1, min(20, t_c/3)] per activation x method (min over cells); every "
     "cross-entropy run reaches train accuracy 1 (t_c exists)",
-    both(Criterion("early_slope_min", ">", -0.2), Criterion("every_run_has_t_c", "==", True)))
+    both(Criterion("early_slope_min", ">", -0.2), Criterion("every_run_has_t_c", "==", True)),
+    paper_says=("no statement or number recovered: the plateau before aging is the suite's "
+                "reconstruction (docs/protocols/nakazato2024.md §2, §4.3)"))
 def c2_plateau(inputs: ClaimInputs) -> dict[str, float | bool]:
     ce = _e1_ce(inputs)
     medians = _ce_cells(inputs, "early_slope", ce)
@@ -83,7 +88,9 @@ def c2_plateau(inputs: ClaimInputs) -> dict[str, float | bool]:
     "abstract TL;DR (near-constant kernel); docs/protocols/nakazato2024.md §6 C3",
     "The interaction kernel stays nearly constant while the response ages.",
     "max over cells of |median late slope of mean off-diagonal Θ| and of |K̂(T) − K̂(T/10)|",
-    both(Criterion("max_abs_ntk_slope", "<=", 0.35), Criterion("max_abs_khat_drift", "<=", 0.15)))
+    both(Criterion("max_abs_ntk_slope", "<=", 0.35), Criterion("max_abs_khat_drift", "<=", 0.15)),
+    paper_says=('machine-written TL;DR (weak evidence): "aging with a near-constant interaction '
+                'kernel"; no number (docs/protocols/nakazato2024.md §2)'))
 def c3_kernel(inputs: ClaimInputs) -> dict[str, float | bool]:
     ce = _e1_ce(inputs)
     slopes, drifts = _ce_cells(inputs, "ntk_slope", ce), _ce_cells(inputs, "khat_drift", ce)
@@ -96,7 +103,10 @@ def c3_kernel(inputs: ClaimInputs) -> dict[str, float | bool]:
     "C4", "figR01_response_factors", "abstract (factors); docs/protocols/nakazato2024.md §6 C4",
     "The response factorises into an error factor times a kernel.",
     "max over cells of |median (slope(Ā) − (slope(ē) + slope(Θ)))| on the late window",
-    both(Criterion("max_abs_factor_gap", "<=", 0.1)))
+    both(Criterion("max_abs_factor_gap", "<=", 0.1)),
+    paper_says=("abstract (paraphrase): in a very simple network the response splits into factors "
+                "set by the training stage, the activation and the training method; no number "
+                "(docs/protocols/nakazato2024.md §1)"))
 def c4_factorisation(inputs: ClaimInputs) -> dict[str, float | bool]:
     gaps = _ce_cells(inputs, "factor_gap")
     return {"max_abs_factor_gap": float(gaps.abs().max())}
@@ -108,7 +118,9 @@ def c4_factorisation(inputs: ClaimInputs) -> dict[str, float | bool]:
     "E2, every activation and probe time: relative L2 error of first-order vs finite-step R at "
     "η_p = 1e-3 (max), and error(1e-2)/error(1e-3) (min and max)",
     both(Criterion("max_relative_error_1e-3", "<=", 0.05),
-         Criterion("error_ratio_min", ">=", 5.0), Criterion("error_ratio_max", "<=", 20.0)))
+         Criterion("error_ratio_min", ">=", 5.0), Criterion("error_ratio_max", "<=", 20.0)),
+    paper_says=("not a claim of the paper: the first-order limit of the suite's response probe, a "
+                "derivation (docs/protocols/nakazato2024.md §4.2)"))
 def c5_first_order(inputs: ClaimInputs) -> dict[str, float | bool]:
     rows = inputs.metrics[inputs.metrics["metric"] == "response_relative_error"]
     wide = rows.pivot_table(index=["run_id", "step"], columns="split", values="value")
@@ -129,7 +141,10 @@ def c5_first_order(inputs: ClaimInputs) -> dict[str, float | bool]:
     "exponential relaxation under MSE when the net interpolates.",
     "linear + MSE + GD: |median late slope of Ā|; relu + MSE + GD: median Ā(T)/Ā(T/10)",
     both(Criterion("linear_mse_gd_abs_slope", "<", 0.05),
-         Criterion("relu_mse_gd_late_ratio", "<", 1e-3)))
+         Criterion("relu_mse_gd_late_ratio", "<", 1e-3)),
+    paper_says=("abstract (paraphrase): the response can be constant or show aging; which loss "
+                "gives which regime, and MSE's exponential relaxation, are the suite's "
+                "reconstruction (docs/protocols/nakazato2024.md §7)"))
 def c6_regimes(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = aging_table(inputs.runs, inputs.metrics)
     gd = table[(table["experiment"] == "e1") & (table["loss"] == "mse") & (table["method"] == "GD")]
@@ -169,7 +184,10 @@ def _collapse(inputs: ClaimInputs, experiment: str) -> pd.DataFrame:
                Criterion("mse_scaled_above_raw_all", "==", True, gating=False)],
      "paper": [Criterion("ce_scaled_below_raw_all", "==", True),
                Criterion("ce_ratio_spread_max", "<=", 0.15),
-               Criterion("mse_scaled_above_raw_all", "==", True)]})
+               Criterion("mse_scaled_above_raw_all", "==", True)]},
+    paper_says=("no number: abstract (paraphrase) names power-law-like aging; the two-time reading"
+                " (collapse in τ/t_w) is the suite's reconstruction "
+                "(docs/protocols/nakazato2024.md §2, §4.4)"))
 def c7_two_time(inputs: ClaimInputs) -> dict[str, float | bool]:
     statistics = _two_time_statistics(_collapse(inputs, "e3"))
     # reported, not gated: the same statistics with a 0.01 kick (suite extension)
@@ -203,7 +221,9 @@ def _two_time_statistics(scores: pd.DataFrame) -> dict[str, float | bool]:
     "E4 (linear, MSE): seeds with final PR_W(SGD bs 1)/PR_W(GD) <= 0.8; median final PR_W "
     "non-decreasing over batch sizes 1, 4, 16",
     both(Criterion("seeds_with_ratio_le_0.8", ">=", 2),
-         Criterion("median_pr_non_decreasing_1_4_16", "==", True)))
+         Criterion("median_pr_non_decreasing_1_4_16", "==", True)),
+    paper_says=("abstract (paraphrase): stochastic training dynamics reduce the effective feature "
+                "space; no number (docs/protocols/nakazato2024.md §1)"))
 def c8_feature_reduction(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = settings(inputs.runs)
     e4 = table[table["experiment"] == "e4"].assign(
@@ -231,7 +251,10 @@ def _extra_b(inputs: ClaimInputs, table: pd.DataFrame) -> dict[str, float]:
     "Feature-space reduction goes with fragility.",
     "Spearman(final PR_W, each fragility metric) over E4 and E1 cross-entropy runs (report only)",
     {}, not_evaluated={scale: "report only: the protocol sets no threshold until the paper's "
-                              "fragility measure is known" for scale in ("smoke", "paper")})
+                              "fragility measure is known" for scale in ("smoke", "paper")},
+    paper_says=("abstract (paraphrase): that reduction can make networks fragile; the paper's "
+                "fragility measure is unknown, so no threshold (docs/protocols/nakazato2024.md §1,"
+                " §2)"))
 def c9_fragility(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = settings(inputs.runs)
     chosen = table[(table["experiment"] == "e4")
@@ -258,7 +281,10 @@ C10_SHARE = 2 / 3
     "E1 CE GD: share of the E1 seeds with t_c(sigmoid) > t_c(relu) (>= 2/3, i.e. at least "
     "ceil(2/3·n_seeds) seeds); reported: whether sigmoid's late K̂ drift is the largest",
     {"smoke": [Criterion("share_seeds_sigmoid_slower", ">=", C10_SHARE, gating=False)],
-     "paper": [Criterion("share_seeds_sigmoid_slower", ">=", C10_SHARE, gating=False)]})
+     "paper": [Criterion("share_seeds_sigmoid_slower", ">=", C10_SHARE, gating=False)]},
+    paper_says=("no statement recovered: abstract (paraphrase) says the factors depend on the "
+                "activation; sigmoid's slowest onset is the suite's reference measurement "
+                "(docs/protocols/nakazato2024.md §6)"))
 def c10_activation(inputs: ClaimInputs) -> dict[str, float | bool]:
     table = aging_table(inputs.runs, inputs.metrics)
     gd = table[(table["experiment"] == "e1") & (table["loss"] == "logistic")

@@ -56,6 +56,16 @@ class ClaimInputs:
 
 @dataclass(frozen=True)
 class Claim:
+    """One claim of a paper's protocol (docs/protocols/<slug>.md §6) and how it is checked.
+
+    ``paper_says`` holds the paper's own words or number for this claim, quoted or closely
+    paraphrased with the place in the paper (e.g. 'Sec. 4.1: "…"' or 'Fig. 3: …'); where the paper
+    states nothing quantitative, or the claim is a suite reconstruction, it says exactly that (e.g.
+    "no number in the paper: reconstructed from Fig. 2 (docs/protocols/fort2019.md §6)"). It is one
+    line without "|" (the generated REPLICATION.md shows it in a markdown table) and is never
+    written to claims.tsv.
+    """
+
     claim_id: str
     figure: str
     source: str
@@ -65,6 +75,7 @@ class Claim:
     compute: Callable[[ClaimInputs], dict[str, float | bool]] | None = None
     not_built: str = ""  # reason, for claims of the spec this suite does not compute yet
     not_evaluated: dict[str, str] = field(default_factory=dict)  # scale -> reason
+    paper_says: str = ""  # the paper's own words or number (class docstring)
 
 
 # The cpu scale is judged by the paper-scale criteria, never looser ones (trainlens.config
@@ -93,18 +104,23 @@ class ClaimSet:
         self.claims[claim.claim_id] = claim
 
     def claim(self, claim_id: str, figure: str, source: str, statement: str, statistic: str,
-              criteria: dict[str, list[Criterion]], not_evaluated: dict[str, str] | None = None):
+              criteria: dict[str, list[Criterion]], not_evaluated: dict[str, str] | None = None,
+              *, paper_says: str):
+        """Register the decorated function as the claim's statistics; ``paper_says`` is the
+        paper's own words or number for it (``Claim.paper_says``), required."""
         def register(compute: Callable[[ClaimInputs], dict[str, float | bool]]):
             self._add(Claim(claim_id, figure, source, statement, statistic, criteria, compute,
-                            not_evaluated=not_evaluated or {}))
+                            not_evaluated=not_evaluated or {}, paper_says=paper_says))
             return compute
 
         return register
 
     def pending(self, claim_id: str, figure: str, source: str, statement: str, statistic: str,
-                reason: str) -> None:
-        """A claim of the spec that this version of the suite does not evaluate, and why."""
-        self._add(Claim(claim_id, figure, source, statement, statistic, {}, None, reason))
+                reason: str, *, paper_says: str) -> None:
+        """A claim of the spec that this version of the suite does not evaluate, and why;
+        ``paper_says`` as for ``claim``."""
+        self._add(Claim(claim_id, figure, source, statement, statistic, {}, None, reason,
+                        paper_says=paper_says))
 
 
 def claim_number(claim_id: str) -> int:

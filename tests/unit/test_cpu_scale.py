@@ -50,12 +50,14 @@ def _claims() -> tuple[ClaimSet, list[str]]:
     claims, computed = ClaimSet("p"), []
 
     @claims.claim("C1", "fig1", "§6", "s", "rho",
-                  {"smoke": [Criterion("rho", ">=", 0.1)], "paper": [Criterion("rho", ">=", 0.8)]})
+                  {"smoke": [Criterion("rho", ">=", 0.1)], "paper": [Criterion("rho", ">=", 0.8)]},
+                  paper_says="no number")
     def c1(inputs):
         computed.append("C1")
         return {"rho": 0.5}
 
-    @claims.claim("C2", "fig1", "§6", "s", "rho", {"paper": [Criterion("rho", ">=", 0.1)]})
+    @claims.claim("C2", "fig1", "§6", "s", "rho", {"paper": [Criterion("rho", ">=", 0.1)]},
+                  paper_says="no number")
     def c2(inputs):
         computed.append("C2")
         return {"rho": 1.0}

@@ -88,17 +88,19 @@ def tiny_claims() -> ClaimSet:
     @claims.claim("C1", "fig1", "§6", "mean loss is small", "mean_loss",
                   {"smoke": [Criterion("mean_loss", "<", 1.8), Criterion("n", ">=", 2)],
                    "paper": [Criterion("mean_loss", "<", 1.0),
-                             Criterion("n", ">=", 5, gating=False)]})
+                             Criterion("n", ">=", 5, gating=False)]},
+                  paper_says="Fig. 1: the loss is small")
     def c1(inputs: ClaimInputs) -> dict:
         losses = inputs.metrics[inputs.metrics["split"] == "train"]["value"]
         return {"mean_loss": float(losses.mean()), "n": len(inputs.runs)}
 
     @claims.claim("C2", "fig2", "§6", "only at smoke", "n", {"smoke": [Criterion("n", ">=", 1)]},
-                  not_evaluated={"paper": "smoke-only check"})
+                  not_evaluated={"paper": "smoke-only check"}, paper_says="no number")
     def c2(inputs: ClaimInputs) -> dict:
         return {"n": len(inputs.runs)}
 
-    claims.pending("C3", "fig3", "§7", "later", "tau", reason="needs the E2 probe")
+    claims.pending("C3", "fig3", "§7", "later", "tau", reason="needs the E2 probe",
+                   paper_says="no number")
     return claims
 
 
@@ -124,8 +126,8 @@ def test_failing_gating_and_non_gating_criteria() -> None:
 
     claims = ClaimSet("tiny")
     claims.claim("C1", "f", "s", "st", "n", {"paper": [Criterion("n", ">=", 1),
-                                                        Criterion("n", ">=", 5, gating=False)]})(
-        lambda inputs: {"n": len(inputs.runs)})
+                                                        Criterion("n", ">=", 5, gating=False)]},
+                 paper_says="no number")(lambda inputs: {"n": len(inputs.runs)})
     row = evaluate(claims.claims["C1"], ClaimInputs(ok_runs, metrics_frame(), "paper"))
     assert (row["passed"], row["gating"]) == ("FAIL", "PASS")
     assert row["reason"] == "failed: n >= 5 (non-gating)"
