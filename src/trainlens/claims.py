@@ -76,6 +76,9 @@ class Claim:
     not_built: str = ""  # reason, for claims of the spec this suite does not compute yet
     not_evaluated: dict[str, str] = field(default_factory=dict)  # scale -> reason
     paper_says: str = ""  # the paper's own words or number (class docstring)
+    # scale -> the known cause of a FAIL at that scale, in words, printed beside the FAIL
+    # (REPORT.md, claims.tsv ``known_cause``); a FAIL with no known cause is the result
+    known_causes: dict[str, str] = field(default_factory=dict)
 
 
 # The cpu scale is judged by the paper-scale criteria, never looser ones (trainlens.config
@@ -105,12 +108,13 @@ class ClaimSet:
 
     def claim(self, claim_id: str, figure: str, source: str, statement: str, statistic: str,
               criteria: dict[str, list[Criterion]], not_evaluated: dict[str, str] | None = None,
-              *, paper_says: str):
+              *, paper_says: str, known_causes: dict[str, str] | None = None):
         """Register the decorated function as the claim's statistics; ``paper_says`` is the
         paper's own words or number for it (``Claim.paper_says``), required."""
         def register(compute: Callable[[ClaimInputs], dict[str, float | bool]]):
             self._add(Claim(claim_id, figure, source, statement, statistic, criteria, compute,
-                            not_evaluated=not_evaluated or {}, paper_says=paper_says))
+                            not_evaluated=not_evaluated or {}, paper_says=paper_says,
+                            known_causes=known_causes or {}))
             return compute
 
         return register
@@ -146,7 +150,7 @@ def evaluate(claim: Claim, inputs: ClaimInputs, not_run: str = "") -> dict[str, 
     row = {"claim_id": claim.claim_id, "figure": claim.figure, "source": claim.source,
            "statement": claim.statement, "statistic": claim.statistic, "value": "",
            "threshold": "", "scale": inputs.scale, "passed": "", "gating": "",
-           "n_runs": int(len(inputs.runs)), "reason": ""}
+           "n_runs": int(len(inputs.runs)), "reason": "", "known_cause": ""}
     if claim.compute is None:
         row["reason"] = f"not built yet: {claim.not_built}"
         return row
@@ -161,8 +165,10 @@ def evaluate(claim: Claim, inputs: ClaimInputs, not_run: str = "") -> dict[str, 
     failed = [c for c in criteria if not c.holds(statistics)]
     row["threshold"] = "; ".join(c.text() for c in criteria)
     row["passed"] = "FAIL" if failed else "PASS"
-    row["gating"] = "FAIL" if any(c.gating for c in failed) else (
-        "PASS" if any(c.gating for c in criteria) else "n/a")
+    # yes: the claim gates the build (stop_on_gating_fail) when one of its criteria at this scale
+    # does; a FAIL stops it only through a gating criterion (stops_the_build)
+    row["gating"] = "yes" if any(c.gating for c in criteria) else "no"
+    row["known_cause"] = claim.known_causes.get(inputs.scale, "") if failed else ""
     reasons = [f"failed: {c.text()}" for c in failed]
     if inputs.excluded:
         reasons.append(f"{inputs.excluded} diverged/failed run(s) excluded")
@@ -170,6 +176,13 @@ def evaluate(claim: Claim, inputs: ClaimInputs, not_run: str = "") -> dict[str, 
         reasons.append(claim.not_evaluated[inputs.scale])
     row["reason"] = "; ".join(reasons)
     return row
+
+
+def stops_the_build(row: dict[str, str] | pd.Series) -> bool:
+    """Whether a claims.tsv row is a FAIL of a gating criterion: the claim gates and its reason
+    names a failed criterion that is not marked non-gating (``Criterion.text``)."""
+    failed = [part for part in str(row["reason"]).split("; ") if part.startswith("failed: ")]
+    return row["gating"] == "yes" and any(not part.endswith("(non-gating)") for part in failed)
 
 
 def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,

@@ -88,6 +88,17 @@ def _read_claims(path: Path) -> dict[str, dict[str, str]]:
         return {row["claim_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
 
 
+def failed_with_observed(row: dict[str, str]) -> list[str]:
+    """Each failed criterion of a claims.tsv row with the value observed, e.g.
+    ``spearman_f_tau >= 0.5 (observed 0.02159)``: the reason lists the failed criteria, the value
+    column the statistics (``trainlens.claims.evaluate``)."""
+    observed = dict(part.split("=", 1) for part in (row.get("value") or "").split("; ")
+                    if "=" in part)
+    failed = [p[len("failed: "):] for p in (row.get("reason") or "").split("; ")
+              if p.startswith("failed: ")]
+    return [f"{c} (observed {observed.get(c.split()[0], 'none')})" for c in failed]
+
+
 def claim_status(row: dict[str, str] | None) -> tuple[str, str, str]:
     """(gating mark, verdict, detail) of one claims.tsv row: a claim gates when one of its
     criteria at this scale does; a FAIL names the criteria that failed with the observed value."""
@@ -99,11 +110,10 @@ def claim_status(row: dict[str, str] | None) -> tuple[str, str, str]:
     observed = dict(part.split("=", 1) for part in (row.get("value") or "").split("; ")
                     if "=" in part)
     if verdict == "FAIL":
-        failed = [p[len("failed: "):] for p in (row.get("reason") or "").split("; ")
-                  if p.startswith("failed: ")]
-        detail = "; ".join(f"{c} (observed {observed.get(c.split()[0], 'none')})" for c in failed)
         others = [p for p in (row.get("reason") or "").split("; ") if not p.startswith("failed: ")]
-        return mark, verdict, "failed: " + "; ".join([detail, *others]).strip("; ")
+        detail = "; ".join(failed_with_observed(row))
+        cause = [f"known cause: {row['known_cause']}"] if row.get("known_cause") else []
+        return mark, verdict, "failed: " + "; ".join([detail, *others, *cause]).strip("; ")
     if verdict == "PASS":
         return mark, verdict, "; ".join(f"{c} (observed {observed.get(c.split()[0], 'none')})"
                                         for c in criteria)

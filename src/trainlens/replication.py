@@ -37,11 +37,13 @@ def verdict(row: pd.Series | None, with_statistic: bool) -> str:
         return "no table"
     if not row["passed"]:
         return f"not evaluated: {row['reason']}"
-    gating = "" if row["gating"] in ("PASS", "FAIL") else " (non-gating)"
+    gating = "" if row["gating"] == "yes" else " (non-gating)"
     mark = "PASS" if row["passed"] == "PASS" else "**FAIL**"
     if not with_statistic:
         return mark + gating
     failed = f"; {row['reason']}" if row["passed"] == "FAIL" and row["reason"] else ""
+    if row["passed"] == "FAIL" and row.get("known_cause"):
+        failed += f"; known cause: {row['known_cause']}"
     return f"{mark}{gating}: {row['value']}{failed}"
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from trainlens.claims import stops_the_build
 from trainlens.io import atomic_write_text
+from trainlens.listing import failed_with_observed
 from trainlens.plotting import FigureSet
 from trainlens.provenance import git_commit, versions
 from trainlens.tables import read_table
@@ -44,7 +46,7 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
     out = Path(out)
     evaluated = claims[claims["passed"] != ""]
     n_pass = int((evaluated["passed"] == "PASS").sum())
-    gating_fail = claims[claims["gating"] == "FAIL"]["claim_id"].tolist()
+    gating_fail = [row["claim_id"] for _, row in claims.iterrows() if stops_the_build(row)]
     commit = git_commit()
     parts = [
         f"# {paper}: regenerated figures and claim checks",
@@ -70,6 +72,7 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
         "",
         _claims_table(claims),
         "",
+        *why_they_fail(claims, scale),
         "## Figures",
     ]
     for stem, spec in figure_set.figures.items():
@@ -84,6 +87,22 @@ def write_report(paper: str, title: str, figure_set: FigureSet, claims: pd.DataF
               f"Cite the paper ({title}) for the science and trainlens {versions()['trainlens']} "
               f"at commit `{commit}` for the regenerated figure.", ""]
     return atomic_write_text(out, "\n".join(parts))
+
+
+def why_they_fail(claims: pd.DataFrame, scale: str) -> list[str]:
+    """'What failed, and why': per FAIL, its statement, each failed criterion with the value
+    observed, and the known cause at this scale where the protocol knows one (else: the result)."""
+    failed = claims[claims["passed"] == "FAIL"]
+    if failed.empty:
+        return []
+    lines = ["## What failed, and why", ""]
+    for _, row in failed.iterrows():
+        gates = "gating" if row["gating"] == "yes" else "non-gating"
+        cause = (f"Known cause at {scale} scale: {row['known_cause']}" if row["known_cause"] else
+                 f"No known cause: at {scale} scale this is the result.")
+        lines.append(f"- **{row['claim_id']}** ({gates}): {row['statement']} Failed: "
+                     + "; ".join(failed_with_observed(row.to_dict())) + f". {cause}")
+    return [*lines, ""]
 
 
 def sha256(path: str | Path) -> str:
@@ -105,8 +124,9 @@ def gating_failures(claims_tables: list[str | Path]) -> list[str]:
     failed = []
     for path in claims_tables:
         table = read_table(path, "claims")
-        for row in table[table["gating"] == "FAIL"].itertuples():
-            failed.append(f"{row.paper}:{row.claim_id} ({row.reason})")
+        for _, row in table.iterrows():
+            if stops_the_build(row):
+                failed.append(f"{row['paper']}:{row['claim_id']} ({row['reason']})")
     return failed
 
 

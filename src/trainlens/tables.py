@@ -34,7 +34,7 @@ TABLES: dict[str, dict[str, str]] = {
         "paper": "text", "claim_id": "text", "figure": "text", "source": "text",
         "statement": "text", "statistic": "text", "value": "text", "threshold": "text",
         "scale": "text", "passed": "text", "gating": "text", "n_runs": "int", "reason": "text",
-        "git_commit": "text",
+        "known_cause": "text", "git_commit": "text",
     },
 }
 STATUSES = ("ok", "diverged", "failed")

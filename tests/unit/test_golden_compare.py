@@ -14,7 +14,8 @@ from golden import differences, same_statistic  # noqa: E402
 def _table(value: str = "rho=0.885; n=12", passed: str = "PASS") -> pd.DataFrame:
     return pd.DataFrame({"claim_id": ["C1"], "figure": ["figR01"], "statement": ["s"],
                          "value": [value], "threshold": [">= 0.8"], "reason": [""],
-                         "passed": [passed], "gating": ["PASS"]}).set_index("claim_id")
+                         "passed": [passed], "gating": ["yes"],
+                         "known_cause": [""]}).set_index("claim_id")
 
 
 def test_numbers_within_the_tolerance_are_the_same_statistic():

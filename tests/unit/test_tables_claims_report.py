@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainlens.claims import ClaimInputs, ClaimSet, Criterion, evaluate, run_claims
+from trainlens.claims import (
+    ClaimInputs,
+    ClaimSet,
+    Criterion,
+    evaluate,
+    run_claims,
+    stops_the_build,
+)
 from trainlens.report import gating_failures, write_manifest
 from trainlens.tables import read_table, validate, write_table
 
@@ -34,7 +41,8 @@ def runs_frame() -> pd.DataFrame:
 def claims_frame() -> pd.DataFrame:
     row = {"paper": "p", "claim_id": "C1", "figure": "fig1", "source": "§6", "statement": "s",
            "statistic": "rho", "value": "rho=0.9", "threshold": "rho >= 0.5", "scale": "smoke",
-           "passed": "PASS", "gating": "PASS", "n_runs": 3, "reason": "", "git_commit": "NA"}
+           "passed": "PASS", "gating": "yes", "n_runs": 3, "reason": "", "known_cause": "",
+           "git_commit": "NA"}
     return pd.DataFrame([row, {**row, "claim_id": "C2", "passed": "", "gating": "",
                                "threshold": "", "reason": "not built yet: later"}])
 
@@ -109,7 +117,7 @@ def test_run_claims_pass_and_exclusion() -> None:
     c1 = table.loc["C1"]
     # r2 diverged: its 1e300 loss is excluded, mean train loss of r0, r1 = (1.25 + 2.0) / 2
     assert c1["value"] == "mean_loss=1.625; n=2"
-    assert (c1["passed"], c1["gating"], c1["n_runs"]) == ("PASS", "PASS", 2)
+    assert (c1["passed"], c1["gating"], c1["n_runs"]) == ("PASS", "yes", 2)
     assert c1["reason"] == "1 diverged/failed run(s) excluded"
     assert table.loc["C3", "passed"] == "" and "needs the E2 probe" in table.loc["C3", "reason"]
     assert set(table["paper"]) == {"tiny"}
@@ -120,7 +128,7 @@ def test_failing_gating_and_non_gating_criteria() -> None:
     ok_runs = runs_frame().iloc[:2]
     table = run_claims(tiny_claims(), ok_runs, metrics_frame(), "paper").set_index("claim_id")
     c1 = table.loc["C1"]
-    assert (c1["passed"], c1["gating"]) == ("FAIL", "FAIL")
+    assert (c1["passed"], c1["gating"]) == ("FAIL", "yes") and stops_the_build(c1)
     assert "mean_loss < 1.0" in c1["reason"] and "n >= 5 (non-gating)" in c1["reason"]
     assert "excluded" not in c1["reason"]
 
@@ -129,7 +137,8 @@ def test_failing_gating_and_non_gating_criteria() -> None:
                                                         Criterion("n", ">=", 5, gating=False)]},
                  paper_says="no number")(lambda inputs: {"n": len(inputs.runs)})
     row = evaluate(claims.claims["C1"], ClaimInputs(ok_runs, metrics_frame(), "paper"))
-    assert (row["passed"], row["gating"]) == ("FAIL", "PASS")
+    # a FAIL of the non-gating criterion alone: the claim gates, but this FAIL does not stop
+    assert (row["passed"], row["gating"]) == ("FAIL", "yes") and not stops_the_build(row)
     assert row["reason"] == "failed: n >= 5 (non-gating)"
 
 
@@ -155,12 +164,40 @@ def test_manifest_lists_sha256_of_each_file(tmp_path: Path) -> None:
 
 
 def test_gating_failures_only_gating_fail_rows(tmp_path: Path) -> None:
+    """Only a FAIL of a gating criterion of a gating claim counts; a gating claim that failed
+    only its non-gating criterion (C5) and a non-gating claim (C4) do not."""
     frame = claims_frame()
-    rows = pd.concat([frame, frame.assign(claim_id=["C3", "C4"], gating=["FAIL", "n/a"],
-                                          passed=["FAIL", "FAIL"], reason=["failed: x", "y"])])
+    rows = pd.concat([frame, frame.assign(
+        claim_id=["C3", "C4"], gating=["yes", "no"], passed=["FAIL", "FAIL"],
+        reason=["failed: x >= 1", "failed: y >= 1 (non-gating)"]), frame.iloc[:1].assign(
+        claim_id="C5", gating="yes", passed="FAIL", reason="failed: z >= 1 (non-gating)")])
     first, second = tmp_path / "p.tsv", tmp_path / "q.tsv"
     rows.to_csv(first, sep="\t", index=False)
-    frame.assign(paper="q", gating="FAIL", reason="r").iloc[:1].to_csv(second, sep="\t",
-                                                                       index=False)
-    assert gating_failures([first, second]) == ["p:C3 (failed: x)", "q:C1 (r)"]
+    frame.assign(paper="q", gating="yes", passed="FAIL", reason="failed: r < 0").iloc[:1].to_csv(
+        second, sep="\t", index=False)
+    assert gating_failures([first, second]) == ["p:C3 (failed: x >= 1)", "q:C1 (failed: r < 0)"]
     assert gating_failures([]) == []
+
+
+def test_a_fail_explains_itself_with_its_known_cause() -> None:
+    """REPORT.md's 'What failed, and why': the failed criterion with the value observed, and the
+    claim's known cause at this scale, or that the FAIL is the result."""
+    from trainlens.report import why_they_fail
+
+    claims = ClaimSet("tiny")
+    claims.claim("C1", "f", "s", "Loss is small.", "mean_loss",
+                 {"smoke": [Criterion("mean_loss", "<", 1.0)]}, paper_says="no number",
+                 known_causes={"smoke": "at smoke scale the runs are too short to fit"})(
+        lambda inputs: {"mean_loss": 1.625})
+    claims.claim("C2", "f", "s", "n is large.", "n",
+                 {"smoke": [Criterion("n", ">=", 5, gating=False)]},
+                 paper_says="no number")(lambda inputs: {"n": 2})
+    table = run_claims(claims, runs_frame().iloc[:2], metrics_frame(), "smoke")
+    assert list(table["known_cause"]) == ["at smoke scale the runs are too short to fit", ""]
+    text = "\n".join(why_they_fail(table, "smoke"))
+    assert ("- **C1** (gating): Loss is small. Failed: mean_loss < 1.0 (observed 1.625). "
+            "Known cause at smoke scale: at smoke scale the runs are too short to fit") in text
+    assert ("- **C2** (non-gating): n is large. Failed: n >= 5 (non-gating) (observed 2). "
+            "No known cause: at smoke scale this is the result.") in text
+    passing = run_claims(claims, runs_frame().iloc[:2], metrics_frame(), "paper")
+    assert why_they_fail(passing, "paper") == []  # no criteria at paper scale: nothing failed

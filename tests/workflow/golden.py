@@ -18,7 +18,7 @@ import pandas as pd
 
 RTOL = 1e-6
 # columns compared; git_commit (provenance) and n_runs aside, every column of claims.tsv
-TEXT_COLUMNS = ("figure", "statement", "passed", "gating")
+TEXT_COLUMNS = ("figure", "statement", "passed", "gating", "known_cause")
 NUMERIC_COLUMNS = ("value", "threshold", "reason")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
 

@@ -153,7 +153,7 @@ def _check_nakazato(root: Path, built: set[str]) -> list[str]:
     evaluated = claims.drop(index="C9")  # protocol: every claim is evaluated at smoke; C9 reports
     assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
     assert claims.loc["C9", "passed"] == "" and "spearman_pr_" in claims.loc["C9", "value"]
-    assert claims.loc["C7", "gating"] in {"n/a"} and claims.loc["C10", "gating"] == "n/a"
+    assert claims.loc["C7", "gating"] == "no" and claims.loc["C10", "gating"] == "no"
     report = (plots / "nakazato2024" / "REPORT.md").read_text()
     assert "was not available" in report and "To reconcile" in report
     for row in claims.itertuples():
@@ -177,7 +177,7 @@ def _check_dherin(root: Path, built: set[str]) -> list[str]:
     evaluated = claims.drop(index="C11")  # docs/protocols/dherin2022.md §6: C1-C10 gate
     assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
     assert claims.loc["C11", "passed"] == "" and "paper scale only" in claims.loc["C11", "reason"]
-    assert claims.loc["C6", "gating"] == "n/a" and "suite extension" in claims.loc["C6", "source"]
+    assert claims.loc["C6", "gating"] == "no" and "suite extension" in claims.loc["C6", "source"]
     runs = pd.read_parquet(results / "dherin2022" / "tables" / "runs.parquet")
     counts = runs.groupby("experiment").size().to_dict()
     assert counts == {"e1": 54, "e2": 18, "e3": 15, "e4": 12, "e5": 12, "e6_input_noise": 15,
@@ -208,7 +208,7 @@ def _check_fort(root: Path, built: set[str]) -> list[str]:
     assert list(claims.index) == [f"C{i}" for i in range(1, 13)]
     evaluated = claims.loc[[f"C{i}" for i in range(1, 10)]]
     assert set(evaluated["passed"]) <= {"PASS", "FAIL"} and (evaluated["passed"] != "").all()
-    assert set(claims.loc[["C3", "C5", "C6", "C8", "C9"], "gating"]) == {"n/a"}  # non-gating
+    assert set(claims.loc[["C3", "C5", "C6", "C8", "C9"], "gating"]) == {"no"}  # non-gating
     assert (claims.loc[["C10", "C11"], "passed"] == "").all()
     assert claims.loc[["C10", "C11"], "reason"].str.contains("paper scale only").all()
     assert claims.loc["C12", "reason"].startswith("not built yet")

@@ -79,7 +79,7 @@ def test_c2_rho_and_ratio_by_hand_pass():
     assert statistics["ratio"] == pytest.approx(1.5 / 9)
     assert statistics["gc_at_smallest"] == pytest.approx(9.0)
     assert statistics["all_runs_finite"] is True and statistics["n_runs"] == 6
-    assert row["passed"] == "PASS" and row["gating"] == "PASS"
+    assert row["passed"] == "PASS" and row["gating"] == "yes"
 
 
 def test_c2_a_diverged_run_makes_the_sweep_fail():
@@ -97,7 +97,7 @@ def test_c4_no_trend_fails_and_gates():
                                                    (10.0, 8.0, 9.0, 11.0, 9.5, 8.5))))
     assert statistics["rho"] == pytest.approx(0.0, abs=1e-12)
     assert statistics["ratio"] == pytest.approx(1.0)
-    assert row["passed"] == "FAIL" and row["gating"] == "FAIL"
+    assert row["passed"] == "FAIL" and row["gating"] == "yes"
     assert "rho <= -0.7" in row["reason"] and "ratio <= 0.9" in row["reason"]
 
 
@@ -107,7 +107,7 @@ def test_c6_is_a_suite_extension_that_fails_without_gating():
                                                    (1.0, 2.0, 5.0, 6.0, 8.0, 10.0))))
     assert statistics["rho"] == pytest.approx(-RHO_DECREASING)
     assert statistics["ratio"] == pytest.approx(6.0)
-    assert row["passed"] == "FAIL" and row["gating"] == "n/a"  # reported, never gates
+    assert row["passed"] == "FAIL" and row["gating"] == "no"  # reported, never gates
     assert "suite extension" in row["source"] and row["figure"].startswith("figX")
 
 
@@ -121,7 +121,7 @@ def test_c7_judges_label_noise_sgd_and_reports_the_fixed_variant():
     assert statistics["rho_fixed"] == pytest.approx(14 / math.sqrt(16 * 17.5))  # +0.837
     assert statistics["ratio_fixed"] == pytest.approx(8.5 / 5.0)  # medians 8.5 and 5
     assert statistics["n_runs"] == 6 and statistics["n_runs_fixed"] == 6
-    assert row["passed"] == "PASS" and row["gating"] == "PASS"  # the variant is not judged
+    assert row["passed"] == "PASS" and row["gating"] == "yes"  # the variant is not judged
 
 
 def test_c1_strict_decrease_and_log2_ratio_by_hand():
@@ -174,4 +174,4 @@ def test_c10_double_descent_statistics_by_hand():
     assert statistics["gc_widest_over_peak"] == pytest.approx(0.1)
     assert statistics["interpolation_width"] == 4
     assert statistics["peak_vs_interpolation_threshold"] == 0
-    assert row["passed"] == "PASS" and row["gating"] == "PASS"
+    assert row["passed"] == "PASS" and row["gating"] == "yes"

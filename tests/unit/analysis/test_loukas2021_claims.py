@@ -92,7 +92,7 @@ def test_c3_variance_fails_the_paper_ratio(inputs_at):
     assert statistics["median_variance_ratio_f1_f025"] == pytest.approx(50.0)  # 50 / 1
     assert statistics["spearman_f_variance_epoch"] == pytest.approx(-1.0)  # earlier V_k/η²
     paper = evaluate(CLAIMS.claims["C3"], inputs_at("paper"))
-    assert paper["passed"] == "FAIL" and paper["gating"] == "FAIL"
+    assert paper["passed"] == "FAIL" and paper["gating"] == "yes"
     assert "median_variance_ratio_f1_f025 >= 100.0" in paper["reason"]  # 50 < 100
     assert evaluate(CLAIMS.claims["C3"], inputs_at("smoke"))["passed"] == "PASS"  # no ratio
 
