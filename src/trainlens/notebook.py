@@ -133,8 +133,9 @@ class Results:
         spec = figure_set.figures[stem]
         with plotting.plt.rc_context():  # the suite's style for this figure, not the session
             fig = plotting.draw_figure(spec, self.runs, self._metrics, self.scale, self.regions)
+            plotting.title_figure(fig, stem, self.scale, self.tiny_slice)
         plotting.plt.close(fig)
-        return plotting.title_figure(fig, stem, self.scale, self.tiny_slice)
+        return fig
 
 
 def _plotting():
