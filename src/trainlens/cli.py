@@ -143,19 +143,17 @@ def _inputs(a: argparse.Namespace):
 
 def cmd_plot(a: argparse.Namespace) -> None:
     from trainlens.config import config_hash
-    from trainlens.plotting import FigureInputs, save_figure, use_style
+    from trainlens.plotting import draw_figure, save_figure
 
     figure_set = load_module(a.figures_module).figures
     if a.figure not in figure_set.figures:
         raise ConfigError(f"figure {a.figure!r} unknown; known: {sorted(figure_set.figures)}")
     spec = figure_set.figures[a.figure]
     runs, metrics, regions = _inputs(a)
-    runs = runs[runs["experiment"].isin(spec.experiments)]
-    use_style()
-    fig = spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], a.scale,
-                                 regions))
+    fig = draw_figure(spec, runs, metrics, a.scale, regions)
+    shown = runs.loc[runs["experiment"].isin(spec.experiments), "run_id"]
     save_figure(fig, a.pdf, a.png, spec.stem, spec.full_caption, a.scale,
-                config_hash(sorted(runs["run_id"])), a.slice)
+                config_hash(sorted(shown)), a.slice)
 
 
 def cmd_claims(a: argparse.Namespace) -> None:
