@@ -1,0 +1,132 @@
+"""The verdict summary of ``snakemake --report``: one self-contained HTML page per scale with the
+PASS / FAIL / not evaluated counts of every paper and a colour-coded table of every claim.
+
+Every cell comes from the papers' claims.tsv (design: no number is typed by hand). The page is
+plain HTML with inline CSS and no external resource, so that the report embeds it as it is, and
+every text is escaped: statements and statistics hold ``<``, ``|`` and ``&``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+from trainlens.io import atomic_write_text
+from trainlens.tables import read_table
+
+# claims.tsv's ``passed`` column: PASS, FAIL, or empty (not built yet, or not evaluated at this
+# scale; ``reason`` says which)
+VERDICT_NAMES = {"PASS": "PASS", "FAIL": "FAIL", "": "not evaluated"}
+COLOURS = {"PASS": "#d9f2dd", "FAIL": "#fbd9d7", "": "#ececec"}
+STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 16px; color: #1e293b; }
+h1 { font-size: 20px; margin: 0 0 8px; } h2 { font-size: 17px; margin: 24px 0 6px; }
+p { max-width: 70em; }
+table { border-collapse: collapse; margin: 6px 0 12px; }
+th, td { border: 1px solid #cbd5e1; padding: 3px 6px; text-align: left; vertical-align: top; }
+th { background: #f1f5f9; }
+td.num { text-align: right; }
+td.text { max-width: 28em; overflow-wrap: anywhere; }
+tr.PASS td.verdict { background: #2e7d32; color: white; font-weight: bold; }
+tr.FAIL td.verdict { background: #c62828; color: white; font-weight: bold; }
+tr.none td.verdict { background: #9e9e9e; color: white; }
+"""
+
+
+def verdict_counts(claims: pd.DataFrame) -> dict[str, int]:
+    """How many claims PASS, FAIL and are not evaluated (empty verdict), in that order."""
+    return {name: int((claims["passed"] == verdict).sum())
+            for verdict, name in VERDICT_NAMES.items()}
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """``8 PASS · 3 FAIL · 1 not evaluated``: the counts as one line (report labels, captions)."""
+    return " · ".join(f"{n} {name}" for name, n in counts.items())
+
+
+def _row_class(verdict: str) -> str:
+    return verdict if verdict in ("PASS", "FAIL") else "none"
+
+
+def _claims_rows(claims: pd.DataFrame) -> list[str]:
+    """One colour-coded table row per claim (background: COLOURS; the verdict cell strong)."""
+    rows = []
+    for row in claims.itertuples():
+        cells = [
+            ("id", row.claim_id), ("text", row.statement), ("text", row.statistic),
+            ("text", row.value or "–"), ("text", row.threshold or "–"),
+            ("verdict", VERDICT_NAMES.get(row.passed, row.passed)), ("", row.gating or "–"),
+            ("text", row.reason or ""),
+        ]
+        tds = "".join(f'<td class="{kind}">{escape(str(text))}</td>' for kind, text in cells)
+        rows.append(f'<tr class="{_row_class(row.passed)}" id="{escape(row.paper)}-'
+                    f'{escape(row.claim_id)}" style="background: {COLOURS.get(row.passed, "")}">'
+                    f"{tds}</tr>")
+    return rows
+
+
+def summary_html(tables: dict[str, pd.DataFrame], scale: str) -> str:
+    """The page: the counts per paper, then every claim of every paper (paper order kept)."""
+    head = ["paper", "PASS", "FAIL", "not evaluated", "claims"]
+    count_rows = []
+    for paper, claims in tables.items():
+        counts = verdict_counts(claims)
+        cells = [f'<td><a href="#{escape(paper)}">{escape(paper)}</a></td>']
+        cells += [f'<td class="num">{n}</td>' for n in counts.values()]
+        cells.append(f'<td class="num">{len(claims)}</td>')
+        count_rows.append("<tr>" + "".join(cells) + "</tr>")
+    parts = [
+        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>trainlens verdicts, scale {escape(scale)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>Verdict summary: scale {escape(scale)}</h1>",
+        "<p>Every claim of every paper built, read from its <code>claims.tsv</code>. A FAIL is a "
+        "result, reported with its statistic; thresholds are the protocol's "
+        "(<code>docs/protocols/&lt;paper&gt;.md</code> §6), fixed before any run. An empty "
+        "verdict (not evaluated) says why in the last column.</p>",
+        "<table id=\"verdict-counts\"><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>",
+        *count_rows, "</table>",
+    ]
+    columns = ["claim", "statement", "statistic", "value", "threshold", "verdict", "gating",
+               "why (reason)"]
+    for paper, claims in tables.items():
+        parts += [f'<h2 id="{escape(paper)}">{escape(paper)}: '
+                  f"{escape(counts_text(verdict_counts(claims)))}</h2>",
+                  f'<table class="claims" data-paper="{escape(paper)}"><tr>'
+                  + "".join(f"<th>{c}</th>" for c in columns) + "</tr>",
+                  *_claims_rows(claims), "</table>"]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def read_claims(paths: list[str | Path]) -> dict[str, pd.DataFrame]:
+    """paper -> its claims table, in the order given (one claims.tsv per paper)."""
+    tables = {}
+    for path in paths:
+        claims = read_table(path, "claims")
+        paper = str(claims["paper"].iloc[0]) if len(claims) else Path(path).parent.name
+        tables[paper] = claims
+    return tables
+
+
+def write_verdict_summary(paths: list[str | Path], scale: str, out: str | Path) -> Path:
+    """figures/<scale>/verdicts.html from every paper's claims.tsv."""
+    return atomic_write_text(out, summary_html(read_claims(paths), scale))
+
+
+def summary_labels(paths: list[str | Path], scale: str) -> dict[str, str | int]:
+    """Report labels of the summary: the scale and the counts over every paper (workflow.rst
+    prints them on the report's opening page); before the claims exist, says so."""
+    if not all(Path(p).exists() for p in paths):
+        return {"scale": scale, "claims": "not checked yet"}
+    claims = pd.concat(list(read_claims(paths).values()), ignore_index=True)
+    return {"scale": scale, **verdict_counts(claims)}
+
+
+def claims_labels(path: str | Path) -> dict[str, str]:
+    """Report labels of one paper's claims.tsv: its verdict counts (also on the opening page)."""
+    if not Path(path).exists():
+        return {"verdicts": "not checked yet"}
+    return {"verdicts": counts_text(verdict_counts(read_table(path, "claims")))}
