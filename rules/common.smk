@@ -27,7 +27,7 @@ from trainlens.cli import load_module  # noqa: E402
 from trainlens.config import TRAINERS, ConfigError, load_experiments  # noqa: E402
 from trainlens.data import DATASETS  # noqa: E402
 from trainlens.report import figure_labels  # noqa: E402
-from trainlens.verdicts import claims_labels, summary_labels  # noqa: E402
+from trainlens.verdicts import summary_labels  # noqa: E402
 
 SCALE = config["scale"]
 PAPERS = config["papers"]
@@ -107,11 +107,6 @@ def figure_report_labels(wildcards):
     """Report labels of a figure: the verdicts of its claims (read when the report is built)."""
     claims = f"{RESULTS}/{wildcards.paper}/claims.tsv"
     return figure_labels(claims, wildcards.figure)
-
-
-def claims_report_labels(wildcards):
-    """Report labels of a paper's claims.tsv: its verdict counts (read when the report is built)."""
-    return claims_labels(f"{RESULTS}/{wildcards.paper}/claims.tsv")
 
 
 def verdict_summary_labels(wildcards):

@@ -8,6 +8,7 @@ every text is escaped: statements and statistics hold ``<``, ``|`` and ``&``.
 
 from __future__ import annotations
 
+import base64
 from html import escape
 from pathlib import Path
 
@@ -67,15 +68,25 @@ def _claims_rows(claims: pd.DataFrame) -> list[str]:
     return rows
 
 
-def summary_html(tables: dict[str, pd.DataFrame], scale: str) -> str:
-    """The page: the counts per paper, then every claim of every paper (paper order kept)."""
-    head = ["paper", "PASS", "FAIL", "not evaluated", "claims"]
+def _download(paper: str, tsv: bytes) -> str:
+    """A link that saves the paper's claims.tsv, carried in the page itself (a data: URI)."""
+    uri = "data:text/tab-separated-values;base64," + base64.b64encode(tsv).decode()
+    return f'<a download="{escape(paper)}_claims.tsv" href="{uri}">claims.tsv</a>'
+
+
+def summary_html(tables: dict[str, pd.DataFrame], scale: str,
+                 downloads: dict[str, bytes] | None = None) -> str:
+    """The page: the counts per paper, then every claim of every paper (paper order kept);
+    ``downloads``: paper -> its claims.tsv as written, linked for download from the counts."""
+    downloads = downloads or {}
+    head = ["paper", "PASS", "FAIL", "not evaluated", "claims", "table"]
     count_rows = []
     for paper, claims in tables.items():
         counts = verdict_counts(claims)
         cells = [f'<td><a href="#{escape(paper)}">{escape(paper)}</a></td>']
         cells += [f'<td class="num">{n}</td>' for n in counts.values()]
         cells.append(f'<td class="num">{len(claims)}</td>')
+        cells.append(f"<td>{_download(paper, downloads[paper]) if paper in downloads else ''}</td>")
         count_rows.append("<tr>" + "".join(cells) + "</tr>")
     parts = [
         "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -103,17 +114,19 @@ def summary_html(tables: dict[str, pd.DataFrame], scale: str) -> str:
 
 def read_claims(paths: list[str | Path]) -> dict[str, pd.DataFrame]:
     """paper -> its claims table, in the order given (one claims.tsv per paper)."""
-    tables = {}
-    for path in paths:
-        claims = read_table(path, "claims")
-        paper = str(claims["paper"].iloc[0]) if len(claims) else Path(path).parent.name
-        tables[paper] = claims
-    return tables
+    return {_paper(path, claims): claims
+            for path, claims in ((p, read_table(p, "claims")) for p in paths)}
+
+
+def _paper(path: str | Path, claims: pd.DataFrame) -> str:
+    return str(claims["paper"].iloc[0]) if len(claims) else Path(path).parent.name
 
 
 def write_verdict_summary(paths: list[str | Path], scale: str, out: str | Path) -> Path:
-    """figures/<scale>/verdicts.html from every paper's claims.tsv."""
-    return atomic_write_text(out, summary_html(read_claims(paths), scale))
+    """figures/<scale>/verdicts.html from every paper's claims.tsv (each also linked as is)."""
+    tables = read_claims(paths)
+    downloads = {paper: Path(path).read_bytes() for paper, path in zip(tables, paths)}
+    return atomic_write_text(out, summary_html(tables, scale, downloads))
 
 
 def summary_labels(paths: list[str | Path], scale: str) -> dict[str, str | int]:
@@ -124,9 +137,3 @@ def summary_labels(paths: list[str | Path], scale: str) -> dict[str, str | int]:
     claims = pd.concat(list(read_claims(paths).values()), ignore_index=True)
     return {"scale": scale, **verdict_counts(claims)}
 
-
-def claims_labels(path: str | Path) -> dict[str, str]:
-    """Report labels of one paper's claims.tsv: its verdict counts (also on the opening page)."""
-    if not Path(path).exists():
-        return {"verdicts": "not checked yet"}
-    return {"verdicts": counts_text(verdict_counts(read_table(path, "claims")))}

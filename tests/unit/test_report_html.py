@@ -3,6 +3,7 @@ captions that docutils renders without a message (report/*.rst rendered as Snake
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from html.parser import HTMLParser
@@ -77,7 +78,7 @@ def test_verdict_summary_counts_and_colours_every_claim(tmp_path, two_papers):
     out = write_verdict_summary(two_papers, "smoke", tmp_path / "verdicts.html")
     page = Cells()
     page.feed(out.read_text())
-    counts = {cells[0]: cells[1:] for _, cells in page.rows if len(cells) == 5}
+    counts = {cells[0]: cells[1:5] for _, cells in page.rows if len(cells) == 6}
     # hand counts of the fixture: PASS, FAIL, not evaluated, claims
     assert counts["p1"] == ["2", "1", "1", "4"] and counts["p2"] == ["0", "1", "0", "1"]
     claim_rows = {attrs["id"]: (attrs["class"], cells) for attrs, cells in page.rows
@@ -90,9 +91,14 @@ def test_verdict_summary_counts_and_colours_every_claim(tmp_path, two_papers):
     assert claim_rows["p2-C1"][1][1] == NASTY
     assert claim_rows["p2-C1"][1][7] == "<script>alert(1)</script>"
     assert "script" not in {tag for tag, _ in page.tags} and "b" not in {t for t, _ in page.tags}
-    # self-contained: nothing outside the page is loaded
+    # self-contained: nothing outside the page is loaded; each claims.tsv is in it, as written
     assert not [attrs for _, attrs in page.tags if "src" in attrs]
-    assert all(a["href"].startswith("#") for t, a in page.tags if "href" in a)
+    links = [a for _, a in page.tags if "href" in a and not a["href"].startswith("#")]
+    assert [a["download"] for a in links] == ["p1_claims.tsv", "p2_claims.tsv"]
+    for link, path in zip(links, two_papers):
+        prefix, payload = link["href"].split(",", 1)
+        assert prefix == "data:text/tab-separated-values;base64"
+        assert base64.b64decode(payload) == path.read_bytes()
     assert "url(" not in out.read_text() and "@import" not in out.read_text()
 
 
@@ -156,16 +162,12 @@ def test_workflow_description_opens_on_the_verdict_counts():
     summary = SimpleNamespace(name="verdicts.html", path=Path("figures/smoke/verdicts.html"),
                               labels={"scale": "smoke", "PASS": 5, "FAIL": 3,
                                       "not evaluated": 2})
-    claims = [SimpleNamespace(name="claims.tsv", category=SimpleNamespace(name=paper),
-                              labels={"verdicts": f"{i} PASS · 1 FAIL · 0 not evaluated"})
-              for i, paper in enumerate(("p1", "p2"))]
     config = {"scale": "smoke", "slice": False, "papers": ["p1", "p2"]}
     body, messages = render_rst("workflow.rst", snakemake=SimpleNamespace(config=config),
-                                files=[summary, *claims], categories={})
+                                files=[summary], categories={})
     assert messages == ""
     text = plain(body).strip()
     assert text.startswith("Verdicts at scale smoke: 5 PASS, 3 FAIL, 2 not evaluated.")
-    assert "p1: 0 PASS · 1 FAIL" in text and "p2: 1 PASS · 1 FAIL" in text
     link = re.search(r'href="(javascript:[^"]+)">Open the verdict summary', body)
     assert link and "results['figures/smoke/verdicts.html'].data_uri" in link.group(1)
     body, messages = render_rst("workflow.rst", snakemake=SimpleNamespace(config=config),
