@@ -29,7 +29,9 @@ table { border-collapse: collapse; margin: 6px 0 12px; }
 th, td { border: 1px solid #cbd5e1; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f1f5f9; }
 td.num { text-align: right; }
-td.text { max-width: 28em; overflow-wrap: anywhere; }
+td.text { min-width: 12em; max-width: 24em; overflow-wrap: break-word; }
+td.why { min-width: 10em; max-width: 20em; overflow-wrap: break-word; }
+td.stat { font: 12px/1.35 ui-monospace, monospace; overflow-wrap: anywhere; max-width: 26em; }
 tr.PASS td.verdict { background: #2e7d32; color: white; font-weight: bold; }
 tr.FAIL td.verdict { background: #c62828; color: white; font-weight: bold; }
 tr.none td.verdict { background: #9e9e9e; color: white; }
@@ -47,6 +49,12 @@ def counts_text(counts: dict[str, int]) -> str:
     return " · ".join(f"{n} {name}" for name, n in counts.items())
 
 
+def _lines(text: str) -> str:
+    """Escaped text, one line per ``; ``-separated part (claims.tsv joins statistics, criteria
+    and reasons with ``; ``), so that a narrow column breaks between them, not inside one."""
+    return "<br>".join(escape(part) for part in text.split("; "))
+
+
 def _row_class(verdict: str) -> str:
     return verdict if verdict in ("PASS", "FAIL") else "none"
 
@@ -55,13 +63,16 @@ def _claims_rows(claims: pd.DataFrame) -> list[str]:
     """One colour-coded table row per claim (background: COLOURS; the verdict cell strong)."""
     rows = []
     for row in claims.itertuples():
+        # the verdict and why first (a reader scans them; at 1,400 px the last columns scroll);
+        # value, threshold and reason: one statistic, criterion or reason per line
         cells = [
-            ("id", row.claim_id), ("text", row.statement), ("text", row.statistic),
-            ("text", row.value or "–"), ("text", row.threshold or "–"),
-            ("verdict", VERDICT_NAMES.get(row.passed, row.passed)), ("", row.gating or "–"),
-            ("text", row.reason or ""),
+            ("id", escape(row.claim_id)),
+            ("verdict", escape(VERDICT_NAMES.get(row.passed, row.passed))),
+            ("", escape(row.gating or "–")), ("why", _lines(row.reason or "")),
+            ("text", escape(row.statement)), ("text", escape(row.statistic)),
+            ("stat", _lines(row.value or "–")), ("stat", _lines(row.threshold or "–")),
         ]
-        tds = "".join(f'<td class="{kind}">{escape(str(text))}</td>' for kind, text in cells)
+        tds = "".join(f'<td class="{kind}">{html}</td>' for kind, html in cells)
         rows.append(f'<tr class="{_row_class(row.passed)}" id="{escape(row.paper)}-'
                     f'{escape(row.claim_id)}" style="background: {COLOURS.get(row.passed, "")}">'
                     f"{tds}</tr>")
@@ -96,12 +107,12 @@ def summary_html(tables: dict[str, pd.DataFrame], scale: str,
         "<p>Every claim of every paper built, read from its <code>claims.tsv</code>. A FAIL is a "
         "result, reported with its statistic; thresholds are the protocol's "
         "(<code>docs/protocols/&lt;paper&gt;.md</code> §6), fixed before any run. An empty "
-        "verdict (not evaluated) says why in the last column.</p>",
+        "verdict (not evaluated) says why.</p>",
         "<table id=\"verdict-counts\"><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>",
         *count_rows, "</table>",
     ]
-    columns = ["claim", "statement", "statistic", "value", "threshold", "verdict", "gating",
-               "why (reason)"]
+    columns = ["claim", "verdict", "gating", "why (reason)", "statement", "statistic", "value",
+               "threshold"]
     for paper, claims in tables.items():
         parts += [f'<h2 id="{escape(paper)}">{escape(paper)}: '
                   f"{escape(counts_text(verdict_counts(claims)))}</h2>",

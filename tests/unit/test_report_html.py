@@ -44,7 +44,9 @@ class Cells(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
-        if tag == "tr":
+        if tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+        elif tag == "tr":
             self.rows.append((dict(attrs), []))
         elif tag in ("td", "th"):
             self._cell = []
@@ -65,7 +67,8 @@ def two_papers(tmp_path: Path) -> list[Path]:
     tables = {
         "p1": [claim("p1", "C1", "PASS"), claim("p1", "C2", "FAIL", reason="failed: rho >= 0.5"),
                claim("p1", "C3", "", reason="paper scale only"), claim("p1", "C4", "PASS")],
-        "p2": [claim("p2", "C1", "FAIL", statement=NASTY, reason="<script>alert(1)</script>")],
+        "p2": [claim("p2", "C1", "FAIL", statement=NASTY, reason="<script>alert(1)</script>",
+                     value="rho=0.9; n=3")],
     }
     paths = []
     for paper, rows in tables.items():
@@ -81,15 +84,17 @@ def test_verdict_summary_counts_and_colours_every_claim(tmp_path, two_papers):
     counts = {cells[0]: cells[1:5] for _, cells in page.rows if len(cells) == 6}
     # hand counts of the fixture: PASS, FAIL, not evaluated, claims
     assert counts["p1"] == ["2", "1", "1", "4"] and counts["p2"] == ["0", "1", "0", "1"]
-    claim_rows = {attrs["id"]: (attrs["class"], cells) for attrs, cells in page.rows
-                  if "id" in attrs}
+    header = next(cells for _, cells in page.rows if cells[0] == "claim")
+    claim_rows = {attrs["id"]: (attrs["class"], dict(zip(header, cells)))
+                  for attrs, cells in page.rows if "id" in attrs}
     assert set(claim_rows) == {"p1-C1", "p1-C2", "p1-C3", "p1-C4", "p2-C1"}
     assert [claim_rows[i][0] for i in ("p1-C1", "p1-C2", "p1-C3")] == ["PASS", "FAIL", "none"]
-    assert claim_rows["p1-C3"][1][5] == "not evaluated"
-    assert claim_rows["p1-C2"][1][7] == "failed: rho >= 0.5"  # why it failed
+    assert claim_rows["p1-C3"][1]["verdict"] == "not evaluated"
+    assert claim_rows["p1-C2"][1]["why (reason)"] == "failed: rho >= 0.5"  # why it failed
+    assert claim_rows["p2-C1"][1]["value"] == "rho=0.9\nn=3"  # one statistic per line
     # escaped: the text reads back as written, and no tag of it becomes a tag of the page
-    assert claim_rows["p2-C1"][1][1] == NASTY
-    assert claim_rows["p2-C1"][1][7] == "<script>alert(1)</script>"
+    assert claim_rows["p2-C1"][1]["statement"] == NASTY
+    assert claim_rows["p2-C1"][1]["why (reason)"] == "<script>alert(1)</script>"
     assert "script" not in {tag for tag, _ in page.tags} and "b" not in {t for t, _ in page.tags}
     # self-contained: nothing outside the page is loaded; each claims.tsv is in it, as written
     assert not [attrs for _, attrs in page.tags if "src" in attrs]

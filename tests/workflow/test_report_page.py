@@ -22,25 +22,30 @@ class ClaimRows(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: dict[str, list[str]] = {}
+        self.rows: dict[str, dict[str, str]] = {}
+        self.header: list[str] = []
         self.counts: dict[str, list[str]] = {}
         self._cells: list[str] | None = None
         self._id: str | None = None
         self._inside = False
 
     def handle_starttag(self, tag, attrs):
-        if tag == "tr":
+        if tag == "br" and self._inside:
+            self._cells[-1] += "\n"
+        elif tag == "tr":
             self._id, self._cells = dict(attrs).get("id"), []
-        elif tag == "td" and self._cells is not None:
+        elif tag in ("td", "th") and self._cells is not None:
             self._cells.append("")
             self._inside = True
 
     def handle_endtag(self, tag):
-        if tag == "td":
+        if tag in ("td", "th"):
             self._inside = False
+        if tag == "tr" and self._cells and self._cells[0] == "claim":
+            self.header = self._cells
         elif tag == "tr" and self._cells:
-            if self._id:
-                self.rows[self._id] = self._cells
+            if self._id:  # a claim: its cells under the claims table's headers
+                self.rows[self._id] = dict(zip(self.header, self._cells))
             elif len(self._cells) == 6:  # paper, PASS, FAIL, not evaluated, claims, download
                 self.counts[self._cells[0]] = self._cells[1:5]
 
@@ -98,8 +103,12 @@ def test_report_opens_on_the_verdict_summary(report):
         assert rows.counts[paper] == [*counts, str(len(table))], paper
     for key, row in expected.items():
         cells = rows.rows[key]
-        assert cells[0] == row.claim_id and cells[5] == VERDICT_NAMES[row.passed], key
-        assert cells[1] == row.statement and cells[7] == row.reason, key
+        assert cells["claim"] == row.claim_id, key
+        assert cells["verdict"] == VERDICT_NAMES[row.passed], key
+        assert cells["statement"] == row.statement, key
+        # value and reason: one statistic or reason per line
+        assert cells["why (reason)"] == row.reason.replace("; ", "\n"), key
+        assert cells["value"] == (row.value or "–").replace("; ", "\n"), key
 
 
 @pytest.mark.slow
