@@ -29,9 +29,10 @@ table { border-collapse: collapse; margin: 6px 0 12px; }
 th, td { border: 1px solid #cbd5e1; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #f1f5f9; }
 td.num { text-align: right; }
-td.text { min-width: 12em; max-width: 24em; overflow-wrap: break-word; }
-td.why { min-width: 10em; max-width: 20em; overflow-wrap: break-word; }
-td.stat { font: 12px/1.35 ui-monospace, monospace; overflow-wrap: anywhere; max-width: 26em; }
+table.claims { width: 100%; table-layout: fixed; }
+table.claims td { overflow-wrap: anywhere; }
+td.how { font-size: 12px; color: #475569; }
+td.stat { font: 12px/1.35 ui-monospace, monospace; }
 tr.PASS td.verdict { background: #2e7d32; color: white; font-weight: bold; }
 tr.FAIL td.verdict { background: #c62828; color: white; font-weight: bold; }
 tr.none td.verdict { background: #9e9e9e; color: white; }
@@ -64,13 +65,13 @@ def _claims_rows(claims: pd.DataFrame) -> list[str]:
     rows = []
     for row in claims.itertuples():
         # the verdict and why first (a reader scans them; at 1,400 px the last columns scroll);
-        # value, threshold and reason: one statistic, criterion or reason per line
+        # threshold, value and reason: one criterion, statistic or reason per line
         cells = [
             ("id", escape(row.claim_id)),
             ("verdict", escape(VERDICT_NAMES.get(row.passed, row.passed))),
             ("", escape(row.gating or "–")), ("why", _lines(row.reason or "")),
-            ("text", escape(row.statement)), ("text", escape(row.statistic)),
-            ("stat", _lines(row.value or "–")), ("stat", _lines(row.threshold or "–")),
+            ("text", escape(row.statement)), ("how", escape(row.statistic)),
+            ("stat", _lines(row.threshold or "–")), ("stat", _lines(row.value or "–")),
         ]
         tds = "".join(f'<td class="{kind}">{html}</td>' for kind, html in cells)
         rows.append(f'<tr class="{_row_class(row.passed)}" id="{escape(row.paper)}-'
@@ -111,13 +112,15 @@ def summary_html(tables: dict[str, pd.DataFrame], scale: str,
         "<table id=\"verdict-counts\"><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>",
         *count_rows, "</table>",
     ]
-    columns = ["claim", "verdict", "gating", "why (reason)", "statement", "statistic", "value",
-               "threshold"]
+    # table-layout fixed: the columns share the window (percent), so none scrolls off-screen
+    columns = {"claim": 4, "verdict": 8, "gating": 6, "why (reason)": 14, "statement": 17,
+               "statistic": 16, "threshold": 15, "value": 20}
     for paper, claims in tables.items():
         parts += [f'<h2 id="{escape(paper)}">{escape(paper)}: '
                   f"{escape(counts_text(verdict_counts(claims)))}</h2>",
                   f'<table class="claims" data-paper="{escape(paper)}"><tr>'
-                  + "".join(f"<th>{c}</th>" for c in columns) + "</tr>",
+                  + "".join(f'<th style="width: {w}%">{c}</th>' for c, w in columns.items())
+                  + "</tr>",
                   *_claims_rows(claims), "</table>"]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
