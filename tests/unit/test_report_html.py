@@ -178,3 +178,9 @@ def test_workflow_description_opens_on_the_verdict_counts():
     body, messages = render_rst("workflow.rst", snakemake=SimpleNamespace(config=config),
                                 files=[], categories={})
     assert messages == "" and "No verdict summary" in plain(body)
+
+
+def test_verdict_summary_caption_renders_without_docutils_messages():
+    context = {"snakemake": SimpleNamespace(params=SimpleNamespace(scale="smoke"))}
+    body, messages = render_rst("verdicts.rst", **context)
+    assert messages == "" and "scale smoke" in plain(body)
