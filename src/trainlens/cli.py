@@ -181,6 +181,12 @@ def cmd_report(a: argparse.Namespace) -> None:
                  read_table(a.claims, "claims"), a.notes, pngs, a.scale, a.out, a.slice)
 
 
+def cmd_verdicts(a: argparse.Namespace) -> None:
+    from trainlens.verdicts import write_verdict_summary
+
+    print(f"trainlens: wrote {write_verdict_summary(a.claims, a.scale, a.out)}")
+
+
 def cmd_manifest(a: argparse.Namespace) -> None:
     from trainlens.report import gating_failures, write_manifest
 
@@ -318,6 +324,11 @@ def parser() -> argparse.ArgumentParser:
         ("--out", req("where to write REPORT.md")),
         ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
         ("--pngs", req("the paper's figure PNGs", nargs="+")))
+    add("verdicts", cmd_verdicts, "write the verdict summary page of snakemake --report "
+        "(every claim of every paper, colour-coded)",
+        ("--claims", req("every paper's claims.tsv, in the order to list them", nargs="+")),
+        ("--scale", req("the scale folder the claims come from (a label on the page)")),
+        ("--out", req("where to write the page (figures/<scale>/verdicts.html)")))
     add("manifest", cmd_manifest, "write figures/<scale>/all: every figure and report, sha256",
         ("--out", req("where to write the manifest (figures/<scale>/all)")),
         ("--claims", req("every paper's claims.tsv (gating FAILs are printed)", nargs="+")),
