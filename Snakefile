@@ -32,6 +32,7 @@ localrules:
     check_claims,
     plot_figure,
     write_report,
+    write_verdict_summary,
     write_manifest,
     copy_manifest,
     replication_record,

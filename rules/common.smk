@@ -27,6 +27,7 @@ from trainlens.cli import load_module  # noqa: E402
 from trainlens.config import TRAINERS, ConfigError, load_experiments  # noqa: E402
 from trainlens.data import DATASETS  # noqa: E402
 from trainlens.report import figure_labels  # noqa: E402
+from trainlens.verdicts import summary_labels  # noqa: E402
 
 SCALE = config["scale"]
 PAPERS = config["papers"]
@@ -106,3 +107,10 @@ def figure_report_labels(wildcards):
     """Report labels of a figure: the verdicts of its claims (read when the report is built)."""
     claims = f"{RESULTS}/{wildcards.paper}/claims.tsv"
     return figure_labels(claims, wildcards.figure)
+
+
+def verdict_summary_labels(wildcards):
+    """Report labels of the verdict summary: the scale and the counts over every paper."""
+    return summary_labels(
+        [f"{RESULTS}/{paper}/claims.tsv" for paper in PAPERS], SCALE_DIR
+    )

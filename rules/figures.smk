@@ -5,6 +5,7 @@ INPUTS:  results/<scale>/<paper>/tables/{runs,metrics,regions}.parquet,
          editing them rebuilds what they feed)
 OUTPUTS: figures/<scale>/<paper>/<figure>.{pdf,png}, results/<scale>/<paper>/claims.tsv,
          figures/<scale>/<paper>/REPORT.md,
+         figures/<scale>/verdicts.html (every claim of every paper, the report's first item),
          figures/<scale>/all (path and sha256 of every figure and report of the scale),
          figures/all (a copy of the configured scale's manifest: the default target)
 """
@@ -51,12 +52,10 @@ rule check_claims:
         regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/claims.py",
     output:
-        report(
-            f"{RESULTS}/{{paper}}/claims.tsv",
-            caption="../report/claims.rst",
-            category="{paper}",
-            subcategory="claims",
-        ),
+        # not a report item itself: four files named claims.tsv would be four rst targets of one
+        # name (a docutils warning per caption); the verdict summary shows every row and links
+        # each paper's claims.tsv for download
+        f"{RESULTS}/{{paper}}/claims.tsv",
     log:
         f"{LOGS}/{{paper}}/check_claims.log",
     conda:
@@ -93,9 +92,33 @@ rule write_report:
         "--pngs {input.pngs} > {log} 2>&1"
 
 
+# The verdict summary: one self-contained HTML page per scale (all papers), shown in the
+# report's page; its category sorts first, and report/workflow.rst opens on its counts.
+rule write_verdict_summary:
+    input:
+        claims=expand(f"{RESULTS}/{{paper}}/claims.tsv", paper=PAPERS),
+    output:
+        report(
+            f"{PLOTS}/verdicts.html",
+            caption="../report/verdicts.rst",
+            category="0 Verdict summary",
+            labels=verdict_summary_labels,
+        ),
+    log:
+        f"{LOGS}/write_verdict_summary.log",
+    conda:
+        "../envs/trainlens.yaml"
+    params:
+        scale=SCALE_DIR,
+    shell:
+        "trainlens verdicts --claims {input.claims} --scale {params.scale} --out {output} "
+        "> {log} 2>&1"
+
+
 rule write_manifest:
     input:
         claims=expand(f"{RESULTS}/{{paper}}/claims.tsv", paper=PAPERS),
+        summary=f"{PLOTS}/verdicts.html",
         reports=expand(f"{PLOTS}/{{paper}}/REPORT.md", paper=PAPERS),
         figures=[
             f"{PLOTS}/{paper}/{figure}.{ext}"
@@ -113,7 +136,7 @@ rule write_manifest:
         stop=" --stop-on-gating-fail" if config.get("stop_on_gating_fail") else "",
     shell:
         "trainlens manifest --out {output} --claims {input.claims}{params.stop} "
-        "--files {input.reports} {input.figures} 2>&1 | tee {log}"
+        "--files {input.summary} {input.reports} {input.figures} 2>&1 | tee {log}"
 
 
 # figures/all, the default target (README: snakemake --cores 2 figures/all), is the manifest of

@@ -143,19 +143,17 @@ def _inputs(a: argparse.Namespace):
 
 def cmd_plot(a: argparse.Namespace) -> None:
     from trainlens.config import config_hash
-    from trainlens.plotting import FigureInputs, save_figure, use_style
+    from trainlens.plotting import draw_figure, save_figure
 
     figure_set = load_module(a.figures_module).figures
     if a.figure not in figure_set.figures:
         raise ConfigError(f"figure {a.figure!r} unknown; known: {sorted(figure_set.figures)}")
     spec = figure_set.figures[a.figure]
     runs, metrics, regions = _inputs(a)
-    runs = runs[runs["experiment"].isin(spec.experiments)]
-    use_style()
-    fig = spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], a.scale,
-                                 regions))
+    fig = draw_figure(spec, runs, metrics, a.scale, regions)
+    shown = runs.loc[runs["experiment"].isin(spec.experiments), "run_id"]
     save_figure(fig, a.pdf, a.png, spec.stem, spec.full_caption, a.scale,
-                config_hash(sorted(runs["run_id"])), a.slice)
+                config_hash(sorted(shown)), a.slice)
 
 
 def cmd_claims(a: argparse.Namespace) -> None:
@@ -181,6 +179,12 @@ def cmd_report(a: argparse.Namespace) -> None:
     pngs = {Path(p).stem: p for p in a.pngs}
     write_report(document["paper"], document.get("title", document["paper"]), figure_set,
                  read_table(a.claims, "claims"), a.notes, pngs, a.scale, a.out, a.slice)
+
+
+def cmd_verdicts(a: argparse.Namespace) -> None:
+    from trainlens.verdicts import write_verdict_summary
+
+    print(f"trainlens: wrote {write_verdict_summary(a.claims, a.scale, a.out)}")
 
 
 def cmd_manifest(a: argparse.Namespace) -> None:
@@ -320,6 +324,11 @@ def parser() -> argparse.ArgumentParser:
         ("--out", req("where to write REPORT.md")),
         ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
         ("--pngs", req("the paper's figure PNGs", nargs="+")))
+    add("verdicts", cmd_verdicts, "write the verdict summary page of snakemake --report "
+        "(every claim of every paper, colour-coded)",
+        ("--claims", req("every paper's claims.tsv, in the order to list them", nargs="+")),
+        ("--scale", req("the scale folder the claims come from (a label on the page)")),
+        ("--out", req("where to write the page (figures/<scale>/verdicts.html)")))
     add("manifest", cmd_manifest, "write figures/<scale>/all: every figure and report, sha256",
         ("--out", req("where to write the manifest (figures/<scale>/all)")),
         ("--claims", req("every paper's claims.tsv (gating FAILs are printed)", nargs="+")),

@@ -100,11 +100,28 @@ def scale_title(stem: str, scale: str, tiny_slice: bool = False) -> str:
     return f"{stem} · {scale} scale" + (" · TINY SLICE (replicates nothing)" if tiny_slice else "")
 
 
+def title_figure(fig: plt.Figure, stem: str, scale: str, tiny_slice: bool = False) -> plt.Figure:
+    """Give ``fig`` its visible title (``scale_title``); the build and the notebook API
+    (``trainlens.notebook``) both title through here, so a redrawn figure reads as the saved one."""
+    fig.suptitle(scale_title(stem, scale, tiny_slice), fontsize=9, x=0.01, ha="left")
+    return fig
+
+
+def draw_figure(spec: FigureSpec, runs: pd.DataFrame, metrics: pd.DataFrame, scale: str,
+                regions: pd.DataFrame | None = None) -> plt.Figure:
+    """Draw one registered figure from the paper's tables: the runs of its experiments and their
+    metrics only, in the suite's style (``trainlens plot`` and ``trainlens.notebook``)."""
+    runs = runs[runs["experiment"].isin(spec.experiments)]
+    use_style()
+    return spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], scale,
+                                  regions))
+
+
 def save_figure(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path, stem: str,
                 caption: str, scale: str, config_hash: str, tiny_slice: bool = False) -> None:
-    """Title ``fig`` with its stem and scale (``scale_title``), and write it as pdf and png,
+    """Title ``fig`` with its stem and scale (``title_figure``), and write it as pdf and png,
     atomically, with provenance metadata. ``scale`` comes from the rule, never from a path."""
-    fig.suptitle(scale_title(stem, scale, tiny_slice), fontsize=9, x=0.01, ha="left")
+    title_figure(fig, stem, scale, tiny_slice)
     meta = {"figure": stem, "scale": scale, "slice": tiny_slice, "config_hash": config_hash,
             **provenance()}
     # No CreationDate: the same results give byte-identical files (figures/all compares sha256).

@@ -131,13 +131,11 @@ def gating_failures(claims_tables: list[str | Path]) -> list[str]:
 
 
 def figure_labels(claims_path: str | Path, stem: str) -> dict[str, str]:
-    """Labels of one figure in ``snakemake --report``: each claim it supports with its verdict,
-    statistic and threshold, read from claims.tsv (empty until the claims are checked)."""
-    labels = {"figure": stem}
+    """Labels of one figure in ``snakemake --report``: the same two for every figure (its stem,
+    and its claims with their verdicts, ``C1 PASS · C3 FAIL``), so that the report's table of
+    figures has two full columns; statistics and thresholds are in the verdict summary."""
     if not Path(claims_path).exists():
-        return {**labels, "claims": "not checked yet"}
-    for row in claims_of_figure(read_table(claims_path, "claims"), stem).itertuples():
-        verdict = row.passed or f"not evaluated ({row.reason})"
-        labels[row.claim_id] = (f"{verdict}: {row.value}" + (f" (threshold {row.threshold})"
-                                                             if row.threshold else ""))
-    return labels
+        return {"figure": stem, "claims": "not checked yet"}
+    rows = claims_of_figure(read_table(claims_path, "claims"), stem)
+    verdicts = [f"{row.claim_id} {row.passed or 'not evaluated'}" for row in rows.itertuples()]
+    return {"figure": stem, "claims": " · ".join(verdicts) or "none"}
