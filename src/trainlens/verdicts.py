@@ -69,7 +69,10 @@ def _claims_rows(claims: pd.DataFrame) -> list[str]:
         cells = [
             ("id", escape(row.claim_id)),
             ("verdict", escape(VERDICT_NAMES.get(row.passed, row.passed))),
-            ("", escape(row.gating or "–")), ("why", _lines(row.reason or "")),
+            ("", escape(row.gating or "–")),
+            ("why", _lines("; ".join(filter(None, [
+                row.reason, getattr(row, "known_cause", "") and
+                f"known cause: {row.known_cause}"])))),
             ("text", escape(row.statement)), ("how", escape(row.statistic)),
             ("stat", _lines(row.threshold or "–")), ("stat", _lines(row.value or "–")),
         ]
