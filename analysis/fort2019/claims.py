@@ -38,6 +38,10 @@ from trainlens.summaries.stiffness_summary import (
 )
 
 claims = ClaimSet("fort2019")
+# Known causes of FAILs, by scale (REPORT.md "What failed, and why"; claims.tsv known_cause)
+XI_CENSORED = {"smoke": (
+    "every ξ is censored: on scikit-learn's 8×8 digits the within-class stiffness stays above "
+    "zero at every distance probed, so no critical length is found (censored_share 1)")}
 SOURCE = ("docs/protocols/fort2019.md §6 {} [v3 pinned for the direction, its body unread; "
           "v1's protocol, §2b]")
 MODES = ("tt", "tv", "vv")
@@ -318,6 +322,7 @@ def _found(rows: pd.DataFrame, estimator: str) -> pd.DataFrame:
     both(Criterion("rho_fit_max", "<=", -0.5, gating=False),
          Criterion("rho_crossing_max", "<=", -0.5, gating=False),
          Criterion("censored_share", "<=", 0.2, gating=False)),
+    known_causes=XI_CENSORED,
     paper_says=("v3: the critical length ξ shrinks during training; no ξ value recovered "
                 "(docs/protocols/fort2019.md §1, §5)"))
 def c8_xi_epoch(inputs: ClaimInputs) -> dict[str, float | bool]:
@@ -356,6 +361,7 @@ def _rank_by_lr(xi: pd.Series) -> float:
                                    ("xi_max_lr_below_min_lr", "==", True))),
          Criterion("n_lrs_min", ">=", 4, gating=False),
          Criterion("censored_share", "<=", 0.2, gating=False)),
+    known_causes=XI_CENSORED,
     paper_says=('v3 abstract: "the higher the learning rate, the smaller the critical length"; v1 '
                 "says the reverse; no ξ value recovered (docs/protocols/fort2019.md §2)"))
 def c9_xi_lr(inputs: ClaimInputs) -> dict[str, float | bool]:
