@@ -139,7 +139,7 @@ def legend_header_rows(fig: plt.Figure) -> list[str]:
 
 def title_problems(fig: plt.Figure, paper: str, scale: str) -> list[str]:
     """The figure's visible title must name the paper and the scale it was drawn at."""
-    title = fig.get_suptitle()
+    title = " ".join(fig.get_suptitle().split())  # as read, whatever the line breaks
     return [f"title {title!r} does not name {word!r}" for word in (paper, f"{scale} scale")
             if word not in title]
 

@@ -147,21 +147,32 @@ def scale_title(heading: str, scale: str, tiny_slice: bool = False) -> str:
 TITLE_SIZE = 9  # points
 
 
+def _wrap(line: str, width: int) -> list[str]:
+    """Wrap a title line between words, never inside a short " · " part ("smoke scale",
+    "figR01"): their spaces are held by no-break spaces while wrapping."""
+    parts = [part.replace(" ", "\u00a0") if len(part) <= 24 else part
+             for part in line.split(" · ")]
+    return [wrapped.replace("\u00a0", " ")
+            for wrapped in textwrap.wrap(" · ".join(parts), width, break_long_words=False)]
+
+
 def title_figure(fig: plt.Figure, text: str) -> None:
     """Put ``text`` as the figure's title above everything drawn (axes, their titles and tick
     labels), left-aligned and wrapped to the figure's width: the layout (tight or constrained)
     is run first, so the title can never cover an axes; the saved file's tight bounding box
     grows to hold it."""
     width = max(40, int(fig.get_figwidth() * 72 / (0.55 * TITLE_SIZE)))  # characters per line
-    lines = [textwrap.fill(line, width, break_long_words=False) for line in text.split("\n")]
+    lines = [wrapped for line in text.split("\n") for wrapped in _wrap(line, width)]
     title = fig.suptitle("\n".join(lines), fontsize=TITLE_SIZE, x=0.01, y=1.0, ha="left",
                          va="bottom")
     # an explicit y: constrained layout neither moves it nor reserves room for it
     fig.draw_without_rendering()  # runs the layout engine, so the axes are where they end up
     renderer = fig.canvas.get_renderer()
     tops = [ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible()]
-    tops += [t.get_window_extent(renderer).y1 for t in fig.texts if t.get_text().strip()]
-    top = max([fig.bbox.height, *tops]) / fig.bbox.height  # figure fraction
+    tops += [t.get_window_extent(renderer).y1 for t in fig.texts
+             if t is not title and t.get_text().strip()]
+    tops += [legend.get_window_extent(renderer).y1 for legend in fig.legends]
+    top = max(tops, default=fig.bbox.height) / fig.bbox.height  # figure fraction
     title.set_y(top + 4 / 72 / fig.get_figheight())  # 4 points clear of the highest artist
 
 
