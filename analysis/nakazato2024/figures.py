@@ -241,7 +241,7 @@ def fig_r06(inputs: FigureInputs) -> plt.Figure:
     "E1 cross-entropy, per activation and method (median over seeds): aging exponent α̂, t_c, "
     "late kernel drift K̂(T) − K̂(T/10) and the relative change of PR_W over training. Expected: "
     "sigmoid has the slowest onset and the largest kernel drift (C10)." + NOTE, ("e1",),
-    title="aging, onset, kernel drift and PR_W change per activation")
+    title="aging, onset, kernel drift and weight-feature change per activation")
 def fig_r07(inputs: FigureInputs) -> plt.Figure:
     table = aging_table(inputs.runs, inputs.metrics)
     table = table[(table["experiment"] == "e1") & (table["loss"] == "logistic")].reset_index()
