@@ -182,15 +182,15 @@ def save_figure(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path, ste
     ``scale_title`` of its heading (set by the registry; the stem for a figure drawn outside it).
     ``scale`` comes from the rule, never from a path."""
     text = scale_title(fig.get_label() or stem, scale, tiny_slice)
-    title = fig.get_suptitle()
-    if title.replace("\n", " ").split() != text.replace("\n", " ").split():
+    if fig.get_suptitle().split() != text.split():  # the registry titled it for another text
         title_figure(fig, text)
     meta = {"figure": stem, "scale": scale, "slice": tiny_slice, "config_hash": config_hash,
             **provenance()}
     # No CreationDate: the same results give byte-identical files (figures/all compares sha256).
-    pdf_meta = {"Title": stem, "Subject": caption, "Keywords": json.dumps(meta, sort_keys=True),
+    title = " ".join(text.split())  # the visible title, one line: what a PDF viewer shows
+    pdf_meta = {"Title": title, "Subject": caption, "Keywords": json.dumps(meta, sort_keys=True),
                 "Creator": "trainlens", "CreationDate": None}
-    png_meta = {"Title": stem, "Description": caption, **{f"trainlens:{k}": str(v)
+    png_meta = {"Title": title, "Description": caption, **{f"trainlens:{k}": str(v)
                                                            for k, v in meta.items()}}
     atomic_write(pdf_path, lambda tmp: fig.savefig(tmp, format="pdf", metadata=pdf_meta))
     atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png", metadata=png_meta))
