@@ -415,5 +415,5 @@ def mnist_architecture(inputs: FigureInputs) -> plt.Figure:
         rows = categorical(rows.assign(f=rows["run_id"].map(runs["experiment"]).map(names)), "f")
         window = rows.groupby("run_id")["step"].transform("rank")  # 1, 2, ... per run
         _band(ax, rows.assign(window=window), "window", "value", title="architecture", symbol="")
-        ax.set(xlabel="window", ylabel=label)
+        ax.set(xlabel="window of iterations (index)", ylabel=label)
     return fig

@@ -111,8 +111,8 @@ def fig_r02(inputs: FigureInputs) -> plt.Figure:
                      label=f"{activation}, t={step}")
     axes[4].plot([1e-4, 1e-2], [1e-4, 1e-2], color="grey", linestyle=":", label="∝ η_p")
     axes[4].axhline(0.05, color="red", linewidth=0.8, label="C5: 5% at η_p = 1e-3")
-    axes[4].set(xscale="log", yscale="log", xlabel="η_p", ylabel="relative L2 error",
-                title="first-order error")
+    axes[4].set(xscale="log", yscale="log", xlabel="probe step size η_p",
+                ylabel="relative L2 error", title="first-order error")
     axes[4].legend(fontsize=5, ncol=2)
     return fig
 
