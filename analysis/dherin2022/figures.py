@@ -73,7 +73,8 @@ def _sweep_figure(inputs: FigureInputs, swept: str, slope: bool = False) -> plt.
     "E1: GC at initialization vs depth L (784 → L×500 ReLU → 10, zero biases, 256 inputs from "
     "U[0,1]^784), medians over seeds (points: seeds), one line per init. Expected: decay toward "
     "0 with depth for LeCun-normal and Glorot-uniform, flat for He-normal (C1). The protocol's "
-    "inset (the function along a 1-D input segment) is not drawn." + NOTE, ("e1",))
+    "inset (the function along a 1-D input segment) is not drawn." + NOTE, ("e1",),
+    title="geometric complexity at initialization vs depth, per init")
 def fig_r01(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -92,7 +93,8 @@ def fig_r01(inputs: FigureInputs) -> plt.Figure:
     "figR02_l2",
     "E2: L2 regularization (weight decay λ, MLP 64-256-256-10 on digits). Left: GC on the "
     "training set vs step, median per λ; right: final GC (points: seeds) and test accuracy vs λ. "
-    "Expected: larger λ, lower GC (C2)." + NOTE, ("e2",))
+    "Expected: larger λ, lower GC (C2)." + NOTE, ("e2",),
+    title="geometric complexity under L2 regularization")
 def fig_r02(inputs: FigureInputs) -> plt.Figure:
     return _sweep_figure(inputs, "λ")
 
@@ -100,7 +102,8 @@ def fig_r02(inputs: FigureInputs) -> plt.Figure:
 @figures.figure(
     "figR03_spectral",
     "E3: spectral-norm regularization λ Σ σ_max(W_l)² (one power iteration per step, vectors "
-    "kept across steps). Panels as figR02. Expected: larger λ, lower GC (C3)." + NOTE, ("e3",))
+    "kept across steps). Panels as figR02. Expected: larger λ, lower GC (C3)." + NOTE, ("e3",),
+    title="geometric complexity under spectral-norm regularization")
 def fig_r03(inputs: FigureInputs) -> plt.Figure:
     return _sweep_figure(inputs, "λ")
 
@@ -109,7 +112,8 @@ def fig_r03(inputs: FigureInputs) -> plt.Figure:
     "figR04_flatness",
     "E4: flatness regularization μ‖∇θ L_B‖² (double backprop). Panels as figR02, plus the loss "
     "slope ‖∇θ L‖² on the training set vs step. Expected: the weakest effect, still lower GC for "
-    "larger μ (C4)." + NOTE, ("e4",))
+    "larger μ (C4)." + NOTE, ("e4",),
+    title="geometric complexity under flatness regularization")
 def fig_r04(inputs: FigureInputs) -> plt.Figure:
     return _sweep_figure(inputs, "μ", slope=True)
 
@@ -117,7 +121,8 @@ def fig_r04(inputs: FigureInputs) -> plt.Figure:
 @figures.figure(
     "figR05_explicit_gc",
     "E5 (a suite check): explicit GC penalty λ·GĈ, one Rademacher projection per example. Panels "
-    "as figR02. Expected: GC falls by orders of magnitude (C5)." + NOT_CONFIRMED + NOTE, ("e5",))
+    "as figR02. Expected: GC falls by orders of magnitude (C5)." + NOT_CONFIRMED + NOTE, ("e5",),
+    title="geometric complexity under an explicit GC penalty")
 def fig_r05(inputs: FigureInputs) -> plt.Figure:
     return _sweep_figure(inputs, "λ")
 
@@ -131,7 +136,8 @@ def fig_r05(inputs: FigureInputs) -> plt.Figure:
     "fixed, which the network can memorise (reported in C7, not judged). Confound (pitfall 7): "
     "GC on logits scales with the logits' magnitude, and noisy labels lower the confidence, so a "
     "lower GC may be lower confidence rather than a simpler function; the margin-normalised GC "
-    "is not computed." + NOTE, ("e6_label_noise", "e6_label_noise_fixed"))
+    "is not computed." + NOTE, ("e6_label_noise", "e6_label_noise_fixed"),
+    title="geometric complexity under label noise")
 def fig_r06(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -149,7 +155,8 @@ def fig_r06(inputs: FigureInputs) -> plt.Figure:
     "E6 input noise, a suite extension (docs/protocols/dherin2022.md §2b D-a: no source names an "
     "input-noise experiment of the paper): final GC (points: seeds; line: medians) and test "
     "accuracy vs σ of x + σ·N(0, I), fresh each step, training only. Expected: larger σ, lower "
-    "GC (C6, reported, never gating).", ("e6_input_noise",))
+    "GC (C6, reported, never gating).", ("e6_input_noise",),
+    title="geometric complexity under input noise")
 def fig_x01(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -157,12 +164,15 @@ def fig_x01(inputs: FigureInputs) -> plt.Figure:
     return fig
 
 
-def _excluded_note(summary: pd.DataFrame) -> str:
+def _excluded_note(summary: pd.DataFrame, swept: str) -> str:
+    """The runs left out of the matched-loss panel, in words: 'excluded runs: 3 at learning
+    rate 1 (diverged)'."""
     diverged = summary[summary["status"] != "ok"].groupby("value").size()
     unconverged = summary[(summary["status"] == "ok") & ~summary["reached_target"]]
-    parts = [f"{v:g}: {n} diverged" for v, n in diverged.items()]
-    parts += [f"{v:g}: {n} not converged" for v, n in unconverged.groupby("value").size().items()]
-    return "excluded: " + (", ".join(parts) if parts else "none")
+    parts = [f"{n} at {swept} {v:g} (diverged)" for v, n in diverged.items()]
+    parts += [f"{n} at {swept} {v:g} (train loss never reached the target)"
+              for v, n in unconverged.groupby("value").size().items()]
+    return "excluded runs: " + (", ".join(parts) if parts else "none")
 
 
 def _matched_panel(ax: plt.Axes, summary: pd.DataFrame, swept: str) -> None:
@@ -173,7 +183,7 @@ def _matched_panel(ax: plt.Axes, summary: pd.DataFrame, swept: str) -> None:
     ax.set(xscale="log", xlabel=swept, ylabel="GC at matched train loss")
     ax.set_xticks(medians.index, [f"{v:g}" for v in medians.index])
     ax.minorticks_off()
-    ax.set_title(_excluded_note(summary), fontsize=8)
+    ax.set_title(_excluded_note(summary, swept), fontsize=8)
 
 
 @figures.figure(
@@ -182,7 +192,8 @@ def _matched_panel(ax: plt.Axes, summary: pd.DataFrame, swept: str) -> None:
     "one-hot targets, each run stopped at the first step with train loss < 0.02; diverged runs "
     "excluded and listed above the panel). Right: GC vs train loss along training, one curve per "
     "lr. Expected: larger lr, lower GC (C8). At a fixed step budget with CE/SGD the conclusion "
-    "flips (docs/protocols/dherin2022.md §7 P5)." + NOTE, ("e7",))
+    "flips (docs/protocols/dherin2022.md §7 P5)." + NOTE, ("e7",),
+    title="geometric complexity at matched train loss vs learning rate")
 def fig_r07(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -205,7 +216,8 @@ def fig_r07(inputs: FigureInputs) -> plt.Figure:
     "figR08_batch_size",
     "E8: GC at matched train loss vs batch size (smoke regime: SGD on MSE with one-hot targets, "
     "lr 0.2, each run stopped at the first check with full train loss < 0.02). Expected: smaller "
-    "batch, lower GC (C9)." + NOTE, ("e8",))
+    "batch, lower GC (C9)." + NOTE, ("e8",),
+    title="geometric complexity at matched train loss vs batch size")
 def fig_r08(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -219,7 +231,8 @@ def fig_r08(inputs: FigureInputs) -> plt.Figure:
     "seeds, with 20% label noise (smoke: one-hidden-layer MLP, ½‖z − onehot(y)‖², Adam, full "
     "batch). The dotted line marks the interpolation threshold, the first width with train "
     "loss < 0.01. Expected: GC peaks with the test loss near the threshold and falls after "
-    "(C10)." + NOT_CONFIRMED + NOTE, ("e9", "e9_resnet"))
+    "(C10)." + NOT_CONFIRMED + NOTE, ("e9", "e9_resnet"),
+    title="geometric complexity and double descent vs width")
 def fig_r09(inputs: FigureInputs) -> plt.Figure:
     summary = run_summary(inputs.runs, inputs.metrics)
     medians = summary.groupby("value")[["gc", "test_loss", "train_loss"]].median().sort_index()

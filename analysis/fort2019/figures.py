@@ -70,11 +70,29 @@ def _caption(stem: str, text: str) -> str:
     return f"{text} Paper says (v1 full text): {PAPER_SAYS[stem]}." + NOTE
 
 
+CENSORED_WHY = {"above": "the fitted line reaches 0 only beyond the largest distance",
+                "below": "the stiffness is ≤ 0 already at the smallest distance",
+                "no_decay": "the stiffness does not decay with distance"}
+
+
+def _all_censored(ax: plt.Axes, rows) -> None:
+    """figR05 with no ξ at all: say so on the axes (each censoring reason with its count)
+    instead of leaving empty axes; the epochs stay on the x axis."""
+    status = rows["xi_fit_status"].map(lambda s: CENSORING[int(s)]).value_counts()
+    why = "\n".join(f"{CENSORED_WHY.get(reason, reason)}: {n}" for reason, n in status.items())
+    ax.text(0.5, 0.5, f"every ξ censored ({len(rows)} of {len(rows)} run checkpoints, both "
+            f"estimators):\nthe within-class stiffness never crosses 0 inside the observed "
+            f"input distances\n{why}\n(see C8, C9 and their censored share)", ha="center",
+            va="center", fontsize=8, transform=ax.transAxes, wrap=True)
+    ax.set(xlim=(rows["epoch"].min(), rows["epoch"].max()), ylim=(0, 2))  # 1 − cos ∈ [0, 2]
+
+
 def _paper_says(fig: plt.Figure, stem: str, ours: str = "") -> None:
     """The paper's values under the figure, ours beside them where the figure computes them."""
     text = f"paper (v1): {PAPER_SAYS[stem]}" + (f"\nours: {ours}" if ours else "")
     fig.text(0.01, -0.01, text, ha="left", va="top", fontsize=7, wrap=True)
 MODES = {"tt": "-", "tv": "--", "vv": ":"}
+MEASURES = {"cos": "cosine", "sign": "sign"}
 STIFFNESS = ["stiffness_within_cos", "stiffness_between_cos", "stiffness_within_sign",
              "stiffness_between_sign"]
 
@@ -107,7 +125,8 @@ def _first_runs(inputs: FigureInputs):
     "(blue) and S_between (red) for cosine and sign stiffness on tt (solid), tv (dashed) and vv "
     "(dotted) pairs, against epoch; the overfitting zone after e* (lowest val loss) is orange. "
     "Expected: within > between, both falling toward 0 once overfitting starts (C1, C3, C4)."
-    + " The smoke ResNet20 row is plumbing (1 epoch)."), (*E1, "e1_resnet20_plumbing"))
+    + " The smoke ResNet20 row is plumbing (1 epoch)."), (*E1, "e1_resnet20_plumbing"),
+    title="stiffness during training, per configuration")
 def fig03(inputs: FigureInputs) -> plt.Figure:
     runs = _first_runs(inputs)
     star = e_star(inputs.metrics, runs["run_id"])
@@ -132,7 +151,7 @@ def fig03(inputs: FigureInputs) -> plt.Figure:
                 ax.plot(table["epoch"], table[f"stiffness_between_{measure}"], "C3" + style,
                         label=f"between {mode}")
             ax.axhline(0, color="grey", lw=0.5)
-            ax.set(ylabel=f"S_{measure}")
+            ax.set(ylabel=f"{MEASURES[measure]} stiffness $S_{{\\mathrm{{{measure}}}}}$")
         for ax in row:
             _epoch_axis(ax)
             last = inputs.metrics.loc[inputs.metrics["run_id"] == run.run_id, "epoch"].max()
@@ -164,7 +183,9 @@ def _sign_levels(inputs: FigureInputs, run_id: str, best: float) -> str:
     "val-val probe at four checkpoints (initialization, mid-training, e*, last) of the primary "
     "Glorot-uniform init, then at initialization of the PyTorch-default init variant (protocol "
     "§2b F-c) where it ran; the footer gives the mean diagonal / off-diagonal C_sign at init of "
-    "both. Expected: a dominant diagonal that fades after overfitting (C2)."), E1)
+    "both. Expected: a dominant diagonal that fades after overfitting (C2)."), E1,
+    title="class stiffness matrices during training",
+    regenerates="reconstruction, v1 Fig. 6 per the v1 blog")
 def fig_r01(inputs: FigureInputs) -> plt.Figure:
     run = _first_runs(inputs).iloc[0]
     steps = sorted(inputs.metrics.loc[inputs.metrics["run_id"] == run.run_id, "step"].unique())
@@ -219,7 +240,8 @@ def _diagonal_split(matrix: np.ndarray) -> str:
     "E3: the val-val class stiffness matrix C_cos at e*, classes ordered by super-class, blocks "
     "of one super-class outlined; Δ_super and its permutation p in the title. At smoke scale the "
     "data is a synthetic hierarchy (4 super-classes × 5 classes), plumbing only: the structure "
-    "is built into the generator (C10/C11 are paper scale only)."), E3)
+    "is built into the generator (C10/C11 are paper scale only)."), E3,
+    title="class stiffness ordered by CIFAR-100 super-class")
 def fig_r02(inputs: FigureInputs) -> plt.Figure:
     runs = experiment_runs(inputs.runs, "e3_")
     runs = runs[np.isclose(runs["lr"], 1e-3)].sort_values(["config", "seed"]).groupby(
@@ -244,7 +266,8 @@ def fig_r02(inputs: FigureInputs) -> plt.Figure:
         for edge in edges:
             ax.axhline(edge, color="k", lw=0.8)
             ax.axvline(edge, color="k", lw=0.8)
-        ax.set(title=f"{run.config}: Δ_super = {at.get('superclass_delta', np.nan):.3f}, "
+        name = run.config.replace("_", " ")  # a dataset id: words on the figure
+        ax.set(title=f"{name}: Δ_super = {at.get('superclass_delta', np.nan):.3f}, "
                      f"p = {at.get('superclass_p', np.nan):.3g}", xlabel="class (by super-class)",
                ylabel="class (by super-class)")
     fig.tight_layout()
@@ -267,7 +290,7 @@ def _lr_panels(inputs: FigureInputs):
     "E2: class-balanced S_between and S_within (cos, vv) against the Adam learning rate, at "
     "three early epochs (left, mean over seeds) and against the train loss (right, one line per "
     "lr, seed 0). Expected (v3): smaller lr → higher stiffness at a given epoch and at a given "
-    "training loss (C5, C6)."), E2)
+    "training loss (C5, C6)."), E2, title="stiffness vs learning rate")
 def fig_r03(inputs: FigureInputs) -> plt.Figure:
     table = _lr_panels(inputs)
     configs = sorted(table["config"].unique())
@@ -282,7 +305,8 @@ def fig_r03(inputs: FigureInputs) -> plt.Figure:
                         label=f"within, epoch {epoch:.3g}")
             row[0].plot(at.index, at["stiffness_between_cos"], "s--", color=f"C{index}",
                         label=f"between, epoch {epoch:.3g}")
-        row[0].set(xscale="log", xlabel="learning rate", ylabel=f"{config}\nS_cos (vv)")
+        row[0].set(xscale="log", xlabel="learning rate",
+                   ylabel=f"{config}\ncosine stiffness (val–val)")
         row[0].legend(fontsize=6)
         colors = dict(zip(sorted(rows["lr"].unique()),
                           sns.color_palette("viridis", rows["lr"].nunique())))
@@ -292,7 +316,7 @@ def fig_r03(inputs: FigureInputs) -> plt.Figure:
                         label=f"lr {lr:g} within")
             row[1].plot(run["loss"], run["stiffness_between_cos"], "--", color=colors[lr])
         row[1].set(xscale="log", xlabel="train loss (log; training runs right to left)",
-                   ylabel="S_cos (vv): within solid, between dashed")
+                   ylabel="cosine stiffness (val–val):\nwithin solid, between dashed")
         row[1].invert_xaxis()
         row[1].legend(fontsize=6)
     fig.tight_layout()
@@ -306,7 +330,7 @@ def fig_r03(inputs: FigureInputs) -> plt.Figure:
     "E1 (first configuration): within-class S_cos (vv) against input distance 1 − cos(X1, X2) "
     "in 20 equal-count bins (± SEM), one curve per checkpoint; ξ by the line fit marked where "
     "found (censored: the line does not reach 0 inside the data). Expected: decay with distance "
-    "(C7), crossing 0 at ξ."), E1)
+    "(C7), crossing 0 at ξ."), E1, title="within-class stiffness vs input distance")
 def fig_r04(inputs: FigureInputs) -> plt.Figure:
     run = _first_runs(inputs).iloc[0]
     rows = inputs.metrics[(inputs.metrics["run_id"] == run.run_id)
@@ -325,7 +349,8 @@ def fig_r04(inputs: FigureInputs) -> plt.Figure:
         else:
             censored += 1
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set(xlabel="input distance 1 − cos(X1, X2)", ylabel="within-class S_cos (vv)",
+    ax.set(xlabel="input distance 1 − cos(X1, X2)",
+           ylabel="within-class cosine stiffness (val–val)",
            title=f"{run.config}: ξ censored at {censored} of {len(epochs)} checkpoints")
     ax.legend(fontsize=6, ncol=2)
     _paper_says(fig, "figR04_stiffness_vs_distance",
@@ -339,7 +364,8 @@ def fig_r04(inputs: FigureInputs) -> plt.Figure:
     "E2: the critical length ξ (vv, line fit; crosses: first crossing) against epoch, mean over "
     "seeds, one colour per learning rate; checkpoints where ξ is censored (no zero crossing "
     "inside the observed distances) are counted in the legend. Expected (v3): ξ falls during "
-    "training and is smaller for larger lr (C8, C9)."), E2)
+    "training and is smaller for larger lr (C8, C9)."), E2,
+    title="critical length ξ vs epoch, per learning rate")
 def fig_r05(inputs: FigureInputs) -> plt.Figure:
     runs = experiment_runs(inputs.runs, "e2_", variants=True)  # a variant is its own panel
     names = ["xi_fit", "xi_fit_status", "xi_crossing"]
@@ -360,7 +386,9 @@ def fig_r05(inputs: FigureInputs) -> plt.Figure:
             ax.plot(mean.index, mean["xi_fit"], "o-", color=colors[lr],
                     label=f"lr {lr:g} (censored {n_censored}/{len(part)})")
             ax.plot(mean.index, mean["xi_crossing"], "x", color=colors[lr])
-        ax.set(xlabel="epoch", ylabel="ξ (input distance)", title=f"{config} ({shown})")
+        ax.set(xlabel="epoch", ylabel="ξ (input distance 1 − cos)", title=f"{config} ({shown})")
         ax.legend(fontsize=7)
+        if rows[["xi_fit", "xi_crossing"]].isna().all().all():
+            _all_censored(ax, rows)
     _paper_says(fig, "figR05_xi_vs_epoch", "C8, C9 in the claims below")
     return fig

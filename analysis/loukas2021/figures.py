@@ -20,6 +20,7 @@ from trainlens.summaries import trajectory as traj
 
 figures = FigureSet("loukas2021")
 E1A = ("e1a", "e1a_scale10")  # the paper's isometric embedding, then the official code's 10·Q
+NO_PANEL = "reconstruction, no submission panel"  # an official output only
 EMBEDDING = {"e1a": "x = Q[u; 0] (paper, isometric: primary)",
              "e1a_scale10": "x = 10·Q[u; 0] (official code: variant)"}
 
@@ -83,7 +84,9 @@ def _by_embedding(inputs: FigureInputs, draw, ncols: int = 1, nrows: int = 1,
                 "samples, bottom). Faint: mean over seeds, solid: its EMA (w = 0.95), band: ± std "
                 "over seeds. Left: the paper's isometric embedding x = Q[u; 0] (primary); right: "
                 "the official code's x = 10·Q[u; 0] (variant). "
-                "Official output: experiment_1/mlp/trajectory.pdf.", E1A)
+                "Official output: experiment_1/mlp/trajectory.pdf.", E1A,
+                title="first-layer-bias trajectory vs epoch, per frequency",
+                regenerates="submission Fig. 1b")
 def trajectory(inputs: FigureInputs) -> plt.Figure:
     def draw(axes: np.ndarray, experiment: str) -> None:
         for ax, metric, label in ((axes[0, 0], "trajectory", "$T_k$ (epoch sum)"),
@@ -99,7 +102,8 @@ def trajectory(inputs: FigureInputs) -> plt.Figure:
                 "E1a (no submission panel): total trajectory Σ_{k≤K} T_k = Σ_t τ_t vs epoch K, "
                 "mean ± std over seeds; left: isometric x = Q[u; 0] (primary), right: the "
                 "official x = 10·Q[u; 0] (variant). "
-                "Official output: experiment_1/mlp/integral_trajectory.pdf.", E1A)
+                "Official output: experiment_1/mlp/integral_trajectory.pdf.", E1A,
+                title="total first-layer-bias trajectory vs epoch", regenerates=NO_PANEL)
 def total_trajectory(inputs: FigureInputs) -> plt.Figure:
     def draw(axes: np.ndarray, experiment: str) -> None:
         rows = _with_frequency(inputs, traj.per_epoch(inputs.metrics, "trajectory"), experiment)
@@ -113,7 +117,7 @@ def total_trajectory(inputs: FigureInputs) -> plt.Figure:
 def _violin(ax: plt.Axes, rows: pd.DataFrame, ylabel: str, log: bool,
             xlabel: str = "frequency f") -> None:
     sns.violinplot(data=rows, x="f", y="value", hue="f", palette="viridis", legend=False,
-                   cut=0, ax=ax, log_scale=log)
+                   cut=0, ax=ax, log_scale=log, dodge=False)
     ax.set(xlabel=xlabel, ylabel=ylabel)
 
 
@@ -133,7 +137,9 @@ def _final(rows: pd.DataFrame) -> pd.DataFrame:
                 "value per run, pooled over seeds (top); the earlier per-epoch V_k = mean "
                 "‖b_t − b̄_k‖²/η² over the last 10 epochs (a labelled variant, bottom); log scale. "
                 "Left: isometric x = Q[u; 0] (primary), right: the official x = 10·Q[u; 0] "
-                "(variant). Official output: experiment_1/mlp/variance.pdf.", E1A)
+                "(variant). Official output: experiment_1/mlp/variance.pdf.", E1A,
+                title="variance of the first-layer bias per frequency",
+                regenerates="submission Fig. 2a")
 def variance(inputs: FigureInputs) -> plt.Figure:
     def draw(axes: np.ndarray, experiment: str) -> None:
         window = _with_frequency(inputs, traj.per_epoch(inputs.metrics, "update_variance"),
@@ -151,7 +157,9 @@ def variance(inputs: FigureInputs) -> plt.Figure:
                 "‖b_t − b_0‖ (Corollary 3, §4.7), per-epoch means over the last 10 epochs, pooled "
                 "over seeds. The official plot measures from the bias after step 1 (P15) and "
                 "pools per step. Left: isometric x = Q[u; 0] (primary), right: the official "
-                "x = 10·Q[u; 0] (variant). Official output: experiment_1/mlp/distance.pdf.", E1A)
+                "x = 10·Q[u; 0] (variant). Official output: experiment_1/mlp/distance.pdf.", E1A,
+                title="distance of the first-layer bias from init per frequency",
+                regenerates="submission Fig. 2b")
 def distance(inputs: FigureInputs) -> plt.Figure:
     def draw(axes: np.ndarray, experiment: str) -> None:
         rows = _with_frequency(inputs, traj.per_epoch(inputs.metrics, "distance_from_init"),
@@ -167,7 +175,9 @@ def distance(inputs: FigureInputs) -> plt.Figure:
                 "λ(x_t; θ_{t−1}) = τ_t, EMA (w = 0.95) per run, mean ± std over seeds, vs "
                 "iteration. The official plot evaluates λ after the step (P10) and averages over "
                 "repeats first (P14). Left: isometric x = Q[u; 0] (primary), right: the official "
-                "x = 10·Q[u; 0] (variant). Official output: experiment_1/mlp/lipschitz.pdf.", E1A)
+                "x = 10·Q[u; 0] (variant). Official output: experiment_1/mlp/lipschitz.pdf.", E1A,
+                title="Lipschitz constant at the visited sample vs iteration",
+                regenerates=NO_PANEL)
 def lipschitz(inputs: FigureInputs) -> plt.Figure:
     def draw(axes: np.ndarray, experiment: str) -> None:
         rows = _with_frequency(inputs, traj.per_epoch(inputs.metrics, "lipschitz_visited_ema"),
@@ -184,7 +194,9 @@ def lipschitz(inputs: FigureInputs) -> plt.Figure:
                 "mean ± std over seeds. Errors are per-epoch means, not the official cumulative "
                 "running means (P16). Left two columns: isometric x = Q[u; 0] (primary), right "
                 "two: the official x = 10·Q[u; 0] (variant). "
-                "Official outputs: experiment_1/mlp/{train,test}_{loss,error}.pdf.", E1A)
+                "Official outputs: experiment_1/mlp/{train,test}_{loss,error}.pdf.", E1A,
+                title="train and test loss and error vs epoch, per frequency",
+                regenerates="submission Figs 1a, 1c")
 def losses(inputs: FigureInputs) -> plt.Figure:
     panels = [("loss", "train", "train loss"), ("loss", "test", "test loss"),
               ("abs_error", "train", "train error"), ("abs_error", "test", "test error")]
@@ -205,7 +217,8 @@ def losses(inputs: FigureInputs) -> plt.Figure:
                 "left) and τ_last10 (per iteration, right) vs the mean λ on the far-field grid "
                 "[−3, 3]² \\ [−1, 1]² embedded with the run's Q (§4.4) at the final checkpoint. "
                 "Top: isometric x = Q[u; 0] (primary), bottom: the official x = 10·Q[u; 0] "
-                "(variant).", E1A)
+                "(variant).", E1A,
+                title="steadiness of the first-layer bias vs far-field Lipschitz constant")
 def steadiness_far_lipschitz(inputs: FigureInputs) -> plt.Figure:
     runs = inputs.runs.set_index("run_id")
     frame = pd.DataFrame({
@@ -232,7 +245,9 @@ def steadiness_far_lipschitz(inputs: FigureInputs) -> plt.Figure:
                 "the EMA (w = 0.95) of the per-step τ_t = ‖Δb_t‖/(η·mean|ℓ'|) (§4.1 for B > 1, "
                 "≤ the largest λ in the batch; the paper's B > 1 statement is not known), "
                 "mean ± std over seeds. "
-                "Official outputs: experiment_4/{train_loss,test_loss,trajectory}.pdf.", ("e4",))
+                "Official outputs: experiment_4/{train_loss,test_loss,trajectory}.pdf.", ("e4",),
+                title="batch sizes 16 and 32: losses and trajectory",
+                regenerates="reconstruction, supplementary, no submission panel")
 def batch_size(inputs: FigureInputs) -> plt.Figure:
     panels = [("loss", "train", "epoch", "train loss"), ("loss", "test", "epoch", "test loss"),
               ("lipschitz_visited_ema", "train", "step", "τ per step (EMA)")]
@@ -256,7 +271,9 @@ def batch_size(inputs: FigureInputs) -> plt.Figure:
                 "white: infeasible, bound = ∞); the number of training regions the bound "
                 "combines (nonzeros of α). Official outputs: experiment_2/{ground_truth, "
                 "output_surface, lipschitz_surface, linear_combinations_gradient, "
-                "linear_combinations_distinct}.png.", ("e2",))
+                "linear_combinations_distinct}.png.", ("e2",),
+                title="linear regions and Theorem 2's Lipschitz bound",
+                regenerates="arXiv v2 Fig. 6")
 def linear_regions(inputs: FigureInputs) -> plt.Figure:
     regions = inputs.regions
     run = inputs.runs[inputs.runs["experiment"] == "e2"].iloc[0]
@@ -313,6 +330,9 @@ def _corruption_dynamics(inputs: FigureInputs, experiment: str) -> plt.Figure:
         rows = _with_corruption(inputs, traj.per_epoch(inputs.metrics, metric), experiment)
         if rows.empty:  # MSE (E1c): the output is the logit, no separate variant
             ax.set_axis_off()
+            ax.text(0.5, 0.5, f"{label}:\nnot drawn for MSE (the output is the logit,\n"
+                    "so there is no separate logit variant)", ha="center", va="center",
+                    fontsize=8, transform=ax.transAxes)
             continue
         _violin(ax, _last10(rows), label, False, xlabel)
     return fig
@@ -330,7 +350,9 @@ def _corruption_dynamics(inputs: FigureInputs, experiment: str) -> plt.Figure:
                 "official ε = |1 − p − y| (P13, the reciprocal of the paper's), and (c), the raw "
                 "Σ‖Δb‖/η. Smoke scale: a CNN sized for 8x8 digits 0 vs 5 (not the paper's 32x32 "
                 "CIFAR-10 model). Official outputs: experiment_1/cnn/{trajectory, "
-                "integral_trajectory, variance, distance}.pdf.", ("e1b",))
+                "integral_trajectory, variance, distance}.pdf.", ("e1b",),
+                title="CNN bias dynamics under label corruption",
+                regenerates="submission Figs 1e, 2c")
 def cnn_dynamics(inputs: FigureInputs) -> plt.Figure:
     return _corruption_dynamics(inputs, "e1b")
 
@@ -341,7 +363,8 @@ def cnn_dynamics(inputs: FigureInputs) -> plt.Figure:
                 "training labels corrupted with the E1b rule (flip rate p/2), trained into the "
                 "memorisation regime. Panels as figR07 (MSE: no separate logit variant); the "
                 "distance is a criterion here (Corollary 3 is stated for MSE); variant (b) reads "
-                "the MSE output as the probability p.", ("e1c",))
+                "the MSE output as the probability p.", ("e1c",),
+                title="MLP bias dynamics under label corruption")
 def corruption_mlp(inputs: FigureInputs) -> plt.Figure:
     return _corruption_dynamics(inputs, "e1c")
 
@@ -351,7 +374,9 @@ def corruption_mlp(inputs: FigureInputs) -> plt.Figure:
                 "per-step BCE losses in the epoch, on the corrupted labels; the paper's BCE, not "
                 "halved), clean test loss and 0/1 test error at the end of each epoch, per "
                 "corruption level p, mean ± std over seeds; dashed: chance BCE = ln 2. "
-                "Official outputs: experiment_1/cnn/{train,test}_{loss,error}.pdf.", ("e1b",))
+                "Official outputs: experiment_1/cnn/{train,test}_{loss,error}.pdf.", ("e1b",),
+                title="CNN losses and test error under label corruption",
+                regenerates="submission Figs 1d, 1f")
 def cnn_losses(inputs: FigureInputs) -> plt.Figure:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
     panels = [("loss", "train", "train loss (BCE)"), ("loss", "test", "test loss (BCE)"),
@@ -374,7 +399,8 @@ def cnn_losses(inputs: FigureInputs) -> plt.Figure:
                 "and mean τ with the logit's λ (labelled variant), mean ± std over seeds. "
                 "Smoke scale: digits 3 vs 6 upsampled to 28x28, one seed (plumbing only). "
                 "Official outputs: experiment_3/{train_loss, test_loss, trajectory}.pdf.",
-                ("e3_mlp", "e3_cnn"))
+                ("e3_mlp", "e3_cnn"), title="MNIST MLP vs CNN: losses and trajectory per window",
+                regenerates="reconstruction, supplementary, no submission panel")
 def mnist_architecture(inputs: FigureInputs) -> plt.Figure:
     runs = inputs.runs.set_index("run_id")
     names = {"e3_mlp": "MLP_MNIST", "e3_cnn": "CNN_MNIST"}
@@ -389,5 +415,5 @@ def mnist_architecture(inputs: FigureInputs) -> plt.Figure:
         rows = categorical(rows.assign(f=rows["run_id"].map(runs["experiment"]).map(names)), "f")
         window = rows.groupby("run_id")["step"].transform("rank")  # 1, 2, ... per run
         _band(ax, rows.assign(window=window), "window", "value", title="architecture", symbol="")
-        ax.set(xlabel="window", ylabel=label)
+        ax.set(xlabel="window of iterations (index)", ylabel=label)
     return fig

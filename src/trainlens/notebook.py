@@ -133,7 +133,7 @@ class Results:
         spec = figure_set.figures[stem]
         with plotting.plt.rc_context():  # the suite's style for this figure, not the session
             fig = plotting.draw_figure(spec, self.runs, self._metrics, self.scale, self.regions)
-            plotting.title_figure(fig, stem, self.scale, self.tiny_slice)
+            plotting.scale_titled(fig, stem, self.scale, self.tiny_slice)
         plotting.plt.close(fig)
         return fig
 

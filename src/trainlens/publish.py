@@ -46,8 +46,11 @@ def job_times(results: Path) -> list[dict[str, str | float]]:
     jobs = []
     for path in sorted(results.glob("*/benchmarks/*/*.tsv")):
         row = pd.read_csv(path, sep="\t").iloc[-1]
+        # cpu_time: the job's own CPU seconds, which other work on the machine does not inflate
         jobs.append({"paper": path.parents[2].name, "rule": path.parent.name, "job": path.stem,
-                     "wall_s": round(float(row["s"]), 1), "max_rss_mb": float(row["max_rss"])})
+                     "wall_s": round(float(row["s"]), 1),
+                     "cpu_time_s": round(float(row.get("cpu_time", float("nan"))), 1),
+                     "max_rss_mb": float(row["max_rss"])})
     return jobs
 
 
@@ -59,6 +62,16 @@ def build_commit(claims_tables: list[Path]) -> str:
         raise SystemExit(f"trainlens publish: the claims tables come from {len(commits)} commits "
                          f"({', '.join(sorted(commits))}); rebuild the scale with one commit")
     return commits.pop()
+
+
+def tables_commits(results: Path, papers: list[str]) -> list[str]:
+    """The commits that trained the runs (runs.parquet's git_commit column), sorted."""
+    commits: set[str] = set()
+    for paper in papers:
+        path = results / paper / "tables" / "runs.parquet"
+        if path.exists():
+            commits |= set(pd.read_parquet(path, columns=["git_commit"])["git_commit"].dropna())
+    return sorted(commits)
 
 
 def publish(root: Path, scale: str, papers: list[str], out: Path,
@@ -88,12 +101,19 @@ def publish(root: Path, scale: str, papers: list[str], out: Path,
     manifest = {
         "scale": scale,
         "command": f"snakemake --cores {os.cpu_count()} figures/all --config scale={scale}",
+        # the claims, figures and reports; training tables may come from an earlier commit
+        # whose science is the same (their own git_commit column says which)
         "commit": build_commit([out / paper / "claims.tsv" for paper in papers]),
+        "tables_commits": tables_commits(results, papers),
         "published_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "versions": versions(),
         "machine": machine(),
         "build_wall_s": build_wall_s,
         "timed_jobs_wall_s": round(sum(j["wall_s"] for j in jobs), 1),
+        "per_paper": {paper: {
+            "jobs_wall_s": round(sum(j["wall_s"] for j in jobs if j["paper"] == paper), 1),
+            "jobs_cpu_time_s": round(sum(j["cpu_time_s"] for j in jobs if j["paper"] == paper), 1)}
+            for paper in papers},
         "jobs": jobs,
         "files": {str(p.relative_to(out)): sha256(p) for p in sorted(published)},
     }

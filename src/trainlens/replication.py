@@ -131,13 +131,16 @@ def write_replication(root: Path, papers: dict[str, tuple[ClaimSet, dict[str, tu
         + (f"{manifest['build_wall_s'] / 60:.0f} min" if manifest.get("build_wall_s") else "?")
         + ".",
         "",
-        "| Paper | Smoke | cpu |",
-        "|---|---|---|",
+        "| Paper | Smoke | cpu | cpu training and probe jobs: wall / CPU minutes |",
+        "|---|---|---|---|",
     ]
     for paper in papers:
+        times = manifest.get("per_paper", {}).get(paper, {})
         parts.append(f"| [{paper}](#{paper}) | "
                      f"{counts(read_claims(root / GOLDEN_SMOKE.format(paper=paper)))} | "
-                     f"{counts(read_claims(root / PUBLISHED.format(scale='cpu', paper=paper)))} |")
+                     f"{counts(read_claims(root / PUBLISHED.format(scale='cpu', paper=paper)))} | "
+                     f"{times.get('jobs_wall_s', 0) / 60:.0f} / "
+                     f"{times.get('jobs_cpu_time_s', 0) / 60:.0f} |")
     for paper, (claims, figure_experiments) in papers.items():
         parts += ["", f"## {paper}", "",
                   f"Protocol: [docs/protocols/{paper}.md](docs/protocols/{paper}.md) · cpu report: "

@@ -110,7 +110,7 @@ def test_figure_redrawn_without_writing(repo: Path) -> None:
     # the runs of e1 only (a and b), their own values
     assert sorted(line.get_label() for line in ax.lines) == ["a", "b"]
     assert [list(line.get_ydata()) for line in ax.lines] == [[3.0, 2.0, 1.0], [5.0, 4.0]]
-    assert fig._suptitle.get_text() == "figR01_loss · smoke scale"
+    assert fig._suptitle.get_text() == "toy2020 · figR01 · reconstruction · smoke scale"
     assert fig.number not in plt.get_fignums()  # closed in pyplot: a notebook shows it once
     assert sorted(p for p in repo.rglob("*") if "__pycache__" not in p.parts) == before
 

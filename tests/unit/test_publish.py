@@ -24,7 +24,7 @@ def fake_build(root: Path, paper: str, commit: str = "abc123") -> None:
     (plots / "figB.png").write_bytes(b"\x89PNG b")
     (plots / "figA.pdf").write_bytes(b"%PDF not published")
     (results / "benchmarks" / "train_group" / "e1-1234abcd.tsv").write_text(
-        "s\th:m:s\tmax_rss\n12.34\t0:00:12\t456.7\n")
+        "s\th:m:s\tmax_rss\tcpu_time\n12.34\t0:00:12\t456.7\t10.04\n")
 
 
 def test_publish_copies_the_record_and_hashes_every_file(tmp_path):
@@ -45,6 +45,7 @@ def test_publish_copies_the_record_and_hashes_every_file(tmp_path):
     assert {(j["paper"], j["rule"], j["job"], j["wall_s"]) for j in manifest["jobs"]} == {
         ("p1", "train_group", "e1-1234abcd", 12.3), ("p2", "train_group", "e1-1234abcd", 12.3)}
     assert manifest["timed_jobs_wall_s"] == pytest.approx(24.6)
+    assert manifest["per_paper"]["p1"] == {"jobs_wall_s": 12.3, "jobs_cpu_time_s": 10.0}
     assert manifest["machine"]["cpu_cores"] >= 1 and manifest["versions"]["python"]
 
 
