@@ -78,3 +78,17 @@ def test_a_verdict_cell_names_the_failed_criterion_and_escapes_pipes():
     assert verdict(report_only, with_statistic=False) == "PASS (non-gating)"
     not_run = pd.Series({"passed": "", "gating": "", "value": "", "reason": "needs CIFAR-10"})
     assert verdict(not_run, with_statistic=True) == "not evaluated: needs CIFAR-10"
+
+
+def test_the_readme_gives_the_record_s_counts():
+    """The README opens with the counts of REPLICATION.md; they must be the record's own."""
+    record = (REPO / "REPLICATION.md").read_text()
+    totals = {}
+    for scale, column in (("smoke", 1), ("cpu", 2)):
+        cells = [line.split(" | ")[column] for line in record.splitlines()
+                 if line.startswith("| [")]
+        totals[scale] = [sum(int(re.search(rf"(\d+) {word}", c).group(1)) for c in cells)
+                         for word in ("PASS", "FAIL", "not evaluated")]
+    intro = (REPO / "README.md").read_text().split("\n## ")[0]
+    for scale, (passed, failed, missing) in totals.items():
+        assert (f"{scale}: {passed} PASS, {failed} FAIL, {missing} not evaluated") in intro, scale
