@@ -31,7 +31,7 @@ Statistics = dict[str, float | bool]
 _EMBEDDING = (
     "the paper's isometric inputs x = Q[u; 0] (§2b P-g): at the paper's own configuration (the "
     "cpu build) the claim fails with these inputs and holds with the official code's ten times "
-    "larger inputs x = 10·Q[u; 0] (e1a_scale10, the _scale10 statistics)")
+    "larger inputs x = 10·Q[u; 0] (e1a_scale10, the _scale10 statistics)")  # C1, C3, C4, C5
 EMBEDDING = {"smoke": _EMBEDDING, "cpu": _EMBEDDING}
 _E1C_GATE = (
     "E1c's gate: at the protocol's lr 1e-2 for 3000 epochs the corrupted labels are not memorised "
@@ -190,6 +190,7 @@ def _c5(inputs: ClaimInputs, experiment: str) -> Statistics:
                Criterion("spearman_lipschitz_total", ">=", 0.8, gating=False)]},
     not_evaluated={"smoke": "Spearman(f, λ) is reported, not evaluated, at smoke (f=1.0 "
                             "underfits)"},
+    known_causes={"cpu": _EMBEDDING},  # at smoke Spearman(f, λ) is reported, not judged
     paper_says=("no panel or number in the paper: reconstructed from the official code's Lipschitz"
                 " plot; thesis: the Lipschitz constant near the data shapes the trajectory "
                 "(docs/protocols/loukas2021.md §1, §5)"))
