@@ -16,6 +16,8 @@ rule replication_record:
         claims=expand("analysis/{paper}/claims.py", paper=PAPERS),
         figures=expand("analysis/{paper}/figures.py", paper=PAPERS),
         experiments=expand("experiments/{paper}.yaml", paper=PAPERS),
+        # the record is nothing but this module's rendering: a change to it rewrites the file
+        code="src/trainlens/replication.py",
     output:
         "REPLICATION.md",
     log:

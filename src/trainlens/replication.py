@@ -63,7 +63,9 @@ def same_runs_at_cpu_and_paper(root: Path, paper: str) -> dict[str, bool]:
     for scale in ("cpu", "paper"):
         for group in load_experiments(path, scale):
             runs.setdefault(group.experiment, {}).setdefault(scale, set()).update(group.run_ids)
-    return {name: scales.get("cpu") == scales.get("paper") for name, scales in runs.items()}
+    # experiments that run at paper scale only: whether the cpu build ran them identically
+    return {name: scales.get("cpu") == scales.get("paper") for name, scales in runs.items()
+            if "paper" in scales}
 
 
 def paper_status(claim: Claim, claims: ClaimSet, experiments: tuple[str, ...],
@@ -75,10 +77,12 @@ def paper_status(claim: Claim, claims: ClaimSet, experiments: tuple[str, ...],
         return "report only: no paper-scale threshold"
     if claim.claim_id in claims.not_run.get("cpu", {}):
         return "configured; not run yet (" + claims.not_run["cpu"][claim.claim_id] + ")"
-    differing = [name for name in experiments if not same.get(name, False)]
+    differing = [name for name in experiments if name in same and not same[name]]
     if not differing:
         return "the cpu build ran the paper-scale configuration: its verdict is the paper's"
-    return "not run yet; the cpu build differs in " + ", ".join(differing)
+    shown = ", ".join(differing[:3]) + (f" and {len(differing) - 3} more"
+                                         if len(differing) > 3 else "")
+    return f"not run yet: the cpu build ran other data or settings for {shown}"
 
 
 def paper_rows(root: Path, paper: str, claims: ClaimSet,

@@ -41,7 +41,7 @@ def e1a(document: dict) -> dict:
 
 
 @pytest.mark.parametrize(("scale", "n_train", "lr", "epochs", "seeds"),
-                         [("smoke", 30, 0.03, 1000, 3), ("paper", 100, 0.001, 3000, 10)])
+                         [("smoke", 100, 0.03, 300, 3), ("paper", 100, 0.001, 3000, 10)])
 def test_e1a_resolves_to_one_group(scale: str, n_train: int, lr: float, epochs: int,
                                    seeds: int) -> None:
     # paper scale: "repeated 10 times" (docs/protocols/loukas2021.md §2b P-c)

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from trainlens.cli import load_module, main
 from trainlens.replication import cell, verdict
 
 REPO = Path(__file__).resolve().parents[2]
-PAPERS = ["loukas2021", "dherin2022", "fort2019", "nakazato2024"]
+# the configured papers, in the configured order: what the rule passes (rules/replication.smk)
+PAPERS = yaml.safe_load((REPO / "experiments" / "config.yaml").read_text())["papers"]
 COLUMNS = ["claim", "statement", "paper_says", "smoke", "cpu", "paper"]
 
 
@@ -70,11 +72,11 @@ def test_the_smoke_column_equals_the_golden_verdicts(committed, paper):
 
 
 def test_a_verdict_cell_names_the_failed_criterion_and_escapes_pipes():
-    row = pd.Series({"passed": "FAIL", "gating": "FAIL", "value": "rho=0.1|x",
+    row = pd.Series({"passed": "FAIL", "gating": "yes", "value": "rho=0.1|x",
                      "reason": "failed: rho >= 0.5"})
     assert verdict(row, with_statistic=True) == "**FAIL**: rho=0.1|x; failed: rho >= 0.5"
     assert cell(verdict(row, with_statistic=True)) == "**FAIL**: rho=0.1\\|x; failed: rho >= 0.5"
-    report_only = pd.Series({"passed": "PASS", "gating": "n/a", "value": "a=1", "reason": ""})
+    report_only = pd.Series({"passed": "PASS", "gating": "no", "value": "a=1", "reason": ""})
     assert verdict(report_only, with_statistic=False) == "PASS (non-gating)"
     not_run = pd.Series({"passed": "", "gating": "", "value": "", "reason": "needs CIFAR-10"})
     assert verdict(not_run, with_statistic=True) == "not evaluated: needs CIFAR-10"

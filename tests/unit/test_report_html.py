@@ -29,7 +29,8 @@ def claim(paper: str, claim_id: str, passed: str, **fields: str) -> dict:
     row = {"paper": paper, "claim_id": claim_id, "figure": "fig01_a", "source": "§6",
            "statement": f"{paper} {claim_id} statement", "statistic": "rho", "value": "rho=0.9",
            "threshold": "rho >= 0.5", "scale": "smoke", "passed": passed,
-           "gating": passed or "", "n_runs": 3, "reason": "", "git_commit": "NA"}
+           "gating": "yes" if passed else "", "n_runs": 3, "reason": "", "known_cause": "",
+           "git_commit": "NA"}
     return {**row, **fields}
 
 

@@ -268,6 +268,8 @@ def test_statistics_do_not_depend_on_the_chunking_and_the_ema_is_its_recursion(o
     s_t = w·s_{t−1} + (1 − w)·τ_t with s_1 = τ_1, from the per-step trace."""
     config = copy.deepcopy(one_epoch[0])
     config["train"]["batch_size"] = 4
+    for member in config["members"]:
+        member["data"]["n_train"] = 30  # 30 points whatever the smoke E1a uses
     trajectory: list[BiasTrajectoryHook] = []
 
     def hooks(log, members):

@@ -98,8 +98,11 @@ def test_first_non_finite_step_is_the_earliest_and_is_kept():
 def test_partial_last_batch_matches_dataloader_semantics(e1a_smoke_config):
     # N = 30, B = 16: steps of 16 then 14 examples (drop_last=False), as torch's DataLoader and
     # the official code do; the ensemble equals the plain loop on the same batches.
-    (member,) = _members(e1a_smoke_config, [2])
-    base = vars(train_config(e1a_smoke_config))
+    config = copy.deepcopy(e1a_smoke_config)
+    for member in config["members"]:
+        member["data"]["n_train"] = 30  # N = 30 whatever the smoke E1a uses
+    (member,) = _members(config, [2])
+    base = vars(train_config(config))
     train = TrainConfig(**{**base, "epochs": 2, "batch_size": 16})
     assert train.steps_per_epoch(30) == 2
     assert TrainConfig(**{**base, "batch_size": 16, "drop_last": True}).steps_per_epoch(30) == 1
