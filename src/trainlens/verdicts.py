@@ -56,6 +56,13 @@ def _lines(text: str) -> str:
     return "<br>".join(escape(part) for part in text.split("; "))
 
 
+def _why(reason: str, known_cause: str) -> str:
+    """The reason, one part per line, then the known cause whole (it may contain ``; ``)."""
+    return "<br>".join(filter(None, [_lines(reason) if reason else "",
+                                     escape(f"known cause: {known_cause}") if known_cause
+                                     else ""]))
+
+
 def _row_class(verdict: str) -> str:
     return verdict if verdict in ("PASS", "FAIL") else "none"
 
@@ -70,9 +77,7 @@ def _claims_rows(claims: pd.DataFrame) -> list[str]:
             ("id", escape(row.claim_id)),
             ("verdict", escape(VERDICT_NAMES.get(row.passed, row.passed))),
             ("", escape(row.gating or "–")),
-            ("why", _lines("; ".join(filter(None, [
-                row.reason, getattr(row, "known_cause", "") and
-                f"known cause: {row.known_cause}"])))),
+            ("why", _why(row.reason or "", getattr(row, "known_cause", ""))),
             ("text", escape(row.statement)), ("how", escape(row.statistic)),
             ("stat", _lines(row.threshold or "–")), ("stat", _lines(row.value or "–")),
         ]

@@ -107,7 +107,9 @@ def test_report_opens_on_the_verdict_summary(report):
         assert cells["verdict"] == VERDICT_NAMES[row.passed], key
         assert cells["statement"] == row.statement, key
         # value and reason: one statistic or reason per line
-        assert cells["why (reason)"] == row.reason.replace("; ", "\n"), key
+        why = [row.reason.replace("; ", "\n")] if row.reason else []
+        why += [f"known cause: {row.known_cause}"] if row.known_cause else []
+        assert cells["why (reason)"] == "\n".join(why), key
         assert cells["value"] == (row.value or "–").replace("; ", "\n"), key
 
 
