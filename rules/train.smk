@@ -5,7 +5,11 @@ OUTPUTS: in results/<scale>/<paper>/groups/<group>/:
            config.json            resolved science config of the group
            runs.parquet           one row per run (status, config, time)
            train_metrics.parquet  per-epoch / per-step metrics
-           checkpoints/           log-spaced checkpoints of all members
+           checkpoints/           log-spaced checkpoints of all members; at smoke scale
+                                  temporary: only the group's probe job reads them, and
+                                  Snakemake deletes them once it has run (573 MB of dherin2022
+                                  E1 alone); a probe rerun retrains the group, seconds to
+                                  minutes at smoke. Kept at cpu and paper scale.
            trace.npz              per-step traces (where recorded)
            .train_state/          resumable state while training (removed at the end; not an
                                   output)
@@ -43,7 +47,12 @@ rule train_group:
     output:
         runs=f"{RESULTS}/{{paper}}/groups/{{group}}/runs.parquet",
         metrics=f"{RESULTS}/{{paper}}/groups/{{group}}/train_metrics.parquet",
-        checkpoints=directory(f"{RESULTS}/{{paper}}/groups/{{group}}/checkpoints"),
+        # temporary at smoke scale (see the docstring), kept at cpu and paper scale
+        checkpoints=(
+            temp(directory(f"{RESULTS}/{{paper}}/groups/{{group}}/checkpoints"))
+            if SCALE == "smoke"
+            else directory(f"{RESULTS}/{{paper}}/groups/{{group}}/checkpoints")
+        ),
         trace=f"{RESULTS}/{{paper}}/groups/{{group}}/trace.npz",
     log:
         f"{LOGS}/{{paper}}/train_group/{{group}}.log",
