@@ -19,6 +19,8 @@ import pandas as pd
 from trainlens.claims import Claim, ClaimSet, claim_number
 from trainlens.config import load_experiments
 from trainlens.io import atomic_write_text
+from trainlens.report import VERDICT_MARK
+from trainlens.verdicts import counts_text, verdict_counts
 
 GOLDEN_SMOKE = "tests/golden/smoke/{paper}/claims.tsv"
 PUBLISHED = "replication/{scale}/{paper}/claims.tsv"
@@ -38,7 +40,7 @@ def verdict(row: pd.Series | None, with_statistic: bool) -> str:
     if not row["passed"]:
         return f"not evaluated: {row['reason']}"
     gating = "" if row["gating"] == "yes" else " (non-gating)"
-    mark = "PASS" if row["passed"] == "PASS" else "**FAIL**"
+    mark = VERDICT_MARK[row["passed"]]
     if not with_statistic:
         return mark + gating
     failed = f"; {row['reason']}" if row["passed"] == "FAIL" and row["reason"] else ""
@@ -103,10 +105,9 @@ def paper_rows(root: Path, paper: str, claims: ClaimSet,
 
 
 def counts(table: dict[str, pd.Series]) -> str:
-    """'n PASS · n FAIL · n not evaluated' of one claims table."""
-    passed = [row["passed"] for row in table.values()]
-    return (f"{passed.count('PASS')} PASS · {passed.count('FAIL')} FAIL · "
-            f"{passed.count('')} not evaluated")
+    """'n PASS · n FAIL · n not evaluated' of one claims table (the summary page's wording)."""
+    return counts_text(verdict_counts(pd.DataFrame({"passed": [row["passed"] for row in
+                                                               table.values()]})))
 
 
 def write_replication(root: Path, papers: dict[str, tuple[ClaimSet, dict[str, tuple[str, ...]]]],
