@@ -88,12 +88,17 @@ def _read_claims(path: Path) -> dict[str, dict[str, str]]:
         return {row["claim_id"]: row for row in csv.DictReader(handle, delimiter="\t")}
 
 
+def _observed(row: dict[str, str]) -> dict[str, str]:
+    """statistic name -> value as printed, from claims.tsv's value column (``a=1; b=2``)."""
+    return dict(part.split("=", 1) for part in (row.get("value") or "").split("; ")
+                if "=" in part)
+
+
 def failed_with_observed(row: dict[str, str]) -> list[str]:
     """Each failed criterion of a claims.tsv row with the value observed, e.g.
     ``spearman_f_tau >= 0.5 (observed 0.02159)``: the reason lists the failed criteria, the value
     column the statistics (``trainlens.claims.evaluate``)."""
-    observed = dict(part.split("=", 1) for part in (row.get("value") or "").split("; ")
-                    if "=" in part)
+    observed = _observed(row)
     failed = [p[len("failed: "):] for p in (row.get("reason") or "").split("; ")
               if p.startswith("failed: ")]
     return [f"{c} (observed {observed.get(c.split()[0], 'none')})" for c in failed]
@@ -107,8 +112,7 @@ def claim_status(row: dict[str, str] | None) -> tuple[str, str, str]:
     criteria = [c for c in (row.get("threshold") or "").split("; ") if c]
     mark = "*" if any(NON_GATING not in c for c in criteria) else " "
     verdict = row.get("passed") or "not evaluated"
-    observed = dict(part.split("=", 1) for part in (row.get("value") or "").split("; ")
-                    if "=" in part)
+    observed = _observed(row)
     if verdict == "FAIL":
         others = [p for p in (row.get("reason") or "").split("; ") if not p.startswith("failed: ")]
         detail = "; ".join(failed_with_observed(row))
