@@ -33,6 +33,9 @@ localrules:
     plot_figure,
     write_report,
     write_verdict_summary,
+    write_atlas_table,
+    write_atlas_report,
+    copy_atlas_report,
     write_manifest,
     copy_manifest,
     replication_record,
@@ -44,6 +47,7 @@ include: "rules/train.smk"
 include: "rules/measure.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/atlas.smk"
 include: "rules/replication.smk"
 
 

@@ -3,7 +3,8 @@
 INPUTS:  experiments/config.yaml (validated against experiments/schemas/config.schema.yaml),
          experiments/<paper>.yaml (validated and resolved by trainlens.config),
          analysis/<paper>/figures.py (the figure stems).
-OUTPUTS: none; defines PAPERS, SCALE, SCALE_DIR (and RESULTS, PLOTS, LOGS under it), GROUPS,
+OUTPUTS: none; defines PAPERS, STUDIES (suite studies: trained and measured like a paper, with
+         findings instead of claims), SCALE, SCALE_DIR (and RESULTS, PLOTS, LOGS under it), GROUPS,
          FIGURES and the wildcard constraints.
 """
 
@@ -31,6 +32,9 @@ from trainlens.verdicts import summary_labels  # noqa: E402
 
 SCALE = config["scale"]
 PAPERS = config["papers"]
+# suite studies (experiments/<study>.yaml, analysis/<study>/): their groups train and measure like
+# a paper's and their figures plot the same way, but they have no claims (rules/atlas.smk)
+STUDIES = config["studies"]
 DATA_ROOT = config["data_root"]
 DEVICE = config["device"]
 # slice: every job shrunk to a tiny slice of its configuration (checks that the commands run);
@@ -61,19 +65,19 @@ try:
         paper: {
             g.group_id: g for g in load_experiments(f"experiments/{paper}.yaml", SCALE)
         }
-        for paper in PAPERS
+        for paper in PAPERS + STUDIES
     }
 except ConfigError as error:
     sys.exit(f"trainlens: {error}")
 # paper -> figure stem -> trainlens.plotting.FigureSpec (from analysis/<paper>/figures.py)
 FIGURES = {
     paper: load_module(f"analysis/{paper}/figures.py").figures.figures
-    for paper in PAPERS
+    for paper in PAPERS + STUDIES
 }
 
 
 wildcard_constraints:
-    paper="|".join(PAPERS),
+    paper="|".join(PAPERS + STUDIES),
     group=r"[a-z][a-z0-9_]*-[0-9a-f]{8}",
     figure=r"fig[RX]?[0-9]{2}_[a-z0-9_]+",
     dataset="|".join(DATASETS),
@@ -104,7 +108,10 @@ def gpus(wildcards):
 
 
 def figure_report_labels(wildcards):
-    """Report labels of a figure: the verdicts of its claims (read when the report is built)."""
+    """Report labels of a figure: the verdicts of its claims (read when the report is built); a
+    study's figures show findings, not claims."""
+    if wildcards.paper in STUDIES:
+        return {"figure": wildcards.figure, "claims": "suite study: findings, no claims"}
     claims = f"{RESULTS}/{wildcards.paper}/claims.tsv"
     return figure_labels(claims, wildcards.figure)
 

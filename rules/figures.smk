@@ -37,6 +37,7 @@ rule plot_figure:
         # for the report caption (report/figure.rst); static, so they never trigger reruns
         report=lambda w: f"{PLOTS}/{w.paper}/REPORT.md",
         kind=lambda w: FIGURES[w.paper][w.figure].kind,
+        study=lambda w: w.paper in STUDIES,
         caption=lambda w: FIGURES[w.paper][w.figure].full_caption,
     shell:
         "trainlens plot --figures-module {input.module} --figure {wildcards.figure} "
@@ -46,6 +47,9 @@ rule plot_figure:
 
 
 rule check_claims:
+    # papers only: a suite study has findings, not claims (rules/atlas.smk)
+    wildcard_constraints:
+        paper="|".join(PAPERS),
     input:
         runs=f"{RESULTS}/{{paper}}/tables/runs.parquet",
         metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
@@ -69,6 +73,9 @@ rule check_claims:
 
 
 rule write_report:
+    # papers only: a study's report is write_atlas_report's (rules/atlas.smk)
+    wildcard_constraints:
+        paper="|".join(PAPERS),
     input:
         claims=f"{RESULTS}/{{paper}}/claims.tsv",
         pngs=lambda w: expand(
@@ -119,10 +126,11 @@ rule write_manifest:
     input:
         claims=expand(f"{RESULTS}/{{paper}}/claims.tsv", paper=PAPERS),
         summary=f"{PLOTS}/verdicts.html",
-        reports=expand(f"{PLOTS}/{{paper}}/REPORT.md", paper=PAPERS),
+        reports=expand(f"{PLOTS}/{{paper}}/REPORT.md", paper=PAPERS + STUDIES),
+        tables=expand(f"{RESULTS}/{{study}}/tables/{{study}}.parquet", study=STUDIES),
         figures=[
             f"{PLOTS}/{paper}/{figure}.{ext}"
-            for paper in PAPERS
+            for paper in PAPERS + STUDIES
             for figure in FIGURES[paper]
             for ext in ("pdf", "png")
         ],
@@ -136,7 +144,7 @@ rule write_manifest:
         stop=" --stop-on-gating-fail" if config.get("stop_on_gating_fail") else "",
     shell:
         "trainlens manifest --out {output} --claims {input.claims}{params.stop} "
-        "--files {input.summary} {input.reports} {input.figures} 2>&1 | tee {log}"
+        "--files {input.summary} {input.reports} {input.tables} {input.figures} 2>&1 | tee {log}"
 
 
 # figures/all, the default target (README: snakemake --cores 2 figures/all), is the manifest of

@@ -17,7 +17,7 @@ OUTPUTS: in results/<scale>/<paper>/groups/<group>/:
 
 # One resolve job per paper (not per group): the experiments file is validated once, and each
 # of these jobs would otherwise pay seconds of Python start-up for a millisecond of work.
-for _paper in PAPERS:
+for _paper in PAPERS + STUDIES:
 
     rule:
         name:
