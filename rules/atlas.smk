@@ -25,8 +25,8 @@ rule write_atlas_table:
     conda:
         "../envs/trainlens.yaml"
     shell:
-        "trainlens atlas-table --runs {input.runs} --metrics {input.metrics} --out {output} "
-        "> {log} 2>&1"
+        "trainlens atlas-table --runs {input.runs} --metrics {input.metrics} "
+        "--module {input.module} --out {output} > {log} 2>&1"
 
 
 rule write_atlas_report:

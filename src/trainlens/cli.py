@@ -220,6 +220,15 @@ def cmd_publish(a: argparse.Namespace) -> None:
     from trainlens.publish import publish
 
     root = find_root(Path.cwd())
+    if a.study:
+        from trainlens.publish_study import publish_study
+
+        manifest = publish_study(root, a.scale, a.study, root / a.out, a.build_wall_s)
+        print(f"trainlens: published the {a.scale} build of the {a.study} study ({manifest})")
+        return
+    if not a.papers:
+        raise SystemExit("trainlens publish: name the papers (--papers loukas2021 ...) or a "
+                         "study (--study atlas)")
     manifest = publish(root, a.scale, a.papers, root / a.out, a.build_wall_s)
     print(f"trainlens: published the {a.scale} build of {', '.join(a.papers)} ({manifest})")
 
@@ -235,6 +244,23 @@ def cmd_replication(a: argparse.Namespace) -> None:
         papers[paper] = (load_module(root / "analysis" / paper / "claims.py").claims,
                          {stem: spec.experiments for stem, spec in figures.items()})
     print(f"trainlens: wrote {write_replication(root, papers, root / a.out)}")
+
+
+def cmd_relink(a: argparse.Namespace) -> None:
+    from trainlens.io import atomic_write_text
+    from trainlens.report import relink_markdown
+
+    text = relink_markdown(Path(a.source).read_text(), a.prefix)
+    print(f"trainlens: wrote {atomic_write_text(a.out, text)} (links under {a.prefix})")
+
+
+def cmd_atlas_table(a: argparse.Namespace) -> None:
+    from trainlens.tables import read_table
+
+    module = load_module(Path(a.module))
+    table = module.atlas_table(read_table(a.runs, "runs"), read_table(a.metrics, "metrics"))
+    table.to_parquet(a.out, index=False)
+    print(f"trainlens: wrote {a.out} ({len(table)} rows, {table['run_id'].nunique()} runs)")
 
 
 def cmd_download(a: argparse.Namespace) -> None:
@@ -339,10 +365,21 @@ def parser() -> argparse.ArgumentParser:
     papers = ("--papers", req("the papers, in the order to list them", nargs="+"))
     add("publish", cmd_publish, "copy a scale's claims, reports and PNGs to replication/<scale>/ "
         "with a manifest (commit, versions, machine, job times, sha256)",
-        scale, papers, ("--out", req("the record's folder, e.g. replication/cpu")),
-        ("--build-wall-s", {"type": float, "help": "the build's measured wall time, seconds"}))
+        scale, ("--papers", {"nargs": "+", "help": "the papers to publish (or --study)"}),
+        ("--out", req("the record's folder, e.g. replication/cpu")),
+        ("--build-wall-s", {"type": float, "help": "the build's measured wall time, seconds"}),
+        ("--study", {"choices": ["atlas"], "help": "publish this suite study instead of the "
+                     "papers, e.g. --study atlas --out replication/cpu/atlas"}))
     add("replication", cmd_replication, "write REPLICATION.md from the committed smoke and cpu "
         "claims tables", papers, ("--out", {"default": "REPLICATION.md", "help": "where to write"}))
+    add("relink", cmd_relink, "copy a markdown report with its relative links under a prefix",
+        ("--source", req("the report to copy")), ("--prefix", req("e.g. ../cpu/atlas/")),
+        ("--out", req("where to write the copy")))
+    add("atlas-table", cmd_atlas_table, "the complexity atlas's tidy table: one row per run, "
+        "checkpoint and measure (analysis/atlas/table.py)",
+        ("--runs", req("runs.parquet of the atlas")), ("--metrics", req("its metrics.parquet")),
+        ("--module", {"default": "analysis/atlas/table.py", "help": "the table module"}),
+        ("--out", req("atlas.parquet to write")))
     add("download", cmd_download, "download and verify a torchvision dataset",
         ("--dataset", req("the dataset name, e.g. cifar10")), data_root, checksums)
     add("list", cmd_list, "list papers, experiments, figures and claims with their status "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -139,3 +140,13 @@ def figure_labels(claims_path: str | Path, stem: str) -> dict[str, str]:
     rows = claims_of_figure(read_table(claims_path, "claims"), stem)
     verdicts = [f"{row.claim_id} {row.passed or 'not evaluated'}" for row in rows.itertuples()]
     return {"figure": stem, "claims": " · ".join(verdicts) or "none"}
+
+
+RELATIVE_LINK = re.compile(r"(\]\()(?![a-z][a-z0-9+.-]*:|/|#)")
+
+
+def relink_markdown(text: str, prefix: str) -> str:
+    """Markdown whose relative link and image targets (``](figX01.png)``) start with ``prefix``,
+    so that a copy of a report in another folder still shows its figures; absolute URLs, rooted
+    paths and anchors stay as they are."""
+    return RELATIVE_LINK.sub(lambda m: m.group(1) + prefix, text)
