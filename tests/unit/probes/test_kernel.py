@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -145,3 +146,24 @@ def _input_shape(name: str, options: dict) -> tuple[int, ...]:
     if name in ("loukas_mlp", "mlp"):
         return (options["input_dim"],)
     return (options.get("in_channels", 1) * options["image_size"] ** 2,)
+
+
+def test_kernel_block_reaches_the_group_config_and_is_validated(tmp_path):
+    import yaml
+
+    from trainlens.config import ConfigError, load_experiments
+
+    repo = Path(__file__).resolve().parents[3]
+    document = yaml.safe_load((repo / "experiments" / "loukas2021.yaml").read_text())
+    e1a = document["experiments"]["e1a"]
+    e1a.update(probes=["outcomes", "kernel"], kernel={"n": 50})
+    e1a["smoke"]["kernel"] = {"n": 7}  # a per-scale override
+    path = tmp_path / "variant.yaml"
+    path.write_text(yaml.safe_dump(document))
+    groups = {g.experiment: g for g in load_experiments(path, "smoke")}
+    assert groups["e1a"].config["kernel"] == {"n": 7}
+    assert "kernel" not in groups["e2"].config  # absent without a block: configs unchanged
+    e1a["kernel"] = {"n_inputs": 50}
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match="n_inputs"):
+        load_experiments(path, "smoke")
