@@ -270,6 +270,8 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
                   "record": resolved.get("record", {}), "probes": resolved.get("probes", []),
                   "region_analysis": resolved.get("region_analysis"),
                   "stiffness": resolved.get("stiffness"), "members": members}
+        if resolved.get("kernel") is not None:  # the atlas kernel probe's options (n, chunk_size)
+            config["kernel"] = resolved["kernel"]
         result.append(Group(paper, name, group_id, config))
     return result
 

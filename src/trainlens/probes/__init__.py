@@ -8,11 +8,18 @@ modules ``response`` (one-step training response, NTK, factors), ``feature_space
 ``PROBES`` maps the probe names of ``experiments/<slug>.yaml`` (``probes: [...]``) to a probe
 function ``(model, x) -> per-example values`` and the input sets it is evaluated on (a function
 of the run's data split returning named batches). The measure stage runs them on checkpoints.
-``TABLE_PROBES`` maps the names of probes that need labels and the group config (fort2019
-stiffness) to ``(model, split, config) -> rows`` of (split, metric, value).
+``TABLE_PROBES`` maps the names of probes that need labels, the group config or a whole-model
+view (fort2019 stiffness; the atlas study's ``outcomes`` and ``kernel``) to
+``(model, split, config) -> rows`` of (split, metric, value).
 
 The fort2019 stiffness probe (``stiffness``: cosine and sign stiffness from the per-example loss
 gradient Gram) and its class and distance helpers are the module ``class_stiffness``.
+
+The atlas study (issue 29) adds ``outcomes`` (module ``outcomes``: ``checkpoint_loss`` and
+``checkpoint_error`` on the full train and test sets with the group's loss) and ``kernel``
+(module ``kernel``: the empirical NTK diagonal ``ntk_diagonal_mean`` over the first ``n``
+training inputs, options from the experiment's ``kernel:`` block, and nakazato2024's PR_W of the
+first trained layer, ``weight_participation_ratio``).
 
 Statistics of the tables that figures and claims compute (aging slopes, GC sweeps, ξ, trajectory
 summaries) are in :mod:`trainlens.summaries`, which never imports torch.
@@ -32,6 +39,8 @@ from trainlens.probes import (
     class_stiffness,
     feature_space,
     fragility,
+    kernel,
+    outcomes,
     response,
     trajectory,
 )
@@ -77,10 +86,14 @@ def _stiffness_table(model: nn.Module, split: Split, config: dict) -> list[dict]
 
 TABLE_PROBES: dict[str, Callable[[nn.Module, Split, dict], list[dict]]] = {
     "stiffness": _stiffness_table,
+    # the atlas study (issue 29): checkpoint train/test loss and error, NTK diagonal and PR_W
+    "outcomes": outcomes.outcomes_table,
+    "kernel": kernel.kernel_table,
 }
 
 __all__ = ["PROBES", "Probe", "Stiffness", "TABLE_PROBES", "class_stiffness",
            "feature_space", "fragility", "geometric_complexity",
            "geometric_complexity_hutchinson", "gradient_gram", "hutchinson_variance",
-           "input_gradient_norms", "input_jacobians", "per_example_geometric_complexity",
-           "per_example_gradients", "response", "stiffness", "trajectory"]
+           "input_gradient_norms", "input_jacobians", "kernel", "outcomes",
+           "per_example_geometric_complexity", "per_example_gradients", "response", "stiffness",
+           "trajectory"]

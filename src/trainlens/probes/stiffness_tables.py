@@ -41,6 +41,7 @@ from trainlens.probes.class_stiffness import (
     pair_values,
     pooled_within_between,
 )
+from trainlens.probes.outcomes import EVAL_CHUNK, mean_loss_and_error
 from trainlens.probes.stiffness import stiffness
 from trainlens.summaries.critical_length import (
     CENSORING,
@@ -52,7 +53,6 @@ from trainlens.summaries.critical_length import (
 from trainlens.training.losses import LOSSES
 
 Row = dict[str, Any]
-EVAL_CHUNK = 1000  # examples per forward when evaluating the full sets
 
 
 @dataclass(frozen=True)
@@ -80,21 +80,15 @@ def probe_indices(labels: torch.Tensor, per_class: int, seed: int) -> np.ndarray
 
 
 def _full_set_rows(model: nn.Module, split: Split, loss_name: str) -> list[Row]:
-    """Loss and accuracy on the full train and val sets, in chunks (50k CIFAR images)."""
+    """Loss and accuracy on the full train and val sets, in chunks (50k CIFAR images); the same
+    sums as the ``outcomes`` probe's ``checkpoint_loss``."""
     loss = LOSSES[loss_name]
     rows = []
-    with torch.no_grad():
-        for name, x, y in (("train", split.x_train, split.y_train), ("val", split.x_test,
-                                                                      split.y_test)):
-            value = error = 0.0
-            for start in range(0, len(x), EVAL_CHUNK):
-                z = model(x[start:start + EVAL_CHUNK])
-                part = y[start:start + EVAL_CHUNK]
-                value += float(loss.value(z, part).sum())
-                error += float(loss.error(z, part).sum())
-            rows += [{"split": name, "metric": "checkpoint_loss", "value": value / len(x)},
-                     {"split": name, "metric": "checkpoint_accuracy",
-                      "value": 1 - error / len(x)}]
+    for name, x, y in (("train", split.x_train, split.y_train), ("val", split.x_test,
+                                                                  split.y_test)):
+        mean_loss, mean_error = mean_loss_and_error(model, x, y, loss, EVAL_CHUNK)
+        rows += [{"split": name, "metric": "checkpoint_loss", "value": mean_loss},
+                 {"split": name, "metric": "checkpoint_accuracy", "value": 1 - mean_error}]
     return rows
 
 
@@ -153,14 +147,18 @@ def stiffness_rows(model: nn.Module, split: Split, loss_name: str, options: Stif
                    ) -> list[Row]:
     """Every fort2019 measurement of ``model`` (one member at one checkpoint) as rows of
     (split, metric, value); the caller adds run_id, step and epoch. The number of classes is
-    the model's number of outputs."""
+    the model's number of outputs, or 2 for a scalar-output model (a binary classifier whose
+    0/1 labels, integer or float, index the classes)."""
     train = probe_indices(split.y_train, options.train_per_class, options.probe_seed)
     val = probe_indices(split.y_test, options.val_per_class, options.probe_seed + 1)
     x = torch.cat([split.x_train[train], split.x_test[val]])
     y = torch.cat([split.y_train[train], split.y_test[val]])
     model.eval()
     with torch.no_grad():
-        n_classes = model(x[:1]).shape[-1]
+        z = model(x[:1])
+    # a scalar-output binary classifier (BCE on 0/1 labels: loukas_mlp, loukas_cnn) has one
+    # logit per example, shape (N,), but two classes; K outputs are K classes
+    n_classes = 2 if z.dim() == 1 else z.shape[-1]
     rows = _full_set_rows(model, split, loss_name)
     both = stiffness(model, x, y, LOSSES[loss_name].value, chunk_size=options.chunk_size)
     n_train = len(train)
