@@ -5,7 +5,10 @@ dotted keys to lists, and per-scale overrides under ``smoke:``/``cpu:``/``paper:
 ``cpu`` is paper scale with the ``cpu:`` block on top, see :func:`resolve_scale`). Every
 grid point x seed is one *run*; runs that differ only by seed, or by a key listed in
 ``ensemble_over`` (data keys and ``train.lr``, which vmap), form one *group* trained in one
-process. Run id = ``<experiment>-<8 hex of sha256 of the resolved science config>`` (docs/design.md
+process. The grid points are the product of the grid's values (``design: cartesian``, the
+default) or, with ``design: one_at_a_time``, the base point (the first value of every key) plus
+every single-key variation of it (:func:`grid_points`); those members carry ``varied``.
+Run id = ``<experiment>-<8 hex of sha256 of the resolved science config>`` (docs/design.md
 "Names"); provenance is recorded beside it, never hashed.
 
 Structure is checked by JSON schema (``experiments/schemas/experiments.schema.yaml``); the values
@@ -64,8 +67,10 @@ class Trainer:
 
 # experiment key ``trainer`` -> engine; the schema enum is kept equal to it by a test
 TRAINERS: dict[str, Trainer] = {
-    # torch.func ensemble of any registered model (loukas2021): data and lr vmap
-    "ensemble": Trainer("trainlens.training.ensemble:TrainConfig", ("data.", "train.lr"),
+    # torch.func ensemble of any registered model (loukas2021): data, lr, and the atlas study's
+    # per-member weight decay and label noise vmap (trainlens.training.group.PER_MEMBER_TRAIN)
+    "ensemble": Trainer("trainlens.training.ensemble:TrainConfig",
+                        ("data.", "train.lr", "train.weight_decay", "train.label_noise"),
                         "trainlens.training.group:train_group",
                         "trainlens.measure:measure_group"),
     # closed-form two-layer network (nakazato2024): every per-run setting is a member property
@@ -224,11 +229,39 @@ def runs_at(spec: dict[str, Any], scale: str) -> bool:
     return scale in spec.get("scales", SCALES) and (scale != "cpu" or "cpu" in spec)
 
 
+DESIGNS = ("cartesian", "one_at_a_time")
+
+
+def grid_points(grid: dict[str, list[Any]], design: str,
+                where: str) -> list[tuple[dict[str, Any], str | None]]:
+    """The grid's points as (assignment of every grid key, varied key) pairs.
+
+    ``cartesian``: the product of the values, varied None. ``one_at_a_time`` (the atlas study,
+    issue 29): the base point (every key at its first value; varied "base"), then for each key in
+    order each of its other values with every other key at its base (varied = that dotted key);
+    a repeat of the base value is skipped, so the base appears once."""
+    if design not in DESIGNS:
+        raise ConfigError(f"{where}: design {design!r} unknown; allowed: {', '.join(DESIGNS)}"
+                          f"{did_you_mean(str(design), DESIGNS)}")
+    if design == "cartesian":
+        return [(dict(zip(grid, point)), None) for point in itertools.product(*grid.values())]
+    base = {key: values[0] for key, values in grid.items()}
+    points: list[tuple[dict[str, Any], str | None]] = [(base, "base")]
+    for key, values in grid.items():
+        seen = [base[key]]
+        for value in values[1:]:
+            if value not in seen:
+                seen.append(value)
+                points.append(({**base, key: value}, key))
+    return points
+
+
 def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
                        where: str) -> list[Group]:
     """Expand one experiment at ``scale`` into its groups (members in grid x seed order)."""
     resolved = resolve_scale(spec, scale)
     grid: dict[str, list[Any]] = resolved.get("grid", {})
+    points = grid_points(grid, resolved.get("design", "cartesian"), where)
     folded = resolved.get("ensemble_over", [])
     trainer = resolved.get("trainer", "ensemble")
     foldable = TRAINERS[trainer].foldable
@@ -241,8 +274,7 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
                               f"trainer {trainer!r}; allowed: {', '.join(foldable)}")
     groups: dict[str, list[dict[str, Any]]] = {}
     shared: dict[str, dict[str, Any]] = {}
-    for point in itertools.product(*grid.values()):
-        assignment = dict(zip(grid, point))
+    for assignment, varied in points:
         science = {k: copy.deepcopy(resolved.get(k, {})) for k in ("data", "model", "train")}
         for dotted, value in assignment.items():
             _set_dotted(science, dotted, value)
@@ -252,10 +284,12 @@ def resolve_experiment(paper: str, name: str, spec: dict[str, Any], scale: str,
         for seed in resolved["seeds"]:
             run_id = f"{name}-{config_hash({**science, 'seed': seed})}"
             # a member carries its full blocks: folded keys (lr, loss, ...) differ per member
-            groups.setdefault(group_key, []).append({
-                "run_id": run_id, "seed": seed, "data": science["data"],
-                "model": science["model"], "train": science["train"],
-                "train_lr": science["train"].get("lr"), "grid": assignment})
+            member = {"run_id": run_id, "seed": seed, "data": science["data"],
+                      "model": science["model"], "train": science["train"],
+                      "train_lr": science["train"].get("lr"), "grid": assignment}
+            if varied is not None:  # one_at_a_time only: cartesian config.json is unchanged
+                member["varied"] = varied
+            groups.setdefault(group_key, []).append(member)
             # the group's blocks hold only what every member shares
             shared[group_key] = {
                 block: {k: v for k, v in science[block].items()

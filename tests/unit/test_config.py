@@ -203,3 +203,82 @@ def test_every_data_and_model_name_is_registered() -> None:
                     names = [block.get(kind, {}).get("name")]
                     names += block.get("grid", {}).get(f"{kind}.name", [])
                     assert {n for n in names if n is not None} <= set(registry), (slug, kind)
+
+
+# The atlas study (issue 29): the one_at_a_time grid design and the ensemble trainer's folded
+# per-member train keys.
+
+def _one_at_a_time(grid: dict, design: str | None = "one_at_a_time", folded=None):
+    def edit(document: dict) -> None:
+        e1a(document)["grid"] = grid
+        e1a(document)["ensemble_over"] = folded or ["data.frequency"]
+        if design is not None:
+            e1a(document)["design"] = design
+    return edit
+
+
+def _e1a_groups(path: Path):
+    return [g for g in load_experiments(path, "smoke") if g.experiment == "e1a"]
+
+
+def test_one_at_a_time_is_the_base_plus_single_key_variations(tmp_path: Path) -> None:
+    grid = {"data.frequency": [0.5, 0.25, 1.0], "train.lr": [0.03, 0.01, 0.03]}
+    groups = _e1a_groups(write_variant(tmp_path, _one_at_a_time(grid)))
+    members = [m for g in groups for m in g.config["members"]]
+    points = {(m["data"]["frequency"], m["train_lr"], m["varied"], m["seed"]) for m in members}
+    # written out by hand: the base (0.5, 0.03), two frequency variations, one lr variation
+    # (the repeated 0.03 is the base again, not a new point), 3 smoke seeds each
+    expected = [(0.5, 0.03, "base"), (0.25, 0.03, "data.frequency"),
+                (1.0, 0.03, "data.frequency"), (0.5, 0.01, "train.lr")]
+    assert len(members) == 12
+    assert points == {(f, lr, v, s) for f, lr, v in expected for s in (0, 1, 2)}
+    assert sorted(len(g.run_ids) for g in groups) == [3, 9]  # lr is not folded here
+    # the same science gets the same run id in either design; cartesian members have no varied
+    cartesian = _e1a_groups(write_variant(tmp_path, _one_at_a_time(
+        {"data.frequency": [0.5, 0.25, 1.0], "train.lr": [0.03, 0.01]}, design=None)))
+    cartesian_ids = {m["run_id"] for g in cartesian for m in g.config["members"]}
+    assert len(cartesian_ids) == 18 and {m["run_id"] for m in members} < cartesian_ids
+    assert not any("varied" in m for g in cartesian for m in g.config["members"])
+
+
+def test_cartesian_design_is_the_default() -> None:
+    (group,) = [g for g in load_experiments(LOUKAS, "smoke") if g.experiment == "e1a"]
+    document = load_yaml(LOUKAS)
+    assert "design" not in e1a(document)
+    assert all("varied" not in m for m in group.config["members"])
+
+
+def test_malformed_design_names_file_key_and_allowed_values(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, _one_at_a_time({"data.frequency": [0.5]}, design="random"))
+    with pytest.raises(ConfigError) as error:
+        load_experiments(path, "smoke")
+    message = str(error.value)
+    assert "\n" not in message
+    assert all(part in message for part in (str(path), "design", "cartesian", "one_at_a_time"))
+
+
+def test_design_values_are_checked_without_the_schema_too() -> None:
+    from trainlens.config import grid_points
+
+    with pytest.raises(ConfigError, match="where: design 'cartesion' unknown; allowed: "
+                                          "cartesian, one_at_a_time"):
+        grid_points({"train.lr": [0.1]}, "cartesion", "where")
+
+
+def test_weight_decay_and_label_noise_fold_into_one_ensemble(tmp_path: Path) -> None:
+    from trainlens.training.group import train_config
+
+    grid = {"data.frequency": [0.25, 0.5], "train.weight_decay": [0.0, 1.0e-3],
+            "train.label_noise": [0.0, 0.1]}
+    folded = ["data.frequency", "train.weight_decay", "train.label_noise"]
+    (group,) = _e1a_groups(write_variant(tmp_path, _one_at_a_time(grid, folded=folded)))
+    members = group.config["members"]
+    assert len(members) == 12
+    assert {(m["varied"], m["data"]["frequency"], m["train"]["weight_decay"],
+             m["train"]["label_noise"]) for m in members} == {
+        ("base", 0.25, 0.0, 0.0), ("data.frequency", 0.5, 0.0, 0.0),
+        ("train.weight_decay", 0.25, 1.0e-3, 0.0), ("train.label_noise", 0.25, 0.0, 0.1)}
+    # the shared block drops the folded keys; the group's TrainConfig still builds
+    assert not {"weight_decay", "label_noise", "lr"} & set(group.config["train"])
+    assert train_config(group.config).lr == 0.03
+    assert "train.weight_decay" in TRAINERS["ensemble"].foldable

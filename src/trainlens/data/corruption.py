@@ -1,5 +1,7 @@
-"""Label corruption: loukas2021 E1b/E1c (docs/protocols/loukas2021.md §3 E1b, pitfall P17) and
-dherin2022 label noise.
+"""Label corruption: loukas2021 E1b/E1c (docs/protocols/loukas2021.md §3 E1b, pitfall P17),
+dherin2022 label noise, and the atlas study's per-step noise of the ensemble trainer (issue 29:
+``train.label_noise``, ``noisy_targets``: label-noise SGD for classifiers, fresh Gaussian target
+noise for regression, both from the SplitMix64 counters below).
 
 dherin2022 (docs/protocols/dherin2022.md §2b D-b):
 - primary E6, label-noise SGD (Blanc et al. 2020; Damian et al. 2021): at every step a fresh
@@ -139,3 +141,39 @@ def label_noise_sgd(y: torch.Tensor, rates: Sequence[float], keys: Sequence[int 
         raise ValueError("train.label_noise > 0 needs the member's label_noise stream")
     shifts = minibatch_label_shifts([k or 0 for k in keys], rates, step, y.shape[1], n_classes)
     return (y + torch.from_numpy(shifts).to(y.device, y.dtype)) % n_classes
+
+
+# Gaussian target noise draws from the member's key XOR this constant: a SplitMix64 sequence of its
+# own, so its uniforms are not the label-noise ones at the same (step, purpose, position).
+_GAUSSIAN_SALT = np.uint64(0x5851F42D4C957F2D)
+
+
+def gaussian_target_noise(keys: Sequence[int], sigmas: Sequence[float], step: int,
+                          batch: int) -> np.ndarray:
+    """Fresh Gaussian target noise at one step (the atlas study's label-noise SGD for regression,
+    issue 29): a float64 (M, batch) array σ_m·ε, ε standard normal by Box–Muller,
+    ε = √(−2 ln u1)·cos(2π u2), from two uniforms at (step, purpose 0 / 1, position) of member m's
+    salted key. It depends only on (run seed, step, position): a resumed run draws exactly what
+    an uninterrupted one would, and members are independent."""
+    for sigma in sigmas:
+        if not sigma >= 0:
+            raise ValueError(f"train.label_noise (a target noise std) must be >= 0, got {sigma}")
+    salted = np.asarray(keys, dtype=np.uint64) ^ _GAUSSIAN_SALT
+    u1 = ((_draws(salted, step, 0, batch) >> np.uint64(11)) + np.uint64(1)) * 2.0 ** -53  # (0, 1]
+    u2 = (_draws(salted, step, 1, batch) >> np.uint64(11)) * 2.0 ** -53  # [0, 1)
+    epsilon = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    return np.asarray(sigmas, dtype=np.float64)[:, None] * epsilon
+
+
+def noisy_targets(y: torch.Tensor, rates: Sequence[float], keys: Sequence[int | None], step: int,
+                  n_classes: int | None) -> torch.Tensor:
+    """The minibatch targets y (M, B) of one step with each member's per-step noise (issue 29):
+    ``label_noise_sgd`` over ``n_classes`` classes for classifiers (labels keep their dtype, so
+    float 0/1 BCE labels stay float), y + σ·ε (``gaussian_target_noise``) for regression
+    (``n_classes`` None). A rate 0 keeps the member's targets. Returns a new tensor."""
+    if n_classes is not None:
+        return label_noise_sgd(y, rates, keys, step, n_classes)
+    if any(k is None for k, p in zip(keys, rates, strict=True) if p > 0):
+        raise ValueError("train.label_noise > 0 needs the member's label_noise stream")
+    noise = gaussian_target_noise([k or 0 for k in keys], rates, step, y.shape[1])
+    return y + torch.from_numpy(noise).to(y.device, y.dtype)

@@ -5,7 +5,8 @@ u ~ U([-1, 1]^2), y = cos(2πf·u1)·cos(2πf·u2), x = s·Q·[u; 0_8] with Q th
 QR(randn(10, 10)/√10). The paper embeds the data "isometrically", so the primary scale is s = 1;
 the official code's s = 10 is a labelled variant experiment (``data.embed_scale: 10``). E1c (a
 suite addition, §3) uses the binary targets y = 1[cos(2πf·u1)·cos(2πf·u2) > 0] with the training
-labels corrupted by the E1b rule.
+labels corrupted by the E1b rule. The atlas study (issue 29) adds ``data.target_noise`` σ: fixed
+Gaussian noise σ·N(0, 1) on the regression targets of the training set only, fixed per seed.
 Data and Q are redrawn for every seed; Q is returned in
 ``extras`` so that grid probes (E2, far-field Lipschitz) embed with the run's own Q (pitfall P18).
 """
@@ -34,6 +35,7 @@ class SinusoidConfig:
     embed_scale: float = 1.0  # isometric, the paper's text (P-g); 10 = the official code
     target: str = "regression"  # or "binary": y = 1[cos·cos > 0] (E1c)
     label_corruption: float = 0.0  # p of the E1b rule, binary targets only (data/corruption.py)
+    target_noise: float = 0.0  # σ of fixed Gaussian noise on the training targets (regression)
 
     def __post_init__(self) -> None:
         if self.n_train < 1:
@@ -50,6 +52,11 @@ class SinusoidConfig:
             raise ValueError(f"data.target must be 'regression' or 'binary', got {self.target!r}")
         check_label_corruption(self.label_corruption, self.target == "binary",
                                "data.target: binary")
+        if not self.target_noise >= 0:
+            raise ValueError(f"data.target_noise must be >= 0, got {self.target_noise}")
+        if self.target_noise > 0 and self.target != "regression":
+            raise ValueError("data.target_noise needs data.target: regression (binary labels "
+                             "take data.label_corruption instead)")
 
 
 def target(u: np.ndarray, frequency: float) -> np.ndarray:
@@ -88,6 +95,9 @@ def load(config: SinusoidConfig, rng: np.random.Generator, data_root: Path) -> S
     x_test, y_test = tensors(u_test)
     if config.label_corruption > 0:  # training labels only; the test set stays clean
         y_train = corrupt_binary_labels(y_train, config.label_corruption)
+    if config.target_noise > 0:  # drawn after every other draw: σ = 0 runs keep their data
+        y_train = y_train + config.target_noise * torch.from_numpy(
+            rng.standard_normal(config.n_train))
     return Split(x_train, y_train, x_test, y_test,
                  extras={"Q": q, "u_train": u_train, "embed_scale": np.array(config.embed_scale)})
 

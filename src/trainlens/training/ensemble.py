@@ -7,8 +7,11 @@ keeps its own data, its own shuffle order and its own batch of size B (loukas202
 B = 1), so the result equals training every member alone (tests/unit/training/test_ensemble.py
 checks this to 1e-10 in float64), at a fraction of the Python overhead.
 
-The loop is plain SGD without momentum or weight decay, as every loukas2021 experiment uses, with
-an optional per-epoch exponential lr decay (``ExponentialLR`` stepped once per epoch, E1b).
+The loop is plain SGD without momentum, as every loukas2021 experiment uses, with an optional
+per-epoch exponential lr decay (``ExponentialLR`` stepped once per epoch, E1b). The atlas study
+(issue 29) adds two per-member knobs, both off by default, and then skipped entirely so that
+existing runs train bitwise as before: L2 weight decay on the weights (``train.weight_decay``,
+biases not decayed) and label-noise SGD (``train.label_noise``, fresh noisy labels every step).
 Hooks see the whole ensemble at once and accumulate what they need in tensors, so that nothing in
 the step synchronises or loops over members in Python.
 """
@@ -27,6 +30,7 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from trainlens.data.base import Split
+from trainlens.data.corruption import noisy_targets
 from trainlens.training.losses import LOSSES, Loss
 from trainlens.training.resume import Resumer, rng_state, set_rng_state
 
@@ -45,6 +49,13 @@ class TrainConfig:
     lr_decay_per_epoch: float = 1.0  # γ of ExponentialLR, stepped once per epoch
     dtype: str = "float64"
     checkpoints: int = 20  # log-spaced checkpoint steps (plus init and the final step)
+    # L2 weight decay on the weights only (parameters with >= 2 dims), per member like lr: see
+    # ``make_sgd_step``. 0 skips it (the loukas2021 protocol).
+    weight_decay: float = 0.0
+    # Label-noise SGD, per member: for classifiers the share of each minibatch relabelled with
+    # another class at every step; for regression (mse_half) the std of fresh Gaussian target
+    # noise added per example and step. 0 skips it. See ``noisy_labels``.
+    label_noise: float = 0.0
     # torch.compile the step: ~5x faster per step on CPU, but 5-40 s to compile (cached on disk
     # after the first time), so worth it only for long runs (paper scale).
     compile: bool = False
@@ -59,6 +70,12 @@ class TrainConfig:
                 raise ValueError(f"train.{key} must be > 0, got {getattr(self, key)}")
         if self.checkpoints < 0:
             raise ValueError(f"train.checkpoints must be >= 0, got {self.checkpoints}")
+        for key in ("weight_decay", "label_noise"):
+            if not getattr(self, key) >= 0:  # also refuses NaN
+                raise ValueError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        if LOSSES[self.loss].classifier and self.label_noise > 1:
+            raise ValueError(f"train.label_noise is a share of each minibatch for loss "
+                             f"{self.loss!r}: it must be in [0, 1], got {self.label_noise}")
         if not 0 < self.lr_decay_per_epoch <= 1:
             raise ValueError(f"train.lr_decay_per_epoch must be in (0, 1], got "
                              f"{self.lr_decay_per_epoch}")
@@ -84,7 +101,9 @@ class StepState:
     grads: dict[str, torch.Tensor]  # at θ_{t-1}, (M, ...)
     x: torch.Tensor  # the batch of this step, (M, B, ...)
     z: torch.Tensor  # outputs at θ_{t-1}, (M, B[, K])
-    y: torch.Tensor  # targets, (M, B)
+    # targets the step trained on, (M, B): with train.label_noise the step's noisy labels (so
+    # losses, z and grads agree with them); the test set in EvalState stays clean
+    y: torch.Tensor
     losses: torch.Tensor  # per-example loss at θ_{t-1}, (M, B)
     loss: Loss
 
@@ -153,8 +172,20 @@ def ensemble_forward(base: nn.Module):
     return vmap(lambda p, x: functional_call(base, p, (x,)))
 
 
-def _functional_sgd_step(base: nn.Module, loss: Loss):
-    """The step as ``vmap(grad)`` of one member's loss: what ``torch.compile`` fuses."""
+def _broadcast(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """(M,) per-member values shaped to broadcast against a stacked parameter (M, ...)."""
+    return values.view(-1, *[1] * (p.dim() - 1))
+
+
+def decays(p: torch.Tensor) -> bool:
+    """Whether weight decay applies to a stacked parameter (M, ...): weights (>= 2 dims per
+    member), not biases, so the first-layer bias step stays −η∇_{b1}ℓ exactly (loukas2021 τ)."""
+    return p.dim() >= 3
+
+
+def _functional_sgd_step(base: nn.Module, loss: Loss, weight_decay: torch.Tensor | None = None):
+    """The step as ``vmap(grad)`` of one member's loss: what ``torch.compile`` fuses. With
+    ``weight_decay`` (M,), weights step by −η(g + wd·θ) (``make_sgd_step``)."""
 
     def member_loss(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor):
         z = functional_call(base, p, (x,))
@@ -166,8 +197,13 @@ def _functional_sgd_step(base: nn.Module, loss: Loss):
     def sgd_step(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
                  lr: torch.Tensor):
         grads, (_, (z, per_example)) = grad_fn(params, x, y)
-        new = {name: p - lr.view(-1, *[1] * (p.dim() - 1)) * grads[name]
-               for name, p in params.items()}
+        if weight_decay is None:
+            new = {name: p - lr.view(-1, *[1] * (p.dim() - 1)) * grads[name]
+                   for name, p in params.items()}
+        else:
+            new = {name: p - _broadcast(lr, p) * (grads[name] + _broadcast(weight_decay, p) * p)
+                   if decays(p) else p - _broadcast(lr, p) * grads[name]
+                   for name, p in params.items()}
         return new, grads, z, per_example, torch.isfinite(per_example).all(dim=1)
 
     return sgd_step
@@ -197,10 +233,10 @@ def summed_member_gradients(batched):
     return gradients
 
 
-def _autograd_sgd_step(base: nn.Module, loss: Loss):
+def _autograd_sgd_step(base: nn.Module, loss: Loss, weight_decay: torch.Tensor | None = None):
     """The eager step: one forward of every member (``ensemble_forward``) and one backward pass
     (``summed_member_gradients``); the same step as ``_functional_sgd_step`` (tested to
-    1e-12)."""
+    1e-12), weight decay included."""
     forward = ensemble_forward(base)
 
     def mean_losses(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor):
@@ -214,25 +250,41 @@ def _autograd_sgd_step(base: nn.Module, loss: Loss):
                  lr: torch.Tensor):
         grads, (_, (z, per_example)) = gradients(params, x, y)
         # one fused θ − η·g per parameter (at batch size 1 every operation counts)
-        new = {name: torch.addcmul(p, lr.view(-1, *[1] * (p.dim() - 1)), grads[name], value=-1)
-               for name, p in params.items()}
+        if weight_decay is None:
+            new = {name: torch.addcmul(p, lr.view(-1, *[1] * (p.dim() - 1)), grads[name],
+                                       value=-1)
+                   for name, p in params.items()}
+        else:  # g + wd·θ on weights; the returned grads stay the loss gradients
+            new = {name: torch.addcmul(p, _broadcast(lr, p),
+                                       torch.addcmul(grads[name], _broadcast(weight_decay, p), p)
+                                       if decays(p) else grads[name], value=-1)
+                   for name, p in params.items()}
         return new, grads, z, per_example, torch.isfinite(per_example).all(dim=1)
 
     return sgd_step
 
 
-def make_sgd_step(base: nn.Module, loss: Loss, compile: bool = False):
+def make_sgd_step(base: nn.Module, loss: Loss, compile: bool = False,
+                  weight_decay: torch.Tensor | None = None):
     """One plain-SGD step of every member: θ_t = θ_{t-1} − η_t ∇_θ mean_b ℓ(z(x_b; θ_{t-1}), y_b).
 
-    A pure function (params, x, y, lr) → (new params, grads at θ_{t-1}, z, per-example losses,
-    (M,) whether every loss of the batch is finite), so hooks can compare θ_{t-1} and θ_t without
-    copies. Eagerly it is ``_autograd_sgd_step``; compiled, ``torch.compile`` fuses
-    ``_functional_sgd_step``.
+    With ``weight_decay`` (M,) (L2, the atlas knob ``train.weight_decay``), a weight W (a
+    parameter with >= 2 dims) steps by W_t = W_{t-1} − η_t(∇_W ℓ + wd·W_{t-1}), as
+    ``torch.optim.SGD(weight_decay=wd)`` does; biases are NOT decayed, so the first-layer bias
+    step stays exactly −η_t∇_{b1}ℓ, which loukas2021's τ relies on (``BiasTrajectoryHook`` reads
+    it from the gradient in float32). ``None`` (every member's wd is 0) is the plain step's own
+    code path, bitwise as before the knob existed.
+
+    A pure function (params, x, y, lr) → (new params, grads at θ_{t-1}: the loss gradients,
+    without the decay term, z, per-example losses, (M,) whether every loss of the batch is
+    finite), so hooks can compare θ_{t-1} and θ_t without copies. Eagerly it is
+    ``_autograd_sgd_step``; compiled, ``torch.compile`` fuses ``_functional_sgd_step``.
     """
-    eager = _autograd_sgd_step(base, loss)
+    eager = _autograd_sgd_step(base, loss, weight_decay)
     if not compile:
         return eager
-    state = {"step": torch.compile(_functional_sgd_step(base, loss), dynamic=False)}
+    state = {"step": torch.compile(_functional_sgd_step(base, loss, weight_decay),
+                                   dynamic=False)}
 
     def step_with_fallback(*args):
         # Inductor needs a C++ compiler; without one, train on eagerly rather than fail.
@@ -281,18 +333,47 @@ def stack_splits(splits: Sequence[Split]) -> tuple[torch.Tensor, ...]:
                  for name in ("x_train", "y_train", "x_test", "y_test"))
 
 
+def _per_member(values: Sequence[float] | None, default: float, n_members: int,
+                key: str) -> list[float]:
+    """Per-member values of ``train.<key>`` (``default`` for every member when None), checked."""
+    values = list(values) if values is not None else [default] * n_members
+    if len(values) != n_members or not all(v >= 0 for v in values):
+        raise ValueError(f"train.{key} needs {n_members} per-member values >= 0, got {values}")
+    return values
+
+
+def _label_classes(loss: Loss, forward, params: dict[str, torch.Tensor],
+                   x_train: torch.Tensor) -> int | None:
+    """K for label-noise SGD: 2 for a scalar-output classifier (BCE on 0/1 labels), the number
+    of outputs otherwise; None for regression (Gaussian target noise instead)."""
+    if not loss.classifier:
+        return None
+    with torch.no_grad():
+        z = forward(params, x_train[:, :1])
+    return 2 if z.dim() == 2 else int(z.shape[-1])
+
+
 def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config: TrainConfig,
                    order_rngs: Sequence[np.random.Generator], hooks: Sequence[Hook] = (),
                    lrs: Sequence[float] | None = None,
-                   resumer: Resumer | None = None) -> EnsembleResult:
+                   resumer: Resumer | None = None,
+                   weight_decays: Sequence[float] | None = None,
+                   label_noises: Sequence[float] | None = None,
+                   label_noise_keys: Sequence[int | None] | None = None) -> EnsembleResult:
     """Train ``models`` (one per member) with per-member data, shuffle streams and lrs.
 
     Each epoch every member draws a fresh permutation of its training set from its own
     ``order_rngs[m]`` and walks it in batches of ``config.batch_size`` (the last one shorter,
     or dropped with ``config.drop_last``, as a DataLoader does). ``lrs`` overrides ``config.lr``
-    per member (lr is vmappable). Models and splits must already have the training dtype and device.
-    With a ``resumer``, the loop starts from its saved state if there is one and saves its state
-    at epoch boundaries (see :mod:`trainlens.training.resume`).
+    per member (lr is vmappable); ``weight_decays`` and ``label_noises`` override
+    ``config.weight_decay`` and ``config.label_noise`` the same way (``make_sgd_step``,
+    ``noisy_targets``). Label noise draws from each member's ``label_noise_keys[m]``
+    (``corruption.label_noise_key`` of its run's "label_noise" stream) at the 1-based step being
+    taken, so it depends only on (seed, step, position) and resumes exactly; only the training
+    step sees it (hooks' ``StepState.y`` is the noisy batch, the test set stays clean). When
+    every member's value is 0 the new code is skipped. Models and splits must already have the
+    training dtype and device. With a ``resumer``, the loop starts from its saved state if there
+    is one and saves its state at epoch boundaries (see :mod:`trainlens.training.resume`).
     """
     start = time.perf_counter()
     loss = LOSSES[config.loss]
@@ -303,8 +384,15 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
     lr0 = torch.tensor(lrs if lrs is not None else [config.lr] * n_members,
                        dtype=x_train.dtype, device=device)
 
-    step_fn = make_sgd_step(base, loss, config.compile)
+    decay = _per_member(weight_decays, config.weight_decay, n_members, "weight_decay")
+    noise = _per_member(label_noises, config.label_noise, n_members, "label_noise")
+    decay_tensor = (torch.tensor(decay, dtype=x_train.dtype, device=device)
+                    if any(v > 0 for v in decay) else None)  # None: the plain step, bitwise
+    step_fn = make_sgd_step(base, loss, config.compile, decay_tensor)
     forward = ensemble_forward(base)
+    noisy = any(v > 0 for v in noise)
+    keys = list(label_noise_keys) if label_noise_keys is not None else [None] * n_members
+    n_classes = _label_classes(loss, forward, params, x_train) if noisy else None
 
     steps_per_epoch = config.steps_per_epoch(n_train)
     first_bad = torch.full((n_members,), -1, dtype=torch.long, device=device)
@@ -329,6 +417,8 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
         for b in range(steps_per_epoch):
             index = order[:, b * config.batch_size:(b + 1) * config.batch_size]
             x, y = _gather(x_train, index), _gather(y_train, index)
+            if noisy:  # label-noise SGD: fresh noise at the step being taken (1-based)
+                y = noisy_targets(y, noise, keys, step + 1, n_classes)
             params_before = params
             params, grads, z, per_example, step_finite = step_fn(params, x, y, lr)
             step += 1

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from trainlens.config import make_dataclass_config
 from trainlens.data import DATASETS, Split
+from trainlens.data.corruption import label_noise_key
 from trainlens.io import atomic_write, load_checkpoint, save_npz
 from trainlens.models import MODELS
 from trainlens.provenance import git_commit
@@ -57,7 +58,20 @@ class Member:
     model: nn.Module
     split: Split
     order_rng: np.random.Generator
-    row: dict[str, Any]  # config fields for runs.parquet
+    row: dict[str, Any]  # config fields for runs.parquet (and ``varied`` in one_at_a_time grids)
+    weight_decay: float = 0.0  # per member, like lr (issue 29)
+    label_noise: float = 0.0
+    label_noise_key: int | None = None  # from the run's "label_noise" stream, when label_noise > 0
+
+
+# train keys that are per member (they vmap); lr travels as the member's ``train_lr``
+PER_MEMBER_TRAIN = ("weight_decay", "label_noise")
+
+
+def member_train(member: dict[str, Any]) -> dict[str, Any]:
+    """The member's own values of the ``PER_MEMBER_TRAIN`` keys that its config sets (a folded
+    grid key is absent from the group's shared train block)."""
+    return {k: member["train"][k] for k in PER_MEMBER_TRAIN if k in member.get("train", {})}
 
 
 def load_group_config(path: str | Path) -> dict[str, Any]:
@@ -66,7 +80,11 @@ def load_group_config(path: str | Path) -> dict[str, Any]:
 
 
 def train_config(config: dict[str, Any], lr: float | None = None) -> TrainConfig:
-    values = {**config["train"], "lr": lr if lr is not None else config["members"][0]["train_lr"]}
+    """The group's TrainConfig: its shared train block with the first member's lr (and its
+    per-member keys, which train_ensemble overrides per member as it does lr)."""
+    first = config["members"][0]
+    values = {**config["train"], **member_train(first),
+              "lr": lr if lr is not None else first["train_lr"]}
     return make_dataclass_config(TrainConfig, values, f"group {config['group_id']}: train")
 
 
@@ -99,11 +117,16 @@ def build_member(config: dict[str, Any], member: dict[str, Any], data_root: Path
     model_config = make_dataclass_config(model_spec.config_cls, config["model"], "model")
     # Initialise on the CPU from the CPU generator so that a run's init is the same on any device.
     model = model_spec.build(model_config, streams.torch("init")).to(device=device, dtype=dtype)
+    own = member_train(member)
     row = {**flatten_block("data", asdict(data_config)),
            **flatten_block("model", asdict(model_config)),
-           **flatten_block("train", {**config["train"], "lr": member["train_lr"]})}
+           **flatten_block("train", {**config["train"], **own, "lr": member["train_lr"]})}
+    if "varied" in member:  # one_at_a_time grids: the knob this run varies, or "base"
+        row["varied"] = member["varied"]
+    noise = float(own.get("label_noise", 0.0))
+    key = label_noise_key(streams.seed_sequence("label_noise")) if noise > 0 else None
     return Member(member["run_id"], member["seed"], member["train_lr"], model, split,
-                  streams.numpy("order"), row)
+                  streams.numpy("order"), row, float(own.get("weight_decay", 0.0)), noise, key)
 
 
 class ProgressHook(Hook):
@@ -235,7 +258,9 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
     resumer = _resumer(Path(state_dir), save_interval_s, config, log) if state_dir else None
     result = train_ensemble([m.model for m in members], [m.split for m in members], train,
                             [m.order_rng for m in members], hooks, lrs=[m.lr for m in members],
-                            resumer=resumer)
+                            resumer=resumer, weight_decays=[m.weight_decay for m in members],
+                            label_noises=[m.label_noise for m in members],
+                            label_noise_keys=[m.label_noise_key for m in members])
     write_table(log.frame(run_ids, result.diverged_step), metrics_out, "metrics")
     if trace_out is not None:
         arrays = trajectory_hook.trace_arrays() if trajectory_hook and trajectory_hook.trace else {}

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from trainlens.data.corruption import corrupt_binary_labels, label_noise_sgd
+from trainlens.data.corruption import (
+    corrupt_binary_labels,
+    gaussian_target_noise,
+    label_noise_sgd,
+    noisy_targets,
+)
 from trainlens.data.digits import DigitsConfig
 from trainlens.data.digits import load as load_digits_split
 from trainlens.data.sinusoid import SinusoidConfig
@@ -130,3 +135,51 @@ def test_label_noise_sgd_members_are_independent_and_rate_zero_is_clean() -> Non
         label_noise_sgd(y, [1.5, 0.0], [1, 2], 9, 4)
     with pytest.raises(ValueError):
         label_noise_sgd(y, [0.5, 0.0], [None, 2], 9, 4)
+
+
+# The atlas study's per-step noise (issue 29): fresh Gaussian target noise for regression,
+# label-noise SGD on float 0/1 labels for scalar-output BCE.
+
+def test_gaussian_target_noise_is_standard_normal_times_sigma() -> None:
+    noise = np.concatenate([gaussian_target_noise([17, 18], [0.5, 2.0], step, 64)
+                            for step in range(1, 1001)], axis=1)  # 64000 draws per member
+    for row, sigma in zip(noise, (0.5, 2.0)):
+        # mean std σ/√64000 (0.002, 0.008): 5 standard errors; std's relative error ~0.3%
+        assert abs(row.mean()) < 5 * sigma / np.sqrt(row.size)
+        assert abs(row.std() / sigma - 1) < 0.015
+        # Gaussian tails: P(|ε| > 2) = 0.0455, P(|ε| > 3) = 0.0027
+        assert abs(np.mean(np.abs(row) > 2 * sigma) - 0.0455) < 0.004
+        assert abs(np.mean(np.abs(row) > 3 * sigma) - 0.0027) < 0.001
+    assert abs(np.corrcoef(noise[0], noise[1])[0, 1]) < 0.02  # members independent
+
+
+def test_gaussian_target_noise_depends_only_on_key_step_and_position() -> None:
+    a = gaussian_target_noise([5, 6], [1.0, 1.0], 40, 8)
+    assert np.array_equal(a, gaussian_target_noise([5, 6], [1.0, 1.0], 40, 8))
+    assert np.array_equal(a[1], gaussian_target_noise([6], [1.0], 40, 8)[0])  # alone = together
+    assert np.array_equal(a[:, :5], gaussian_target_noise([5, 6], [1.0, 1.0], 40, 5))
+    assert not np.array_equal(a, gaussian_target_noise([5, 6], [1.0, 1.0], 41, 8))
+    assert not np.array_equal(a[0], a[1])
+    assert np.array_equal(gaussian_target_noise([5], [0.0], 40, 8), np.zeros((1, 8)))
+    with pytest.raises(ValueError, match="label_noise"):
+        gaussian_target_noise([5], [-0.1], 40, 8)
+
+
+def test_noisy_targets_regression_adds_noise_and_keeps_rate_zero_members() -> None:
+    y = torch.linspace(-1, 1, 12, dtype=torch.float64).reshape(2, 6)
+    noisy = noisy_targets(y, [0.3, 0.0], [3, 4], 7, None)
+    expected = y[0].numpy() + gaussian_target_noise([3], [0.3], 7, 6)[0]
+    assert np.array_equal(noisy[0].numpy(), expected) and torch.equal(noisy[1], y[1])
+    with pytest.raises(ValueError, match="label_noise stream"):
+        noisy_targets(y, [0.3, 0.0], [None, 4], 7, None)
+
+
+def test_noisy_targets_bce_flips_floor_or_ceil_of_p_b_float_labels() -> None:
+    y = (torch.arange(10) % 2).to(torch.float32)[None]  # scalar-output BCE labels, K = 2
+    counts = []
+    for step in range(1, 2001):
+        noisy = noisy_targets(y, [0.25], [21], step, 2)
+        assert noisy.dtype == torch.float32 and ((noisy == 0) | (noisy == 1)).all()
+        counts.append(int((noisy != y).sum()))
+    assert set(counts) == {2, 3}  # ⌊2.5⌋ or ⌈2.5⌉, each label flipped to the other class
+    assert abs(np.mean(counts) - 2.5) < 0.05  # E = p·B; std of the mean 0.5/√2000 = 0.011

@@ -130,3 +130,33 @@ def test_sinusoid_same_seed_same_data_different_seed_different() -> None:
         assert np.array_equal(getattr(a, name).numpy(), getattr(b, name).numpy())
         assert not np.array_equal(getattr(a, name).numpy(), getattr(c, name).numpy())
     assert not np.allclose(a.extras["Q"], c.extras["Q"])
+
+
+def test_sinusoid_target_noise_moves_only_training_targets_by_the_next_draws() -> None:
+    # issue 29: σ·N(0, 1) on the training targets, drawn from the data stream after every
+    # existing draw, so the rest of the split, and σ = 0 runs, are unchanged
+    clean_rng = np.random.default_rng(8)
+    clean = load_sinusoid(SinusoidConfig(n_train=40), clean_rng, NOWHERE)
+    zero = load_sinusoid(SinusoidConfig(n_train=40, target_noise=0.0), np.random.default_rng(8),
+                         NOWHERE)
+    noisy = load_sinusoid(SinusoidConfig(n_train=40, target_noise=0.3), np.random.default_rng(8),
+                          NOWHERE)
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        assert np.array_equal(getattr(zero, name).numpy(), getattr(clean, name).numpy())
+    for name in ("x_train", "x_test", "y_test"):
+        assert np.array_equal(getattr(noisy, name).numpy(), getattr(clean, name).numpy())
+    assert np.array_equal(noisy.extras["Q"], clean.extras["Q"])
+    next_draws = clean_rng.standard_normal(40)  # what the clean run's stream would draw next
+    np.testing.assert_allclose(noisy.y_train.numpy() - clean.y_train.numpy(), 0.3 * next_draws,
+                               rtol=0, atol=1e-15)
+    other_seed = load_sinusoid(SinusoidConfig(n_train=40, target_noise=0.3),
+                               np.random.default_rng(9), NOWHERE)
+    assert not np.array_equal(other_seed.y_train.numpy(), noisy.y_train.numpy())
+
+
+def test_sinusoid_target_noise_refuses_binary_targets_and_negative_sigma() -> None:
+    with pytest.raises(ValueError, match="target_noise needs data.target: regression"):
+        SinusoidConfig(target="binary", target_noise=0.1)
+    with pytest.raises(ValueError, match="target_noise must be >= 0"):
+        SinusoidConfig(target_noise=-0.1)
+    SinusoidConfig(target="binary", target_noise=0.0)  # 0: nothing to refuse

@@ -141,9 +141,11 @@ def test_eager_step_equals_the_functional_step():
         models = [m.double() for m in models]
         base, params = stack_members(models)
         lr = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
-        eager = _autograd_sgd_step(base, LOSSES[loss])(params, x.double(), y, lr)
-        functional = _functional_sgd_step(base, LOSSES[loss])(params, x.double(), y, lr)
-        for got, want in zip(eager, functional):
-            got, want = (got, want) if isinstance(got, dict) else ({0: got}, {0: want})
-            for name in want:
-                assert torch.allclose(got[name], want[name], rtol=1e-12, atol=1e-14), name
+        # with and without per-member weight decay (issue 29: weights only)
+        for wd in (None, torch.tensor([0.0, 0.5, 0.05], dtype=torch.float64)):
+            eager = _autograd_sgd_step(base, LOSSES[loss], wd)(params, x.double(), y, lr)
+            functional = _functional_sgd_step(base, LOSSES[loss], wd)(params, x.double(), y, lr)
+            for got, want in zip(eager, functional):
+                got, want = (got, want) if isinstance(got, dict) else ({0: got}, {0: want})
+                for name in want:
+                    assert torch.allclose(got[name], want[name], rtol=1e-12, atol=1e-14), name

@@ -6,17 +6,21 @@ import copy
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
+from trainlens.data.corruption import label_noise_key
 from trainlens.models.loukas import FIRST_BIAS
 from trainlens.training.ensemble import TrainConfig, train_ensemble
 from trainlens.training.group import build_member, repeat_groups, train_config
 from trainlens.training.hooks import BiasTrajectoryHook, LossHook
 from trainlens.training.recorder import MetricLog
 from trainlens.training.resume import Resumer
+from trainlens.training.seeds import RunStreams
 
 
-def _run(config: dict, epochs: int, state: Path | None, fresh_members: bool = True):
+def _run(config: dict, epochs: int, state: Path | None, fresh_members: bool = True,
+         knobs: bool = False):
     members = [build_member(config, m, Path("data"), torch.device("cpu"))
                for m in config["members"][::3]]
     train = TrainConfig(**{**vars(train_config(config)), "epochs": epochs})
@@ -27,17 +31,24 @@ def _run(config: dict, epochs: int, state: Path | None, fresh_members: bool = Tr
     if state is not None:
         resumer = Resumer(state, interval_s=0.0, extra_state=lambda: {"log": log.state_dict()},
                           load_extra=lambda extra: log.load_state_dict(extra["log"]))
+    extra = {}
+    if knobs:  # issue 29: per-step Gaussian target noise (and weight decay) on some members
+        extra = {"label_noises": [0.3 * (k % 2) for k in range(len(members))],
+                 "weight_decays": [0.01 * (k % 3) for k in range(len(members))],
+                 "label_noise_keys": [label_noise_key(RunStreams(m.seed).seed_sequence(
+                     "label_noise")) for m in members]}
     result = train_ensemble([copy.deepcopy(m.model) for m in members], [m.split for m in members],
                             train, [m.order_rng for m in members], hooks,
-                            lrs=[m.lr for m in members], resumer=resumer)
+                            lrs=[m.lr for m in members], resumer=resumer, **extra)
     return result, log.frame([m.run_id for m in members]), hooks[1].trace_arrays()
 
 
-def test_resume_after_half_the_epochs_is_bitwise_identical(tmp_path, e1a_smoke_config):
-    straight, straight_frame, straight_trace = _run(e1a_smoke_config, 8, None)
+@pytest.mark.parametrize("knobs", [False, True], ids=["plain", "label-noise-weight-decay"])
+def test_resume_after_half_the_epochs_is_bitwise_identical(tmp_path, e1a_smoke_config, knobs):
+    straight, straight_frame, straight_trace = _run(e1a_smoke_config, 8, None, knobs=knobs)
     state = tmp_path / "state.pt"
-    _run(e1a_smoke_config, 4, state)  # stops after epoch 4, leaving its state behind
-    resumed, resumed_frame, resumed_trace = _run(e1a_smoke_config, 8, state)
+    _run(e1a_smoke_config, 4, state, knobs=knobs)  # stops after epoch 4, leaving its state
+    resumed, resumed_frame, resumed_trace = _run(e1a_smoke_config, 8, state, knobs=knobs)
     assert resumed.steps == straight.steps
     for name in straight.params:
         assert torch.equal(resumed.params[name], straight.params[name]), name
