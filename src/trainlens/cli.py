@@ -243,7 +243,9 @@ def cmd_replication(a: argparse.Namespace) -> None:
         figures = load_module(root / "analysis" / paper / "figures.py").figures.figures
         papers[paper] = (load_module(root / "analysis" / paper / "claims.py").claims,
                          {stem: spec.experiments for stem, spec in figures.items()})
-    print(f"trainlens: wrote {write_replication(root, papers, root / a.out)}")
+    stats = root / "analysis" / "atlas" / "stats.py"
+    atlas = load_module(stats) if stats.exists() else None
+    print(f"trainlens: wrote {write_replication(root, papers, root / a.out, atlas)}")
 
 
 def cmd_relink(a: argparse.Namespace) -> None:

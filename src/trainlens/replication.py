@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pandas as pd
 
@@ -23,6 +24,8 @@ from trainlens.report import VERDICT_MARK
 from trainlens.verdicts import counts_text, verdict_counts
 
 GOLDEN_SMOKE = "tests/golden/smoke/{paper}/claims.tsv"
+# the published atlas (trainlens publish --study atlas): every pair's Spearman ρ per setting
+ATLAS_CORRELATIONS = "replication/cpu/atlas/correlations.tsv"
 PUBLISHED = "replication/{scale}/{paper}/claims.tsv"
 HEADER = ("| Claim | Statement | The paper's words | Smoke | cpu (statistic) | Paper scale |\n"
           "|---|---|---|---|---|---|")
@@ -110,10 +113,47 @@ def counts(table: dict[str, pd.Series]) -> str:
                                                                table.values()]})))
 
 
+def _pairs(rows: pd.DataFrame, stats: ModuleType, first: str = "a", second: str = "b") -> str:
+    return "; ".join(f"{row[first]} – {row[second]} ρ = "
+                     f"{stats.rho_text(row['rho'], row['low'], row['high'])}"
+                     for _, row in rows.iterrows()) or "none defined"
+
+
+def atlas_section(root: Path, stats: ModuleType | None) -> list[str]:
+    """The complexity atlas as a suite finding, apart from the claims: per setting, the three
+    best predictors of the generalization gap and the three strongest and weakest agreements
+    between measures (ρ with bootstrap 95% intervals, ``stats``: analysis/atlas/stats.py), read
+    from the published correlations."""
+    parts = ["", "## Suite finding: the complexity atlas (not a claim)", "",
+             "Every measure of the four papers taken on the same networks "
+             "(docs/protocols/atlas.md): findings with bootstrap intervals, no thresholds and "
+             "no PASS/FAIL. Report: "
+             "[replication/cpu/atlas/REPORT.md](replication/cpu/atlas/REPORT.md).", ""]
+    path = root / ATLAS_CORRELATIONS
+    if stats is None or not path.exists():
+        return [*parts, "No cpu build of the atlas is published yet."]
+    corr = pd.read_csv(path, sep="\t")
+    best = stats.rank_predictors(corr, "gen_gap")
+    extremes = stats.strongest_weakest(corr, 3)
+    parts += ["| Setting | Best predictors of the gap (Spearman ρ [95% CI]) | Strongest "
+              "agreements | Weakest agreements |", "|---|---|---|---|"]
+    for setting in dict.fromkeys(corr["setting"]):
+        top = best[(best["setting"] == setting) & best["rho"].notna()].head(3)
+        strong, weak = extremes.get(setting, (pd.DataFrame(), pd.DataFrame()))
+        parts.append("| " + " | ".join(cell(text) for text in (
+            setting, _pairs(top, stats, "measure", "outcome"), _pairs(strong, stats),
+            _pairs(weak, stats))) + " |")
+    disagreements = stats.sign_disagreements(corr)
+    parts += ["", f"Pairs of two papers' measures that disagree in sign: {len(disagreements)} "
+                  "(listed in the report)."]
+    return parts
+
+
 def write_replication(root: Path, papers: dict[str, tuple[ClaimSet, dict[str, tuple[str, ...]]]],
-                      out: Path) -> Path:
+                      out: Path, atlas_stats: ModuleType | None = None) -> Path:
     """REPLICATION.md from the committed tables; ``papers``: slug -> (its ClaimSet, figure stem
-    -> the experiments the figure draws)."""
+    -> the experiments the figure draws); ``atlas_stats``: the atlas's statistics module, for its
+    section (left as "not published" without it)."""
     manifest_path = root / "replication" / "cpu" / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     parts = [
@@ -151,4 +191,5 @@ def write_replication(root: Path, papers: dict[str, tuple[ClaimSet, dict[str, tu
                   f"Protocol: [docs/protocols/{paper}.md](docs/protocols/{paper}.md) · cpu report: "
                   f"[replication/cpu/{paper}/REPORT.md](replication/cpu/{paper}/REPORT.md)", "",
                   HEADER, *paper_rows(root, paper, claims, figure_experiments)]
+    parts += atlas_section(root, atlas_stats)
     return atomic_write_text(out, "\n".join(parts) + "\n")
