@@ -28,6 +28,7 @@ PAPERS = {
     "ntk_diagonal": "nakazato2024", "pr_w": "nakazato2024",
 }
 OUTCOMES = ("train_loss", "test_loss", "train_error", "test_error", "gen_gap")
+ORDER = [*PAPERS, *OUTCOMES]  # the atlas's measure order (analysis/atlas/table.py ORDER)
 MIN_RUNS = 4
 B = 1000
 SEED = 0
@@ -39,7 +40,7 @@ def final_values(atlas: pd.DataFrame) -> dict[str, pd.DataFrame]:
     column per measure or outcome, in the atlas's measure order."""
     last = atlas.groupby("run_id")["step"].transform("max")
     final = atlas[atlas["step"] == last]
-    order = list(dict.fromkeys(final["measure"]))
+    order = ORDER + sorted(set(final["measure"]) - set(ORDER))
     return {setting: rows.pivot_table(index="run_id", columns="measure", values="value",
                                       aggfunc="first", dropna=False)
             .reindex(columns=[m for m in order if m in set(rows["measure"])])
