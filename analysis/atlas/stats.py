@@ -27,6 +27,10 @@ PAPERS = {
     **{m: "fort2019" for m in ("stiffness_cos_delta", "stiffness_sign_delta", "xi")},
     "ntk_diagonal": "nakazato2024", "pr_w": "nakazato2024",
 }
+# +1: read as a complexity (larger = more complex), the convention of this study for every
+# measure (issue 29). The papers themselves read stiffness and ξ as larger for smoother
+# functions; flipping a measure here to −1 changes which sign each pair is predicted to have.
+ORIENTATION = dict.fromkeys(PAPERS, 1)
 OUTCOMES = ("train_loss", "test_loss", "train_error", "test_error", "gen_gap")
 ORDER = [*PAPERS, *OUTCOMES]  # the atlas's measure order (analysis/atlas/table.py ORDER)
 MIN_RUNS = 4
@@ -154,9 +158,10 @@ def strongest_weakest(corr: pd.DataFrame, k: int = 3) -> dict[str, tuple[pd.Data
 
 def sign_disagreements(corr: pd.DataFrame) -> pd.DataFrame:
     """Pairs of measures from different papers that disagree in sign: ρ of opposite signs in two
-    settings ("opposite signs across settings"), or a 95% interval below 0 in a setting, the sign
-    opposite to the agreement that both papers' theories predict ("interval below 0"). One row
-    per pair and kind, with the settings and their ρ [interval] in ``detail``."""
+    settings ("opposite signs across settings"), or a 95% interval that excludes 0 on the side
+    opposite to the sign both papers' theories predict (ORIENTATION[a]·ORIENTATION[b]: +1 for two
+    complexities; "interval below 0" or "interval above 0"). One row per pair and kind, with the
+    settings and their ρ [interval] in ``detail``."""
     rows = corr[corr["a"].map(PAPERS).notna() & corr["b"].map(PAPERS).notna()]
     rows = rows[rows["a"].map(PAPERS) != rows["b"].map(PAPERS)]
     out = []
@@ -166,10 +171,12 @@ def sign_disagreements(corr: pd.DataFrame) -> pd.DataFrame:
         if (signed["rho"] > 0).any() and (signed["rho"] < 0).any():
             out.append({**base, "kind": "opposite signs across settings",
                         "settings": tuple(signed["setting"]), "detail": _detail(signed)})
-        below = pair[pair["high"] < 0]
-        if len(below):
-            out.append({**base, "kind": "interval below 0", "settings": tuple(below["setting"]),
-                        "detail": _detail(below)})
+        predicted = ORIENTATION[a] * ORIENTATION[b]
+        against = pair[pair["high"] < 0] if predicted > 0 else pair[pair["low"] > 0]
+        if len(against):
+            out.append({**base, "kind": "interval below 0" if predicted > 0
+                        else "interval above 0", "settings": tuple(against["setting"]),
+                        "detail": _detail(against)})
     return pd.DataFrame(out, columns=["a", "b", "paper_a", "paper_b", "kind", "settings",
                                       "detail"])
 
@@ -184,5 +191,5 @@ def rho_text(rho: float, low: float, high: float) -> str:
 
 
 def _detail(rows: pd.DataFrame) -> str:
-    return "; ".join(f"{r.setting}: ρ = {rho_text(r.rho, r.low, r.high)}"
+    return "; ".join(f"`{r.setting}`: ρ = {rho_text(r.rho, r.low, r.high)}"
                      for r in rows.itertuples())

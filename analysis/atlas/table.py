@@ -73,8 +73,8 @@ def knob_values(runs: pd.DataFrame) -> pd.Series:
 def _checkpoint_wide(metrics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """Values and presence of every checkpoint (metric, split) per (run_id, step), and the
     checkpoint's epoch. Absent and NaN are kept apart: NaN is a value, absence is no row."""
-    keys = list(zip(metrics["metric"], metrics["split"]))
-    rows = metrics[[key in set(CHECKPOINT_KEYS) for key in keys]].copy()
+    keys = pd.MultiIndex.from_arrays([metrics["metric"], metrics["split"]])
+    rows = metrics[keys.isin(CHECKPOINT_KEYS)].copy()
     rows["key"] = rows["metric"] + "|" + rows["split"]
     rows = rows.drop_duplicates(["run_id", "step", "key"], keep="last")
     index = ["run_id", "step", "key"]
@@ -113,12 +113,16 @@ def _checkpoint_measures(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def _epoch_measures(metrics: pd.DataFrame, checkpoints: pd.DataFrame) -> pd.DataFrame:
     """τ (window mean), V and d (last epoch) at each checkpoint step (loukas2021 §3, Cor. 2-3)."""
-    train = metrics[metrics["split"] == "train"]
     sources = {"tau": TAU, **LAST_EPOCH}
+    train = metrics[(metrics["split"] == "train") & metrics["metric"].isin(sources.values())]
+    by_run = dict(tuple(train.groupby("run_id")))  # one pass over the (large) metrics table
     rows = []
     for run_id, steps in checkpoints.groupby("run_id"):
+        run = by_run.get(run_id)
         for measure, metric in sources.items():
-            epochs = train[(train["run_id"] == run_id) & (train["metric"] == metric)]
+            if run is None:
+                break
+            epochs = run[run["metric"] == metric]
             epochs = epochs.drop_duplicates("step", keep="last").sort_values("step")
             if epochs.empty:
                 continue

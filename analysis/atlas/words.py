@@ -59,6 +59,11 @@ def measure(name: str) -> str:
     return MEASURES.get(name, _words(name))
 
 
+def measure_text(name: str) -> str:
+    """The measure's label for Markdown (no mathtext)."""
+    return measure(name).replace(r"$\mathrm{PR}_W$", "PR_W")
+
+
 def knob(name: str) -> str:
     return KNOBS.get(name, _words(name))
 

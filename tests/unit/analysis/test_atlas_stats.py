@@ -136,3 +136,12 @@ def test_matrix_is_symmetric(corr):
 def test_rho_text():
     assert STATS.rho_text(0.5, 0.1, 0.9) == "+0.50 [+0.10, +0.90]"
     assert STATS.rho_text(float("nan"), 0, 0) == "undefined"
+
+
+def test_orientation_flips_the_predicted_sign(corr, monkeypatch):
+    # read ξ as a simplicity: gc–xi and tau–xi are then predicted negative; tau–xi's s2
+    # interval [−1, −1] agrees, and nothing lies above 0 ([+1, +1] for gc–xi in s2 does)
+    monkeypatch.setitem(STATS.ORIENTATION, "xi", -1)
+    found = {(r.a, r.b, r.kind) for r in STATS.sign_disagreements(corr).itertuples()}
+    assert ("tau", "xi", "interval below 0") not in found
+    assert ("gc", "xi", "interval above 0") in found
