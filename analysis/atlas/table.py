@@ -65,7 +65,10 @@ def knob_values(runs: pd.DataFrame) -> pd.Series:
     def value(row) -> float:
         if row["varied"] == "base":
             return np.nan
-        return float(pd.to_numeric(row.get(knob_column(row["varied"]), np.nan), errors="coerce"))
+        try:  # a non-numeric setting (a list of widths, a name) has no knob value
+            return float(row.get(knob_column(row["varied"]), np.nan))
+        except (TypeError, ValueError):
+            return np.nan
 
     return runs.apply(value, axis=1).astype(float) if len(runs) else pd.Series(dtype=float)
 

@@ -101,3 +101,12 @@ def test_rows_of_run_b_by_hand(atlas):
 def test_knob_column():
     assert TABLE.knob_column("train.lr") == "train_lr"
     assert TABLE.knob_column("model.hidden_layers") == "model_hidden_layers"
+
+
+def test_knob_values_by_hand():
+    runs = pd.DataFrame([{"varied": "model.hidden_layers", "model_hidden_layers": 3},
+                         {"varied": "base", "model_hidden_layers": 2},
+                         {"varied": "model.widths", "model_hidden_layers": 2},  # no such column
+                         {"varied": "data.name", "model_hidden_layers": 2, "data_name": "mnist"}])
+    values = TABLE.knob_values(runs)
+    assert values.iloc[0] == 3.0 and values.iloc[1:].isna().all()
