@@ -181,6 +181,15 @@ def cmd_report(a: argparse.Namespace) -> None:
                  read_table(a.claims, "claims"), a.notes, pngs, a.scale, a.out, a.slice)
 
 
+def cmd_atlas_report(a: argparse.Namespace) -> None:
+    from trainlens.tables import read_table
+
+    module = load_module(a.report_module)
+    out = module.write_atlas_report(read_table(a.runs, "runs"), read_table(a.metrics, "metrics"),
+                                    a.scale, a.pngs, a.out)
+    print(f"trainlens: wrote {out}")
+
+
 def cmd_verdicts(a: argparse.Namespace) -> None:
     from trainlens.verdicts import write_verdict_summary
 
@@ -352,6 +361,14 @@ def parser() -> argparse.ArgumentParser:
         ("--out", req("where to write REPORT.md")),
         ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
         ("--pngs", req("the paper's figure PNGs", nargs="+")))
+    add("atlas-report", cmd_atlas_report, "write the atlas study's REPORT.md (findings, no "
+        "claims) from its tables",
+        ("--report-module", {"default": "analysis/atlas/report.py",
+                             "help": "the atlas's analysis/atlas/report.py"}),
+        ("--runs", req("the atlas's runs table (runs.parquet)")),
+        ("--metrics", req("the atlas's metrics table (metrics.parquet)")), scale,
+        ("--pngs", req("the atlas's figure PNGs", nargs="+")),
+        ("--out", req("where to write REPORT.md")))
     add("verdicts", cmd_verdicts, "write the verdict summary page of snakemake --report "
         "(every claim of every paper, colour-coded)",
         ("--claims", req("every paper's claims.tsv, in the order to list them", nargs="+")),
