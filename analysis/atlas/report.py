@@ -29,8 +29,10 @@ HEADER = (
     "Spearman's ρ is taken across the runs of a setting at each run's final checkpoint, with a "
     "percentile bootstrap 95% interval over runs ({b} resamples of the runs with replacement, "
     "seed {seed}); a pair with fewer than {min_runs} runs where both are defined, or a constant "
-    "column, is *undefined*. Sign convention: every measure is read as a complexity, so two "
-    "measures agree when ρ > 0; the strongest agreements are the largest ρ, the weakest the "
+    "column, is *undefined*. Sign convention: each measure is read as its own paper reads it: "
+    "λ, τ, V, d, GC, the NTK diagonal and PR_W grow with complexity, fort2019's stiffness Δ and "
+    "ξ grow with smoothness; two measures agree when ρ has the sign those readings predict "
+    "(ρ·o_a·o_b > 0); the strongest agreements are the largest ρ·o_a·o_b, the weakest the "
     "smallest. How to read it: analysis/atlas/notes.md.")
 
 
@@ -112,9 +114,9 @@ def agreements(corr: pd.DataFrame, settings: list[str], k: int = 3) -> list[str]
             lines += ["No defined pair of measures.", ""]
             continue
         strong, weak = found[setting]
-        lines += [f"Strongest {k} (largest ρ):", "",
+        lines += [f"Strongest {k} (largest ρ·o_a·o_b):", "",
                   *(f"{i}. {_pair(r)}" for i, r in enumerate(strong.itertuples(), 1)), "",
-                  f"Weakest {k} (smallest ρ):", "",
+                  f"Weakest {k} (smallest ρ·o_a·o_b):", "",
                   *(f"{i}. {_pair(r)}" for i, r in enumerate(weak.itertuples(), 1)), ""]
     return lines
 

@@ -27,10 +27,12 @@ PAPERS = {
     **{m: "fort2019" for m in ("stiffness_cos_delta", "stiffness_sign_delta", "xi")},
     "ntk_diagonal": "nakazato2024", "pr_w": "nakazato2024",
 }
-# +1: read as a complexity (larger = more complex), the convention of this study for every
-# measure (issue 29). The papers themselves read stiffness and ξ as larger for smoother
-# functions; flipping a measure here to −1 changes which sign each pair is predicted to have.
-ORIENTATION = dict.fromkeys(PAPERS, 1)
+# Each measure as its own paper reads it: +1, larger = more complex (λ, τ, V, d: loukas2021 §4;
+# GC: dherin2022 §4; the NTK diagonal and PR_W: nakazato2024 §4.1, §4.5, SGD reducing PR_W as the
+# network simplifies); −1, larger = smoother (fort2019 §4: stiffer classes and a longer critical
+# length ξ go with better generalization). Two measures agree when ρ·o_a·o_b > 0.
+ORIENTATION = {**dict.fromkeys(PAPERS, 1),
+               "stiffness_cos_delta": -1, "stiffness_sign_delta": -1, "xi": -1}
 OUTCOMES = ("train_loss", "test_loss", "train_error", "test_error", "gen_gap")
 ORDER = [*PAPERS, *OUTCOMES]  # the atlas's measure order (analysis/atlas/table.py ORDER)
 MIN_RUNS = 4
@@ -140,19 +142,22 @@ def rank_predictors(corr: pd.DataFrame, outcome: str = "gen_gap") -> pd.DataFram
 
 
 def agreements(corr: pd.DataFrame) -> pd.DataFrame:
-    """Pairs of measures (no outcome) per setting, sorted by ρ, largest (strongest agreement)
-    first; undefined pairs are left out."""
+    """Pairs of measures (no outcome) per setting with their ``agreement`` ρ·o_a·o_b (ORIENTATION:
+    positive when both papers' readings agree), strongest agreement first; undefined pairs are
+    left out."""
     rows = corr[~corr["a"].isin(OUTCOMES) & ~corr["b"].isin(OUTCOMES) & corr["rho"].notna()]
-    return rows.sort_values(["setting", "rho"], ascending=[True, False],
+    rows = rows.assign(agreement=rows["rho"] * rows["a"].map(ORIENTATION)
+                       * rows["b"].map(ORIENTATION))
+    return rows.sort_values(["setting", "agreement"], ascending=[True, False],
                             kind="stable").reset_index(drop=True)
 
 
 def strongest_weakest(corr: pd.DataFrame, k: int = 3) -> dict[str, tuple[pd.DataFrame,
                                                                          pd.DataFrame]]:
-    """Per setting, the ``k`` strongest agreements (largest ρ, first the largest) and the ``k``
-    weakest (smallest ρ, first the smallest)."""
+    """Per setting, the ``k`` strongest agreements (largest ρ·o_a·o_b, first the largest) and the
+    ``k`` weakest (smallest, first the smallest)."""
     return {setting: (rows.head(k).reset_index(drop=True),
-                      rows.sort_values("rho", kind="stable").head(k).reset_index(drop=True))
+                      rows.sort_values("agreement", kind="stable").head(k).reset_index(drop=True))
             for setting, rows in agreements(corr).groupby("setting", sort=False)}
 
 
