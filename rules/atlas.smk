@@ -8,6 +8,7 @@ INPUTS:  results/<scale>/atlas/tables/{runs,metrics}.parquet, analysis/atlas/*.p
          analysis/atlas/notes.md, experiments/atlas.yaml
 OUTPUTS: results/<scale>/atlas/tables/atlas.parquet  one row per run, checkpoint and measure
          figures/<scale>/atlas/REPORT.md             the findings (no PASS/FAIL)
+         figures/<scale>/atlas/correlations.tsv      every pair's ρ, 95% interval and n
          figures/atlas/REPORT.md                     a copy of the configured scale's report,
                                                      its figure links into figures/<scale>/atlas/
 """
@@ -39,13 +40,15 @@ rule write_atlas_report:
         modules=["analysis/atlas/report.py", "analysis/atlas/stats.py"],
         notes="analysis/atlas/notes.md",
     output:
-        report(
+        report=report(
             f"{PLOTS}/atlas/REPORT.md",
             caption="../report/atlas.rst",
             category="atlas",
             subcategory="report",
             labels={"figure": "REPORT", "claims": "suite study: findings, no claims"},
         ),
+        # every pair's ρ, interval and n per setting: what REPLICATION.md's atlas section reads
+        correlations=f"{PLOTS}/atlas/correlations.tsv",
     log:
         f"{LOGS}/atlas/write_atlas_report.log",
     conda:
@@ -54,7 +57,8 @@ rule write_atlas_report:
         scale=SCALE_DIR,
     shell:
         "trainlens atlas-report --runs {input.runs} --metrics {input.metrics} "
-        "--scale {params.scale} --pngs {input.pngs} --out {output} > {log} 2>&1"
+        "--scale {params.scale} --pngs {input.pngs} --out {output.report} "
+        "--correlations {output.correlations} > {log} 2>&1"
 
 
 # figures/atlas/REPORT.md (the issue's and the README's target) is the configured scale's report,

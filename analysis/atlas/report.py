@@ -150,11 +150,10 @@ def figures_section(pngs: Mapping[str, str | Path], out: Path) -> list[str]:
     return lines
 
 
-def report_text(runs: pd.DataFrame, metrics: pd.DataFrame, scale: str,
+def report_text(runs: pd.DataFrame, atlas: pd.DataFrame, corr: pd.DataFrame, scale: str,
                 pngs: Mapping[str, str | Path], out: Path) -> str:
-    """REPORT.md's text (``write_atlas_report`` writes it)."""
-    atlas = TABLE.atlas_table(runs, metrics)
-    corr = STATS.correlations(atlas)
+    """REPORT.md's text (``write_atlas_report`` writes it) from the runs, the atlas table and
+    its correlations (``stats.correlations``)."""
     settings = WORDS.setting_order(atlas["setting"])
     lines = [f"# atlas: the complexity atlas (suite study) · {scale} scale", "",
              HEADER.format(b=STATS.B, seed=STATS.SEED, min_runs=STATS.MIN_RUNS), "",
@@ -165,12 +164,18 @@ def report_text(runs: pd.DataFrame, metrics: pd.DataFrame, scale: str,
 
 def write_atlas_report(runs: pd.DataFrame, metrics: pd.DataFrame, scale: str,
                        pngs: Iterable[str | Path] | Mapping[str, str | Path],
-                       out: str | Path) -> Path:
+                       out: str | Path, correlations_out: str | Path | None = None) -> Path:
     """Write the atlas's REPORT.md to ``out`` (atomically); ``pngs`` are the figure PNGs (paths,
-    or stem -> path), linked relative to ``out``'s folder."""
+    or stem -> path), linked relative to ``out``'s folder. ``correlations_out``: also every
+    pair's ρ, interval and n per setting as a TSV (what REPLICATION.md's atlas section reads)."""
     out = Path(out)
     if not isinstance(pngs, Mapping):
         pngs = {Path(p).stem: p for p in pngs}
-    text = report_text(runs, metrics, scale, pngs, out)
+    atlas = TABLE.atlas_table(runs, metrics)
+    corr = STATS.correlations(atlas)
+    if correlations_out is not None:
+        atomic_write(correlations_out,
+                     lambda tmp: corr.to_csv(tmp, sep="\t", index=False, float_format="%.6g"))
+    text = report_text(runs, atlas, corr, scale, pngs, out)
     atomic_write(out, lambda tmp: Path(tmp).write_text(text))
     return out

@@ -186,8 +186,8 @@ def cmd_atlas_report(a: argparse.Namespace) -> None:
 
     module = load_module(a.report_module)
     out = module.write_atlas_report(read_table(a.runs, "runs"), read_table(a.metrics, "metrics"),
-                                    a.scale, a.pngs, a.out)
-    print(f"trainlens: wrote {out}")
+                                    a.scale, a.pngs, a.out, a.correlations)
+    print(f"trainlens: wrote {out}" + (f" and {a.correlations}" if a.correlations else ""))
 
 
 def cmd_verdicts(a: argparse.Namespace) -> None:
@@ -368,7 +368,8 @@ def parser() -> argparse.ArgumentParser:
         ("--runs", req("the atlas's runs table (runs.parquet)")),
         ("--metrics", req("the atlas's metrics table (metrics.parquet)")), scale,
         ("--pngs", req("the atlas's figure PNGs", nargs="+")),
-        ("--out", req("where to write REPORT.md")))
+        ("--out", req("where to write REPORT.md")),
+        ("--correlations", {"help": "also write every pair's Spearman ρ and interval (TSV)"}))
     add("verdicts", cmd_verdicts, "write the verdict summary page of snakemake --report "
         "(every claim of every paper, colour-coded)",
         ("--claims", req("every paper's claims.tsv, in the order to list them", nargs="+")),

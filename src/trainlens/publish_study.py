@@ -26,10 +26,10 @@ def study_sources(root: Path, scale: str, study: str) -> list[Path]:
     """The files of a study's build: report, figures and table; a missing one stops with a line
     that says how to build it."""
     results, plots = root / "results" / scale / study, root / "figures" / scale / study
-    files = [plots / "REPORT.md", results / "tables" / f"{study}.parquet",
-             *sorted(plots.glob("*.png"))]
+    files = [plots / "REPORT.md", plots / "correlations.tsv",
+             results / "tables" / f"{study}.parquet", *sorted(plots.glob("*.png"))]
     missing = [str(f.relative_to(root)) for f in files if not f.exists()]
-    if missing or len(files) == 2:
+    if missing or len(files) == 3:
         raise SystemExit(f"trainlens publish: the {study} study has no complete {scale} build "
                          f"(missing {', '.join(missing) or 'figures'}); run: snakemake --cores 2 "
                          f"figures/{study}/REPORT.md --config scale={scale}")
