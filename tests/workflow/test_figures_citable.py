@@ -19,7 +19,8 @@ from trainlens.figure_checks import figure_problems  # noqa: E402
 from trainlens.plotting import FigureInputs, use_style  # noqa: E402
 from trainlens.tables import read_table  # noqa: E402
 
-PAPERS = ("loukas2021", "dherin2022", "fort2019", "nakazato2024")
+# the papers and the suite study (the atlas), every one built by the smoke build
+PAPERS = ("loukas2021", "dherin2022", "fort2019", "nakazato2024", "atlas")
 # snake_case words a label may hold, each with its reason (none needed today: labels are words,
 # symbols are mathtext such as $t_w$)
 ALLOWED: dict[str, str] = {}
