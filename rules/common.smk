@@ -111,7 +111,10 @@ def figure_report_labels(wildcards):
     """Report labels of a figure: the verdicts of its claims (read when the report is built); a
     study's figures show findings, not claims."""
     if wildcards.paper in STUDIES:
-        return {"figure": wildcards.figure, "claims": "suite study: findings, no claims"}
+        return {
+            "figure": wildcards.figure,
+            "claims": "suite study: findings, no claims",
+        }
     claims = f"{RESULTS}/{wildcards.paper}/claims.tsv"
     return figure_labels(claims, wildcards.figure)
 

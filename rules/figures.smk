@@ -47,9 +47,6 @@ rule plot_figure:
 
 
 rule check_claims:
-    # papers only: a suite study has findings, not claims (rules/atlas.smk)
-    wildcard_constraints:
-        paper="|".join(PAPERS),
     input:
         runs=f"{RESULTS}/{{paper}}/tables/runs.parquet",
         metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
@@ -62,6 +59,9 @@ rule check_claims:
         f"{RESULTS}/{{paper}}/claims.tsv",
     log:
         f"{LOGS}/{{paper}}/check_claims.log",
+    # papers only: a suite study has findings, not claims (rules/atlas.smk)
+    wildcard_constraints:
+        paper="|".join(PAPERS),
     conda:
         "../envs/trainlens.yaml"
     params:
@@ -73,9 +73,6 @@ rule check_claims:
 
 
 rule write_report:
-    # papers only: a study's report is write_atlas_report's (rules/atlas.smk)
-    wildcard_constraints:
-        paper="|".join(PAPERS),
     input:
         claims=f"{RESULTS}/{{paper}}/claims.tsv",
         pngs=lambda w: expand(
@@ -88,6 +85,9 @@ rule write_report:
         f"{PLOTS}/{{paper}}/REPORT.md",
     log:
         f"{LOGS}/{{paper}}/write_report.log",
+    # papers only: a study's report is write_atlas_report's (rules/atlas.smk)
+    wildcard_constraints:
+        paper="|".join(PAPERS),
     conda:
         "../envs/trainlens.yaml"
     params:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import csv
-import math
+import json
 import re
 import shutil
 import textwrap
@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from trainlens.config import ConfigError, resolve_scale, runs_at
+from trainlens.config import ConfigError, grid_points, resolve_scale, runs_at
 
 # libyaml's parser where PyYAML has it: the pure-Python one takes most of a second for the four
 # experiments files
@@ -44,15 +44,17 @@ def find_root(start: str | Path) -> Path:
 
 def experiment_size(spec: dict[str, Any], scale: str) -> tuple[int, int]:
     """(training jobs, runs) of one experiment at ``scale``: runs = grid points x seeds, one job
-    per grid point of the keys not in ``ensemble_over`` (trainlens.config.resolve_experiment)."""
+    per distinct point of the keys not in ``ensemble_over`` (trainlens.config.resolve_experiment;
+    ``grid_points`` gives the points of the experiment's ``design``)."""
     if not runs_at(spec, scale):
         return 0, 0
     resolved = resolve_scale(spec, scale)
-    grid = resolved.get("grid", {})
+    points = grid_points(resolved.get("grid", {}), resolved.get("design", "cartesian"),
+                         "experiment")
     folded = set(resolved.get("ensemble_over", []))
-    jobs = math.prod(len(values) for key, values in grid.items() if key not in folded)
-    runs = math.prod(len(values) for values in grid.values()) * len(resolved["seeds"])
-    return jobs, runs
+    jobs = {json.dumps({k: v for k, v in point.items() if k not in folded}, sort_keys=True)
+            for point, _ in points}
+    return len(jobs), len(points) * len(resolved["seeds"])
 
 
 def _first_literals(path: Path, pattern: str, method: str = "") -> list[str]:
@@ -145,6 +147,10 @@ def _paper_lines(root: Path, document: dict[str, Any], scale: str, width: int) -
         built = (root / "figures" / scale / paper / f"{stem}.png").exists()
         kind = FIGURE_KINDS.get(stem[:4], "paper figure")
         lines.append(f"    {stem:<{column}}{'built' if built else 'not built'} ({kind})")
+    if not (root / "analysis" / paper / "claims.py").exists():  # a suite study: findings
+        built = (root / "figures" / scale / paper / "REPORT.md").exists()
+        return lines + [f"  findings (a suite study, no claims): figures/{scale}/{paper}/REPORT.md "
+                        f"{'built' if built else 'not built'}"]
     path = root / "results" / scale / paper / "claims.tsv"  # that scale's own table only
     rows = _read_claims(path) if path.exists() else {}
     ids = sorted(set(declared_claims(root, paper)) | set(rows), key=lambda c: int(c[1:]))

@@ -125,7 +125,13 @@ def test_schema_paper_enums_equal_the_experiment_files() -> None:
     experiments_schema = load_yaml(SCHEMAS / "experiments.schema.yaml")
     config_schema = load_yaml(SCHEMAS / "config.schema.yaml")
     assert set(experiments_schema["properties"]["paper"]["enum"]) == papers_with_experiments()
-    assert set(config_schema["properties"]["papers"]["items"]["enum"]) == papers_with_experiments()
+    # the config's papers and studies enums partition the experiment files; a study has
+    # findings, not claims, so it has no analysis/<slug>/claims.py and a paper has one
+    papers = set(config_schema["properties"]["papers"]["items"]["enum"])
+    studies = set(config_schema["properties"]["studies"]["items"]["enum"])
+    assert papers | studies == papers_with_experiments() and not papers & studies
+    assert all((REPO / "analysis" / slug / "claims.py").exists() for slug in papers)
+    assert not any((REPO / "analysis" / slug / "claims.py").exists() for slug in studies)
     for slug in papers_with_experiments():
         assert load_yaml(EXPERIMENTS / f"{slug}.yaml")["paper"] == slug
 
