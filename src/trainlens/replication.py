@@ -113,9 +113,10 @@ def counts(table: dict[str, pd.Series]) -> str:
                                                                table.values()]})))
 
 
-def _pairs(rows: pd.DataFrame, stats: ModuleType, first: str = "a", second: str = "b") -> str:
-    return "; ".join(f"{row[first]} – {row[second]} ρ = "
-                     f"{stats.rho_text(row['rho'], row['low'], row['high'])}"
+def _pairs(rows: pd.DataFrame, stats: ModuleType, names: tuple[str, ...] = ("a", "b")) -> str:
+    """'a – b ρ = +0.98 [+0.93, +1.00]; ...' (or one name per row) for a cell."""
+    return "; ".join(" – ".join(row[name] for name in names) + " ρ = "
+                     + stats.rho_text(row["rho"], row["low"], row["high"])
                      for _, row in rows.iterrows()) or "none defined"
 
 
@@ -141,7 +142,7 @@ def atlas_section(root: Path, stats: ModuleType | None) -> list[str]:
         top = best[(best["setting"] == setting) & best["rho"].notna()].head(3)
         strong, weak = extremes.get(setting, (pd.DataFrame(), pd.DataFrame()))
         parts.append("| " + " | ".join(cell(text) for text in (
-            setting, _pairs(top, stats, "measure", "outcome"), _pairs(strong, stats),
+            setting, _pairs(top, stats, ("measure",)), _pairs(strong, stats),
             _pairs(weak, stats))) + " |")
     disagreements = stats.sign_disagreements(corr)
     parts += ["", f"Pairs of two papers' measures that disagree in sign: {len(disagreements)} "

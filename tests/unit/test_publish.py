@@ -6,9 +6,11 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from trainlens.publish import publish
+from trainlens.publish_study import publish_study
 
 CLAIMS_HEADER = "paper\tclaim_id\tpassed\tgit_commit\n"
 
@@ -70,3 +72,34 @@ def test_publish_names_a_missing_report(tmp_path):
     (tmp_path / "figures" / "cpu" / "p1" / "REPORT.md").unlink()
     with pytest.raises(SystemExit, match="figures/cpu/p1/REPORT.md.*scale=cpu"):
         publish(tmp_path, "cpu", ["p1"], tmp_path / "out")
+
+
+def fake_study_build(root: Path, study: str = "atlas") -> None:
+    """What a study's build leaves: report, correlations, table, one PNG, a runs table."""
+    results, plots = root / "results" / "cpu" / study, root / "figures" / "cpu" / study
+    (results / "tables").mkdir(parents=True)
+    plots.mkdir(parents=True)
+    (plots / "REPORT.md").write_text("# atlas\n![x](figX01.png)\n")
+    (plots / "correlations.tsv").write_text("setting\ta\tb\trho\n")
+    (plots / "figX01.png").write_bytes(b"\x89PNG x")
+    (results / "tables" / f"{study}.parquet").write_bytes(b"PAR1 not read")
+    pd.DataFrame({"git_commit": ["c0ffee"]}).to_parquet(results / "tables" / "runs.parquet")
+
+
+def test_publish_study_copies_and_hashes_its_files(tmp_path):
+    fake_study_build(tmp_path)
+    out = tmp_path / "replication" / "cpu" / "atlas"
+    manifest = json.loads(publish_study(tmp_path, "cpu", "atlas", out, 900.0).read_text())
+    assert sorted(manifest["files"]) == ["REPORT.md", "atlas.parquet", "correlations.tsv",
+                                         "figX01.png"]
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+    assert manifest["tables_commits"] == ["c0ffee"] and manifest["build_wall_s"] == 900.0
+
+
+def test_publish_study_names_what_is_missing(tmp_path):
+    fake_study_build(tmp_path)
+    (tmp_path / "figures" / "cpu" / "atlas" / "correlations.tsv").unlink()
+    with pytest.raises(SystemExit, match="figures/cpu/atlas/correlations.tsv.*figures/atlas/"
+                                         "REPORT.md --config scale=cpu"):
+        publish_study(tmp_path, "cpu", "atlas", tmp_path / "out")

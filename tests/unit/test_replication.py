@@ -94,3 +94,22 @@ def test_the_readme_gives_the_record_s_counts():
     intro = (REPO / "README.md").read_text().split("\n## ")[0]
     for scale, (passed, failed, missing) in totals.items():
         assert (f"{scale}: {passed} PASS, {failed} FAIL, {missing} not evaluated") in intro, scale
+
+
+def test_the_atlas_is_a_suite_finding_apart_from_the_claims():
+    """The atlas has its own section after every paper's claims, without verdicts, and its best
+    predictor of the gap per setting is the largest |ρ| of the published correlations."""
+    text = (REPO / "REPLICATION.md").read_text()
+    heading = "## Suite finding: the complexity atlas (not a claim)"
+    assert all(text.index(f"## {paper}\n") < text.index(heading) for paper in PAPERS)
+    section = text[text.index(heading):]
+    assert "PASS" not in section.replace("no PASS/FAIL", "") and "FAIL" not in section.replace(
+        "no PASS/FAIL", "")
+    corr = pd.read_csv(REPO / "replication" / "cpu" / "atlas" / "correlations.tsv", sep="\t")
+    outcomes = {"train_loss", "test_loss", "train_error", "test_error", "gen_gap"}
+    for setting, rows in corr.groupby("setting"):
+        with_gap = rows[(rows["b"] == "gen_gap") & ~rows["a"].isin(outcomes)]
+        best = with_gap.loc[with_gap["rho"].abs().idxmax()]
+        line = next(row for row in section.splitlines() if row.startswith(f"| {setting} |"))
+        first = line.split(" | ")[1]
+        assert first.startswith(f"{best['a']} ρ = {best['rho']:+.2f}"), (setting, first)
