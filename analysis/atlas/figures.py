@@ -58,8 +58,9 @@ def _cell_text(rho: float, low: float, high: float, intervals: bool) -> str:
                 "checkpoint; ρ is printed in each cell with its percentile bootstrap 95% "
                 "interval over runs (1000 resamples, fixed seed) below it where the matrix is "
                 "small enough, else the intervals are in REPORT.md. n/a: fewer than 4 runs with "
-                "both defined or a constant column. Every measure is read as a complexity, so "
-                "ρ > 0 is agreement. " + SUITE, SETTINGS,
+                "both defined or a constant column. Each measure is read as its paper reads it "
+                "(fort2019's stiffness Δ and ξ grow with smoothness, the others with "
+                "complexity), so agreement is ρ of the sign those readings predict. " + SUITE, SETTINGS,
                 title="rank correlations of all measures and outcomes")
 def rank_correlations(inputs: FigureInputs) -> plt.Figure:
     atlas = _atlas(inputs)

@@ -7,9 +7,10 @@ column, has no ρ (NaN, reported as "undefined"). From the matrix: the measures 
 predictors of the generalization gap (and the test error) by |ρ|, the agreements between measures
 sorted, and the pairs of two papers' measures that disagree in sign.
 
-Sign convention: every measure is read as a complexity (larger = more complex, as each paper
-argues for its own measure), so two measures agree when ρ > 0; the strongest agreements are the
-largest ρ, the weakest the smallest (most negative).
+Sign convention (``ORIENTATION``): each measure is read as its own paper reads it, +1 when larger
+means more complex, −1 when larger means smoother (fort2019's stiffness Δ and ξ); two measures
+agree when ρ·o_a·o_b > 0; the strongest agreements are the largest ρ·o_a·o_b, the weakest the
+smallest.
 """
 
 from __future__ import annotations
