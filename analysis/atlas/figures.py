@@ -60,8 +60,8 @@ def _cell_text(rho: float, low: float, high: float, intervals: bool) -> str:
                 "small enough, else the intervals are in REPORT.md. n/a: fewer than 4 runs with "
                 "both defined or a constant column. Each measure is read as its paper reads it "
                 "(fort2019's stiffness Δ and ξ grow with smoothness, the others with "
-                "complexity), so agreement is ρ of the sign those readings predict. " + SUITE, SETTINGS,
-                title="rank correlations of all measures and outcomes")
+                "complexity), so agreement is ρ of the sign those readings predict. " + SUITE,
+                SETTINGS, title="rank correlations of all measures and outcomes")
 def rank_correlations(inputs: FigureInputs) -> plt.Figure:
     atlas = _atlas(inputs)
     if atlas.empty:
