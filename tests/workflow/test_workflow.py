@@ -127,12 +127,14 @@ def test_smoke_workflow_end_to_end(smoke_build):
     nakazato_stems = _check_nakazato(tmp_path, built)
     dherin_stems = _check_dherin(tmp_path, built)
     fort_stems = _check_fort(tmp_path, built)
+    atlas_stems = _check_atlas(tmp_path, built)
     # snakemake --report: one HTML file that holds every figure of figures/all with its claims
     done = snakemake("--report", "report.html", cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     html = (tmp_path / "report.html").read_text()
     pngs = [Path(p).name for p in built if p.endswith(".png")]
-    assert len(pngs) == len(stems) + len(nakazato_stems) + len(dherin_stems) + len(fort_stems)
+    assert len(pngs) == (len(stems) + len(nakazato_stems) + len(dherin_stems) + len(fort_stems)
+                         + len(atlas_stems))
     assert all(name in html for name in pngs)
     # the claims' statistics are in the verdict summary, embedded as a data URI (its content is
     # checked in a browser: test_report_page.py)
@@ -232,6 +234,27 @@ def _check_fort(root: Path, built: set[str]) -> list[str]:
     assert report.count("Paper says (v1 full text)") == len(stems)
     for row in claims.itertuples():
         assert row.value in report
+    return stems
+
+
+def _check_atlas(root: Path, built: set[str]) -> list[str]:
+    """The atlas study at smoke: its 3 figures and report in the manifest, no claims table, a
+    report of findings without verdicts, its tidy table with a row per run, checkpoint and
+    measure, and the correlations the report states."""
+    results, plots = root / "results" / "smoke" / "atlas", root / "figures" / "smoke" / "atlas"
+    stems = ["figX01_rank_correlations", "figX02_measures_vs_gap", "figX03_trajectories_low_high"]
+    figures = {f"figures/smoke/atlas/{stem}.{ext}" for stem in stems for ext in ("pdf", "png")}
+    assert figures | {"figures/smoke/atlas/REPORT.md"} <= built
+    assert not (results / "claims.tsv").exists()
+    report = (plots / "REPORT.md").read_text()
+    assert "suite study" in report and "| PASS |" not in report and "| FAIL |" not in report
+    table = pd.read_parquet(results / "tables" / "atlas.parquet")
+    runs = pd.read_parquet(results / "tables" / "runs.parquet")
+    assert set(table["run_id"]) == set(runs.loc[runs["status"] == "ok", "run_id"])
+    assert not table.duplicated(["run_id", "step", "measure"]).any()
+    assert {"sinusoid_mlp", "mnist_mlp", "mnist_cnn"} == set(table["setting"])
+    correlations = pd.read_csv(plots / "correlations.tsv", sep="\t")
+    assert set(correlations["setting"]) == set(table["setting"])
     return stems
 
 
