@@ -127,7 +127,8 @@ def disagreements(corr: pd.DataFrame) -> list[str]:
     lines = ["## Where two papers' measures disagree in sign", "",
              "Pairs of measures from different papers whose ρ has opposite signs in two settings, "
              "or whose 95% interval excludes 0 on the side opposite to the sign both papers' "
-             "theories predict (two complexities: agreement, ρ > 0, so an interval below 0).", ""]
+             "readings predict (ρ > 0 for two complexities, ρ < 0 for a complexity and one of "
+             "fort2019's smoothness measures).", ""]
     if found.empty:
         return lines + ["None found.", ""]
     lines += ["| measures | papers | disagreement | ρ [95% CI] per setting |", "|---|---|---|---|"]
