@@ -8,27 +8,13 @@ line naming what is wrong (exit 2), never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
 
+from trainlens.analysis_modules import load_module
 from trainlens.config import SCALES, ConfigError
-
-
-def load_module(path: str | Path) -> ModuleType:
-    """Import ``analysis/<slug>/figures.py`` or ``claims.py`` from its path (rules pass files)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"analysis module {path} not found")
-    name = f"trainlens_analysis_{path.parent.name}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def positive_int(text: str) -> int:

@@ -29,12 +29,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
-from trainlens.data.base import Split
 from trainlens.data.corruption import noisy_targets
-from trainlens.training.losses import LOSSES, Loss
+from trainlens.losses import LOSSES, Loss
+from trainlens.members import DTYPES
+from trainlens.splits import Split
 from trainlens.training.resume import Resumer, rng_state, set_rng_state
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)
