@@ -20,9 +20,7 @@ _REGISTRY = ("a paper's registry of small, independent decorated functions; it i
 
 # "path" (file over MAX_FILE_LINES) or "path::function" (function over MAX_FUNCTION_LINES)
 ALLOWED: dict[str, str] = {
-    "src/trainlens/training/ensemble.py": _ENGINE,
     "src/trainlens/training/ensemble.py::train_ensemble": _ENGINE,
-    "src/trainlens/training/group.py::train_group": _ENGINE,
     "src/trainlens/training/regularized_loop.py": _ENGINE,
     "src/trainlens/training/regularized_loop.py::train_regularized": _ENGINE
     + " (a class written as a function: eleven inner closures, then the loop)",

@@ -150,6 +150,34 @@ def _publish_directory(source: Path, target: Path) -> None:
     os.replace(staging, target)
 
 
+def _record_hooks(config: dict[str, Any], train: TrainConfig, members: list[Member],
+                  log: MetricLog, total_steps: int
+                  ) -> tuple[list[Hook], BiasTrajectoryHook | None]:
+    """The hooks the experiment's ``record:`` block asks for (loukas2021's bias trajectory and
+    test-loss window), and the trajectory hook itself when there is one (its trace is saved)."""
+    record = config.get("record", {})
+    hooks: list[Hook] = []
+    trajectory_hook = None
+    if record.get("bias_trajectory"):
+        bias_name = _first_bias(config, "record.bias_trajectory")
+        ema_every = max(1, total_steps // record.get("ema_points", 2000))
+        official_epsilon = bool(record.get("official_epsilon"))
+        if official_epsilon and LOSSES[train.loss].probability is None:
+            raise ValueError(f"record.official_epsilon needs a scalar-output loss (mse_half or "
+                             f"bce_half), not {train.loss!r}")
+        trajectory_hook = BiasTrajectoryHook(
+            log, bias_name, repeat_groups(config), ema_every, trace=bool(record.get("trace")),
+            official_epsilon=official_epsilon, from_gradient=train.dtype == "float32")
+        hooks.append(trajectory_hook)
+    if record.get("window"):
+        base, _ = stack_members([members[0].model])
+        forward = ensemble_forward(base)
+        _, _, x_test, y_test = stack_splits([m.split for m in members])
+        hooks.append(WindowHook(log, _first_bias(config, "record.window"), int(record["window"]),
+                                lambda params: forward(params, x_test), y_test))
+    return hooks, trajectory_hook
+
+
 def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | Path,
                 metrics_out: str | Path, checkpoints_dir: str | Path,
                 trace_out: str | Path | None = None, device: str = "cpu",
@@ -177,25 +205,8 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
                        run_ids, steps_per_epoch),
         ProgressHook(config["group_id"], train.epochs),
     ]
-    record = config.get("record", {})
-    trajectory_hook = None
-    if record.get("bias_trajectory"):
-        bias_name = _first_bias(config, "record.bias_trajectory")
-        ema_every = max(1, total_steps // record.get("ema_points", 2000))
-        official_epsilon = bool(record.get("official_epsilon"))
-        if official_epsilon and LOSSES[train.loss].probability is None:
-            raise ValueError(f"record.official_epsilon needs a scalar-output loss (mse_half or "
-                             f"bce_half), not {train.loss!r}")
-        trajectory_hook = BiasTrajectoryHook(
-            log, bias_name, repeat_groups(config), ema_every, trace=bool(record.get("trace")),
-            official_epsilon=official_epsilon, from_gradient=train.dtype == "float32")
-        hooks.append(trajectory_hook)
-    if record.get("window"):
-        base, _ = stack_members([members[0].model])
-        forward = ensemble_forward(base)
-        _, _, x_test, y_test = stack_splits([m.split for m in members])
-        hooks.append(WindowHook(log, _first_bias(config, "record.window"), int(record["window"]),
-                                lambda params: forward(params, x_test), y_test))
+    record_hooks, trajectory_hook = _record_hooks(config, train, members, log, total_steps)
+    hooks += record_hooks
     resumer = _resumer(Path(state_dir), save_interval_s, config, log) if state_dir else None
     result = train_ensemble([m.model for m in members], [m.split for m in members], train,
                             [m.order_rng for m in members], hooks, lrs=[m.lr for m in members],

@@ -32,10 +32,10 @@ from trainlens.members.regularized import (
 )
 from trainlens.seeds import RunStreams
 from trainlens.tables import empty_table, write_table
-from trainlens.training.ensemble import stack_splits
 from trainlens.training.group import run_row
 from trainlens.training.regularized import RegularizedTrainConfig
 from trainlens.training.regularized_loop import MemberStreams, Params, train_regularized
+from trainlens.training.stacking import stack_splits
 
 
 def stack_state(models: list[nn.Module]) -> tuple[nn.Module, Params, Params]:

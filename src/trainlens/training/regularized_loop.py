@@ -25,7 +25,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from trainlens.data.corruption import label_noise_sgd
 from trainlens.losses import LOSSES
 from trainlens.probes.geometric_complexity import hutchinson_sq_norms
-from trainlens.training.ensemble import _gather, summed_member_gradients
 from trainlens.training.recorder import MetricLog
 from trainlens.training.regularized import (
     Optimizer,
@@ -36,6 +35,8 @@ from trainlens.training.regularized import (
     spectral_norms_sq,
     spectral_weight_names,
 )
+from trainlens.training.sgd_steps import summed_member_gradients
+from trainlens.training.stacking import _gather
 
 Params = dict[str, torch.Tensor]
 EVAL_CHUNK = 1000  # examples per vmapped evaluation (memory at paper scale)
