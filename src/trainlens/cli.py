@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from trainlens.analysis_modules import load_module  # noqa: F401  (a name tests and analysis use)
 from trainlens.commands import (
@@ -41,6 +42,139 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _req(help: str, **kwargs) -> dict:
+    """Options of a required argument."""
+    return {"required": True, "help": help, **kwargs}
+
+
+def _adder(sub: argparse._SubParsersAction) -> Callable[..., None]:
+    """``add(name, func, help, *(flag, kwargs))``: one subcommand and its arguments."""
+
+    def add(name: str, func, help: str, *args: tuple[str, dict]) -> None:
+        p = sub.add_parser(name, help=help, description=help)
+        for flag, kwargs in args:
+            p.add_argument(flag, **kwargs)
+        p.set_defaults(func=func)
+
+    return add
+
+
+# options that several subcommands share
+SCALE = ("--scale", _req("which per-scale overrides and thresholds apply", choices=SCALES))
+THREADS = ("--threads", {"type": positive_int, "default": 1,
+                         "help": "torch threads (the job's)"})
+DEVICE = ("--device", {"default": "cpu", "help": "cpu, cuda or cuda:N"})
+DETERMINISTIC = ("--deterministic", {"action": "store_true",
+                                     "help": "deterministic kernels (GPU; slower)"})
+DATA_ROOT = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
+CHECKSUMS = ("--checksums", {"help": "JSON relpath -> MD5 replacing torchvision's table "
+                                     "(tiny synthetic test files only)"})
+GROUP_CONFIG = ("--config", _req("the group's resolved config.json (from trainlens resolve)"))
+TABLES = (("--runs", _req("the paper's runs table (runs.parquet)")),
+          ("--metrics", _req("the paper's metrics table (metrics.parquet)")),
+          ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
+FIGURES_MODULE = ("--figures-module", _req("the paper's analysis/<slug>/figures.py"))
+
+
+def _stage_commands(add: Callable[..., None]) -> None:
+    """Resolve, train and measure: the jobs of one training group."""
+    add("resolve", cmd_resolve, "write the resolved config.json of training groups",
+        ("--experiments", _req("the paper's experiments/<slug>.yaml")), SCALE,
+        ("--group", _req("group ids", nargs="+")),
+        ("--out", _req("one config.json per group, in order", nargs="+")),
+        ("--slice", {"action": "store_true",
+                     "help": "shrink the group to a tiny slice (checks the commands run)"}),
+        CHECKSUMS)
+    add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
+        GROUP_CONFIG, DATA_ROOT,
+        ("--runs", _req("where to write the group's runs table (parquet)")),
+        ("--metrics", _req("where to write the group's training metrics (parquet)")),
+        ("--checkpoints", _req("where to write the group's checkpoints")),
+        ("--trace", {"help": "where to write per-step traces (npz), if the config records them"}),
+        ("--state-dir", {"help": "keep resumable state here; a restarted job resumes from it"}),
+        ("--save-interval", {"type": float, "default": 60.0,
+                             "help": "seconds between resumable states (at epoch ends)"}),
+        DEVICE, THREADS, DETERMINISTIC)
+    add("measure", cmd_measure, "run a group's probes on its checkpoints",
+        GROUP_CONFIG, ("--checkpoints", _req("the group's checkpoints (from trainlens train)")),
+        DATA_ROOT, ("--out", _req("where to write the probe metrics (parquet)")),
+        ("--regions", {"help": "where to write the linear-regions table (loukas2021 E2)"}),
+        DEVICE, THREADS, DETERMINISTIC)
+
+
+def _analysis_commands(add: Callable[..., None]) -> None:
+    """Tables, figures, claims and a paper's or study's report."""
+    add("collect", cmd_collect, "concatenate per-group table parts into one table",
+        ("--table", _req("which table the parts are", choices=["runs", "metrics", "regions"])),
+        ("--out", _req("the concatenated table (parquet)")),
+        ("parts", {"nargs": "+", "help": "the per-group parts (parquet)"}))
+    add("plot", cmd_plot, "draw one figure of a paper from its tables", FIGURES_MODULE,
+        ("--figure", _req("the figure's file stem, e.g. figR01_mlp_trajectory")), *TABLES, SCALE,
+        ("--pdf", _req("where to write the figure as PDF")),
+        ("--png", _req("where to write the figure as PNG")),
+        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}))
+    add("claims", cmd_claims, "check a paper's claims and write claims.tsv",
+        ("--claims-module", _req("the paper's analysis/<slug>/claims.py")), *TABLES, SCALE,
+        ("--out", _req("where to write claims.tsv")))
+    add("report", cmd_report, "write a paper's REPORT.md",
+        ("--experiments", _req("the paper's experiments/<slug>.yaml (paper and title)")),
+        FIGURES_MODULE, ("--claims", _req("the paper's claims.tsv")),
+        ("--notes", _req("the paper's analysis/<slug>/notes.md")), SCALE,
+        ("--out", _req("where to write REPORT.md")),
+        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
+        ("--pngs", _req("the paper's figure PNGs", nargs="+")))
+    add("atlas-report", cmd_atlas_report, "write the atlas study's REPORT.md (findings, no "
+        "claims) from its tables",
+        ("--report-module", {"default": "analysis/atlas/report.py",
+                             "help": "the atlas's analysis/atlas/report.py"}),
+        ("--runs", _req("the atlas's runs table (runs.parquet)")),
+        ("--metrics", _req("the atlas's metrics table (metrics.parquet)")), SCALE,
+        ("--pngs", _req("the atlas's figure PNGs", nargs="+")),
+        ("--out", _req("where to write REPORT.md")),
+        ("--correlations", {"help": "also write every pair's Spearman ρ and interval (TSV)"}))
+
+
+def _study_commands(add: Callable[..., None]) -> None:
+    """The scale's manifest and verdicts, publishing, listing, downloads."""
+    add("verdicts", cmd_verdicts, "write the verdict summary page of snakemake --report "
+        "(every claim of every paper, colour-coded)",
+        ("--claims", _req("every paper's claims.tsv, in the order to list them", nargs="+")),
+        ("--scale", _req("the scale folder the claims come from (a label on the page)")),
+        ("--out", _req("where to write the page (figures/<scale>/verdicts.html)")))
+    add("manifest", cmd_manifest, "write figures/<scale>/all: every figure and report, sha256",
+        ("--out", _req("where to write the manifest (figures/<scale>/all)")),
+        ("--claims", _req("every paper's claims.tsv (gating FAILs are printed)", nargs="+")),
+        ("--stop-on-gating-fail", {"action": "store_true",
+                                   "help": "exit 1 without the manifest if a gating claim "
+                                           "FAILed"}),
+        ("--files", _req("the reports and figures to list", nargs="+")))
+    papers = ("--papers", _req("the papers, in the order to list them", nargs="+"))
+    add("publish", cmd_publish, "copy a scale's claims, reports and PNGs to replication/<scale>/ "
+        "with a manifest (commit, versions, machine, job times, sha256)",
+        SCALE, ("--papers", {"nargs": "+", "help": "the papers to publish (or --study)"}),
+        ("--out", _req("the record's folder, e.g. replication/cpu")),
+        ("--build-wall-s", {"type": float, "help": "the build's measured wall time, seconds"}),
+        ("--study", {"choices": ["atlas"], "help": "publish this suite study instead of the "
+                     "papers, e.g. --study atlas --out replication/cpu/atlas"}))
+    add("replication", cmd_replication, "write REPLICATION.md from the committed smoke and cpu "
+        "claims tables", papers, ("--out", {"default": "REPLICATION.md", "help": "where to write"}))
+    add("relink", cmd_relink, "copy a markdown report with its relative links under a prefix",
+        ("--source", _req("the report to copy")), ("--prefix", _req("e.g. ../cpu/atlas/")),
+        ("--out", _req("where to write the copy")))
+    add("atlas-table", cmd_atlas_table, "the complexity atlas's tidy table: one row per run, "
+        "checkpoint and measure (analysis/atlas/table.py)",
+        ("--runs", _req("runs.parquet of the atlas")), ("--metrics", _req("its metrics.parquet")),
+        ("--module", {"default": "analysis/atlas/table.py", "help": "the table module"}),
+        ("--out", _req("atlas.parquet to write")))
+    add("download", cmd_download, "download and verify a torchvision dataset",
+        ("--dataset", _req("the dataset name, e.g. cifar10")), DATA_ROOT, CHECKSUMS)
+    add("list", cmd_list, "list papers, experiments, figures and claims with their status "
+        "(reads files only; runs nothing)",
+        ("--root", {"help": "the repository (workflow) folder; default: the one that holds "
+                            "the current folder"}),
+        ("--scale", {"choices": SCALES, "help": "default: experiments/config.yaml"}))
+
+
 def parser() -> argparse.ArgumentParser:
     """The ``trainlens`` command line: every subcommand and option with its help text."""
     from trainlens import __version__
@@ -53,116 +187,10 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"trainlens {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func, help: str, *args: tuple[str, dict]) -> None:
-        p = sub.add_parser(name, help=help, description=help)
-        for flag, kwargs in args:
-            p.add_argument(flag, **kwargs)
-        p.set_defaults(func=func)
-
-    def req(help: str, **kwargs) -> dict:
-        return {"required": True, "help": help, **kwargs}
-
-    scale = ("--scale", req("which per-scale overrides and thresholds apply", choices=SCALES))
-    threads = ("--threads", {"type": positive_int, "default": 1,
-                             "help": "torch threads (the job's)"})
-    device = ("--device", {"default": "cpu", "help": "cpu, cuda or cuda:N"})
-    deterministic = ("--deterministic", {"action": "store_true",
-                                         "help": "deterministic kernels (GPU; slower)"})
-    data_root = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
-    checksums = ("--checksums", {"help": "JSON relpath -> MD5 replacing torchvision's table "
-                                         "(tiny synthetic test files only)"})
-    group_config = ("--config", req("the group's resolved config.json (from trainlens resolve)"))
-    tables = (("--runs", req("the paper's runs table (runs.parquet)")),
-              ("--metrics", req("the paper's metrics table (metrics.parquet)")),
-              ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
-    figures_module = ("--figures-module", req("the paper's analysis/<slug>/figures.py"))
-    add("resolve", cmd_resolve, "write the resolved config.json of training groups",
-        ("--experiments", req("the paper's experiments/<slug>.yaml")), scale,
-        ("--group", req("group ids", nargs="+")),
-        ("--out", req("one config.json per group, in order", nargs="+")),
-        ("--slice", {"action": "store_true",
-                     "help": "shrink the group to a tiny slice (checks the commands run)"}),
-        checksums)
-    add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
-        group_config, data_root,
-        ("--runs", req("where to write the group's runs table (parquet)")),
-        ("--metrics", req("where to write the group's training metrics (parquet)")),
-        ("--checkpoints", req("where to write the group's checkpoints")),
-        ("--trace", {"help": "where to write per-step traces (npz), if the config records them"}),
-        ("--state-dir", {"help": "keep resumable state here; a restarted job resumes from it"}),
-        ("--save-interval", {"type": float, "default": 60.0,
-                             "help": "seconds between resumable states (at epoch ends)"}),
-        device, threads, deterministic)
-    add("measure", cmd_measure, "run a group's probes on its checkpoints",
-        group_config, ("--checkpoints", req("the group's checkpoints (from trainlens train)")),
-        data_root, ("--out", req("where to write the probe metrics (parquet)")),
-        ("--regions", {"help": "where to write the linear-regions table (loukas2021 E2)"}),
-        device, threads, deterministic)
-    add("collect", cmd_collect, "concatenate per-group table parts into one table",
-        ("--table", req("which table the parts are", choices=["runs", "metrics", "regions"])),
-        ("--out", req("the concatenated table (parquet)")),
-        ("parts", {"nargs": "+", "help": "the per-group parts (parquet)"}))
-    add("plot", cmd_plot, "draw one figure of a paper from its tables", figures_module,
-        ("--figure", req("the figure's file stem, e.g. figR01_mlp_trajectory")), *tables, scale,
-        ("--pdf", req("where to write the figure as PDF")),
-        ("--png", req("where to write the figure as PNG")),
-        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}))
-    add("claims", cmd_claims, "check a paper's claims and write claims.tsv",
-        ("--claims-module", req("the paper's analysis/<slug>/claims.py")), *tables, scale,
-        ("--out", req("where to write claims.tsv")))
-    add("report", cmd_report, "write a paper's REPORT.md",
-        ("--experiments", req("the paper's experiments/<slug>.yaml (paper and title)")),
-        figures_module, ("--claims", req("the paper's claims.tsv")),
-        ("--notes", req("the paper's analysis/<slug>/notes.md")), scale,
-        ("--out", req("where to write REPORT.md")),
-        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
-        ("--pngs", req("the paper's figure PNGs", nargs="+")))
-    add("atlas-report", cmd_atlas_report, "write the atlas study's REPORT.md (findings, no "
-        "claims) from its tables",
-        ("--report-module", {"default": "analysis/atlas/report.py",
-                             "help": "the atlas's analysis/atlas/report.py"}),
-        ("--runs", req("the atlas's runs table (runs.parquet)")),
-        ("--metrics", req("the atlas's metrics table (metrics.parquet)")), scale,
-        ("--pngs", req("the atlas's figure PNGs", nargs="+")),
-        ("--out", req("where to write REPORT.md")),
-        ("--correlations", {"help": "also write every pair's Spearman ρ and interval (TSV)"}))
-    add("verdicts", cmd_verdicts, "write the verdict summary page of snakemake --report "
-        "(every claim of every paper, colour-coded)",
-        ("--claims", req("every paper's claims.tsv, in the order to list them", nargs="+")),
-        ("--scale", req("the scale folder the claims come from (a label on the page)")),
-        ("--out", req("where to write the page (figures/<scale>/verdicts.html)")))
-    add("manifest", cmd_manifest, "write figures/<scale>/all: every figure and report, sha256",
-        ("--out", req("where to write the manifest (figures/<scale>/all)")),
-        ("--claims", req("every paper's claims.tsv (gating FAILs are printed)", nargs="+")),
-        ("--stop-on-gating-fail", {"action": "store_true",
-                                   "help": "exit 1 without the manifest if a gating claim "
-                                           "FAILed"}),
-        ("--files", req("the reports and figures to list", nargs="+")))
-    papers = ("--papers", req("the papers, in the order to list them", nargs="+"))
-    add("publish", cmd_publish, "copy a scale's claims, reports and PNGs to replication/<scale>/ "
-        "with a manifest (commit, versions, machine, job times, sha256)",
-        scale, ("--papers", {"nargs": "+", "help": "the papers to publish (or --study)"}),
-        ("--out", req("the record's folder, e.g. replication/cpu")),
-        ("--build-wall-s", {"type": float, "help": "the build's measured wall time, seconds"}),
-        ("--study", {"choices": ["atlas"], "help": "publish this suite study instead of the "
-                     "papers, e.g. --study atlas --out replication/cpu/atlas"}))
-    add("replication", cmd_replication, "write REPLICATION.md from the committed smoke and cpu "
-        "claims tables", papers, ("--out", {"default": "REPLICATION.md", "help": "where to write"}))
-    add("relink", cmd_relink, "copy a markdown report with its relative links under a prefix",
-        ("--source", req("the report to copy")), ("--prefix", req("e.g. ../cpu/atlas/")),
-        ("--out", req("where to write the copy")))
-    add("atlas-table", cmd_atlas_table, "the complexity atlas's tidy table: one row per run, "
-        "checkpoint and measure (analysis/atlas/table.py)",
-        ("--runs", req("runs.parquet of the atlas")), ("--metrics", req("its metrics.parquet")),
-        ("--module", {"default": "analysis/atlas/table.py", "help": "the table module"}),
-        ("--out", req("atlas.parquet to write")))
-    add("download", cmd_download, "download and verify a torchvision dataset",
-        ("--dataset", req("the dataset name, e.g. cifar10")), data_root, checksums)
-    add("list", cmd_list, "list papers, experiments, figures and claims with their status "
-        "(reads files only; runs nothing)",
-        ("--root", {"help": "the repository (workflow) folder; default: the one that holds "
-                            "the current folder"}),
-        ("--scale", {"choices": SCALES, "help": "default: experiments/config.yaml"}))
+    add = _adder(sub)
+    _stage_commands(add)
+    _analysis_commands(add)
+    _study_commands(add)
     return top
 
 
