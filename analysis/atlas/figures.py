@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from trainlens.cli import load_module
+from trainlens.analysis_modules import load_module
 from trainlens.plotting import FigureInputs, FigureSet
 
 WORDS = load_module(Path(__file__).with_name("words.py"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trainlens.cli import load_module
+from trainlens.analysis_modules import load_module
 from trainlens.io import atomic_write
 
 WORDS = load_module(Path(__file__).with_name("words.py"))

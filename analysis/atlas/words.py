@@ -9,7 +9,7 @@ from types import ModuleType
 
 import numpy as np
 
-from trainlens.cli import load_module
+from trainlens.analysis_modules import load_module
 
 # measure -> label (mathtext for symbols: $\mathrm{PR}_W$ is not snake_case)
 MEASURES = {

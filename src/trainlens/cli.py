@@ -2,33 +2,36 @@
 
 Each subcommand takes files, not values, and calls one plain function of the package, so every
 job can be rerun by hand from the command that ``snakemake -p`` prints. Bad input ends with one
-line naming what is wrong (exit 2), never a traceback.
+line naming what is wrong (exit 2), never a traceback. This module is the parser and ``main``;
+the commands themselves are :mod:`trainlens.commands`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
-import os
 import sys
-from pathlib import Path
-from types import ModuleType
+from collections.abc import Callable
 
+from trainlens.analysis_modules import load_module  # noqa: F401  (a name tests and analysis use)
+from trainlens.commands import (
+    cmd_atlas_report,
+    cmd_atlas_table,
+    cmd_claims,
+    cmd_collect,
+    cmd_download,
+    cmd_list,
+    cmd_manifest,
+    cmd_measure,
+    cmd_plot,
+    cmd_publish,
+    cmd_relink,
+    cmd_replication,
+    cmd_report,
+    cmd_resolve,
+    cmd_train,
+    cmd_verdicts,
+)
 from trainlens.config import SCALES, ConfigError
-
-
-def load_module(path: str | Path) -> ModuleType:
-    """Import ``analysis/<slug>/figures.py`` or ``claims.py`` from its path (rules pass files)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"analysis module {path} not found")
-    name = f"trainlens_analysis_{path.parent.name}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def positive_int(text: str) -> int:
@@ -39,250 +42,137 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _threads(n: int, deterministic: bool = False) -> None:
-    import torch
-
-    torch.set_num_threads(n)  # oversubscribed threads are many times slower on 2 cores
-    if deterministic:
-        # cuBLAS needs a fixed workspace for deterministic GEMMs; set before CUDA initialises.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
+def _req(help: str, **kwargs) -> dict:
+    """Options of a required argument."""
+    return {"required": True, "help": help, **kwargs}
 
 
-def cmd_resolve(a: argparse.Namespace) -> None:
-    from trainlens.config import load_experiments, tiny_slice
-    from trainlens.io import write_json
+def _adder(sub: argparse._SubParsersAction) -> Callable[..., None]:
+    """``add(name, func, help, *(flag, kwargs))``: one subcommand and its arguments."""
 
-    if len(a.group) != len(a.out):
-        raise ConfigError(f"--group names {len(a.group)} group(s) but --out {len(a.out)} "
-                          "file(s); give one output file per group, in the same order")
-    if a.checksums and not a.slice:
-        raise ConfigError("--checksums replaces torchvision's MD5 table and is allowed only with "
-                          "--slice (synthetic test files)")
-    # one job resolves every group of a paper: the experiments file is read and validated once
-    groups = {g.group_id: g for g in load_experiments(a.experiments, a.scale)}
-    missing = [g for g in a.group if g not in groups]
-    if missing:
-        raise ConfigError(f"{a.experiments}: no group(s) {missing} at scale {a.scale}; groups: "
-                          f"{sorted(groups)}")
-    for group_id, out in zip(a.group, a.out):
-        config = groups[group_id].config
-        write_json(out, tiny_slice(config, a.checksums) if a.slice else config)
+    def add(name: str, func, help: str, *args: tuple[str, dict]) -> None:
+        p = sub.add_parser(name, help=help, description=help)
+        for flag, kwargs in args:
+            p.add_argument(flag, **kwargs)
+        p.set_defaults(func=func)
+
+    return add
 
 
-# keys of every config.json that ``trainlens resolve`` writes (trainlens.config.resolve_experiment)
-GROUP_KEYS = ("paper", "experiment", "group_id", "model", "train", "members")
+# options that several subcommands share
+SCALE = ("--scale", _req("which per-scale overrides and thresholds apply", choices=SCALES))
+THREADS = ("--threads", {"type": positive_int, "default": 1,
+                         "help": "torch threads (the job's)"})
+DEVICE = ("--device", {"default": "cpu", "help": "cpu, cuda or cuda:N"})
+DETERMINISTIC = ("--deterministic", {"action": "store_true",
+                                     "help": "deterministic kernels (GPU; slower)"})
+DATA_ROOT = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
+CHECKSUMS = ("--checksums", {"help": "JSON relpath -> MD5 replacing torchvision's table "
+                                     "(tiny synthetic test files only)"})
+GROUP_CONFIG = ("--config", _req("the group's resolved config.json (from trainlens resolve)"))
+TABLES = (("--runs", _req("the paper's runs table (runs.parquet)")),
+          ("--metrics", _req("the paper's metrics table (metrics.parquet)")),
+          ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
+FIGURES_MODULE = ("--figures-module", _req("the paper's analysis/<slug>/figures.py"))
 
 
-def _group_config(path: str) -> dict:
-    """The resolved group config at ``path``; a file that is not one names itself and what was
-    expected, in one line."""
-    expected = ("expected the JSON object that `trainlens resolve` writes "
-                "(results/<paper>/groups/<group>/config.json) with keys " + ", ".join(GROUP_KEYS))
-    try:
-        document = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found; {expected}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ConfigError(f"{path}: not JSON ({error}); {expected}") from None
-    missing = [k for k in GROUP_KEYS if not isinstance(document, dict) or k not in document]
-    if missing:
-        raise ConfigError(f"{path}: missing {', '.join(missing)}; {expected}")
-    return document
+def _stage_commands(add: Callable[..., None]) -> None:
+    """Resolve, train and measure: the jobs of one training group."""
+    add("resolve", cmd_resolve, "write the resolved config.json of training groups",
+        ("--experiments", _req("the paper's experiments/<slug>.yaml")), SCALE,
+        ("--group", _req("group ids", nargs="+")),
+        ("--out", _req("one config.json per group, in order", nargs="+")),
+        ("--slice", {"action": "store_true",
+                     "help": "shrink the group to a tiny slice (checks the commands run)"}),
+        CHECKSUMS)
+    add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
+        GROUP_CONFIG, DATA_ROOT,
+        ("--runs", _req("where to write the group's runs table (parquet)")),
+        ("--metrics", _req("where to write the group's training metrics (parquet)")),
+        ("--checkpoints", _req("where to write the group's checkpoints")),
+        ("--trace", {"help": "where to write per-step traces (npz), if the config records them"}),
+        ("--state-dir", {"help": "keep resumable state here; a restarted job resumes from it"}),
+        ("--save-interval", {"type": float, "default": 60.0,
+                             "help": "seconds between resumable states (at epoch ends)"}),
+        DEVICE, THREADS, DETERMINISTIC)
+    add("measure", cmd_measure, "run a group's probes on its checkpoints",
+        GROUP_CONFIG, ("--checkpoints", _req("the group's checkpoints (from trainlens train)")),
+        DATA_ROOT, ("--out", _req("where to write the probe metrics (parquet)")),
+        ("--regions", {"help": "where to write the linear-regions table (loukas2021 E2)"}),
+        DEVICE, THREADS, DETERMINISTIC)
 
 
-def _engine(config_path: str, stage: str, device: str):
-    """The train or measure function of the group's trainer (config.json ``trainer``) and the
-    job's device: by the rule of ``trainlens.devices`` (a free GPU for 'cuda'), or the CPU for
-    a trainer that runs only there."""
-    import importlib
-
-    from trainlens.config import TRAINERS
-    from trainlens.devices import select_device
-
-    trainer = _group_config(config_path).get("trainer", "ensemble")
-    if trainer not in TRAINERS:
-        raise ConfigError(f"{config_path}: trainer {trainer!r} unknown; allowed: "
-                          f"{sorted(TRAINERS)}")
-    engine = TRAINERS[trainer]
-    module, function = getattr(engine, stage).split(":")
-    if engine.uses_device:
-        device = str(select_device(device))
-        print(f"device: {device}", file=sys.stderr, flush=True)
-    return getattr(importlib.import_module(module), function), device
-
-
-def cmd_train(a: argparse.Namespace) -> None:
-    _group_config(a.config)  # a bad file fails before torch is imported
-    _threads(a.threads, a.deterministic)
-    train, device = _engine(a.config, "train", a.device)
-    train(a.config, a.data_root, a.runs, a.metrics, a.checkpoints, a.trace, device, a.state_dir,
-          a.save_interval)
-
-
-def cmd_measure(a: argparse.Namespace) -> None:
-    _group_config(a.config)
-    _threads(a.threads, a.deterministic)
-    measure, device = _engine(a.config, "measure", a.device)
-    measure(a.config, a.checkpoints, a.data_root, a.out, a.regions, device)
+def _analysis_commands(add: Callable[..., None]) -> None:
+    """Tables, figures, claims and a paper's or study's report."""
+    add("collect", cmd_collect, "concatenate per-group table parts into one table",
+        ("--table", _req("which table the parts are", choices=["runs", "metrics", "regions"])),
+        ("--out", _req("the concatenated table (parquet)")),
+        ("parts", {"nargs": "+", "help": "the per-group parts (parquet)"}))
+    add("plot", cmd_plot, "draw one figure of a paper from its tables", FIGURES_MODULE,
+        ("--figure", _req("the figure's file stem, e.g. figR01_mlp_trajectory")), *TABLES, SCALE,
+        ("--pdf", _req("where to write the figure as PDF")),
+        ("--png", _req("where to write the figure as PNG")),
+        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}))
+    add("claims", cmd_claims, "check a paper's claims and write claims.tsv",
+        ("--claims-module", _req("the paper's analysis/<slug>/claims.py")), *TABLES, SCALE,
+        ("--out", _req("where to write claims.tsv")))
+    add("report", cmd_report, "write a paper's REPORT.md",
+        ("--experiments", _req("the paper's experiments/<slug>.yaml (paper and title)")),
+        FIGURES_MODULE, ("--claims", _req("the paper's claims.tsv")),
+        ("--notes", _req("the paper's analysis/<slug>/notes.md")), SCALE,
+        ("--out", _req("where to write REPORT.md")),
+        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
+        ("--pngs", _req("the paper's figure PNGs", nargs="+")))
+    add("atlas-report", cmd_atlas_report, "write the atlas study's REPORT.md (findings, no "
+        "claims) from its tables",
+        ("--report-module", {"default": "analysis/atlas/report.py",
+                             "help": "the atlas's analysis/atlas/report.py"}),
+        ("--runs", _req("the atlas's runs table (runs.parquet)")),
+        ("--metrics", _req("the atlas's metrics table (metrics.parquet)")), SCALE,
+        ("--pngs", _req("the atlas's figure PNGs", nargs="+")),
+        ("--out", _req("where to write REPORT.md")),
+        ("--correlations", {"help": "also write every pair's Spearman ρ and interval (TSV)"}))
 
 
-def cmd_collect(a: argparse.Namespace) -> None:
-    from trainlens.tables import concat_tables, write_table
-
-    write_table(concat_tables(a.parts, a.table), a.out, a.table)
-
-
-def _inputs(a: argparse.Namespace):
-    from trainlens.tables import read_table
-
-    regions = read_table(a.regions, "regions") if a.regions else None
-    return read_table(a.runs, "runs"), read_table(a.metrics, "metrics"), regions
-
-
-def cmd_plot(a: argparse.Namespace) -> None:
-    from trainlens.config import config_hash
-    from trainlens.plotting import draw_figure, save_figure
-
-    figure_set = load_module(a.figures_module).figures
-    if a.figure not in figure_set.figures:
-        raise ConfigError(f"figure {a.figure!r} unknown; known: {sorted(figure_set.figures)}")
-    spec = figure_set.figures[a.figure]
-    runs, metrics, regions = _inputs(a)
-    fig = draw_figure(spec, runs, metrics, a.scale, regions)
-    shown = runs.loc[runs["experiment"].isin(spec.experiments), "run_id"]
-    save_figure(fig, a.pdf, a.png, spec.stem, spec.full_caption, a.scale,
-                config_hash(sorted(shown)), a.slice)
-
-
-def cmd_claims(a: argparse.Namespace) -> None:
-    from trainlens.claims import run_claims
-    from trainlens.tables import write_table
-
-    runs, metrics, regions = _inputs(a)
-    table = run_claims(load_module(a.claims_module).claims, runs, metrics, a.scale, regions)
-    write_table(table, a.out, "claims")
-    for row in table.itertuples():
-        print(f"{row.paper}:{row.claim_id:<4} {row.passed or '-':<5} {row.value} {row.reason}")
-
-
-def cmd_report(a: argparse.Namespace) -> None:
-    import yaml
-
-    from trainlens.report import write_report
-    from trainlens.tables import read_table
-
-    with open(a.experiments) as handle:
-        document = yaml.safe_load(handle)
-    figure_set = load_module(a.figures_module).figures
-    pngs = {Path(p).stem: p for p in a.pngs}
-    write_report(document["paper"], document.get("title", document["paper"]), figure_set,
-                 read_table(a.claims, "claims"), a.notes, pngs, a.scale, a.out, a.slice)
-
-
-def cmd_atlas_report(a: argparse.Namespace) -> None:
-    from trainlens.tables import read_table
-
-    module = load_module(a.report_module)
-    out = module.write_atlas_report(read_table(a.runs, "runs"), read_table(a.metrics, "metrics"),
-                                    a.scale, a.pngs, a.out, a.correlations)
-    print(f"trainlens: wrote {out}" + (f" and {a.correlations}" if a.correlations else ""))
-
-
-def cmd_verdicts(a: argparse.Namespace) -> None:
-    from trainlens.verdicts import write_verdict_summary
-
-    print(f"trainlens: wrote {write_verdict_summary(a.claims, a.scale, a.out)}")
-
-
-def cmd_manifest(a: argparse.Namespace) -> None:
-    from trainlens.report import gating_failures, write_manifest
-
-    failed = gating_failures(a.claims)
-    if failed:
-        print("gating claims FAILED (reported in the papers' REPORT.md):\n  " + "\n  ".join(failed),
-              file=sys.stderr)
-        if a.stop_on_gating_fail:
-            raise SystemExit(1)
-    write_manifest(a.files, a.out)
-    reports = [f for f in a.files if f.endswith("REPORT.md")]
-    print("trainlens: built " + ", ".join(reports) + f" (manifest: {a.out})")
-
-
-def cmd_list(a: argparse.Namespace) -> None:
-    import yaml
-
-    from trainlens.listing import SAFE_YAML_LOADER, find_root, listing
-
-    root = find_root(a.root or Path.cwd())
-    config = (root / "experiments" / "config.yaml").read_text()
-    scale = a.scale or yaml.load(config, Loader=SAFE_YAML_LOADER)["scale"]
-    try:
-        print(listing(root, scale))
-    except BrokenPipeError:  # `trainlens list | head`: the reader left, which is no error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes stdout at exit)
-
-
-def cmd_publish(a: argparse.Namespace) -> None:
-    from trainlens.listing import find_root
-    from trainlens.publish import publish
-
-    root = find_root(Path.cwd())
-    if a.study:
-        from trainlens.publish_study import publish_study
-
-        manifest = publish_study(root, a.scale, a.study, root / a.out, a.build_wall_s)
-        print(f"trainlens: published the {a.scale} build of the {a.study} study ({manifest})")
-        return
-    if not a.papers:
-        raise SystemExit("trainlens publish: name the papers (--papers loukas2021 ...) or a "
-                         "study (--study atlas)")
-    manifest = publish(root, a.scale, a.papers, root / a.out, a.build_wall_s)
-    print(f"trainlens: published the {a.scale} build of {', '.join(a.papers)} ({manifest})")
-
-
-def cmd_replication(a: argparse.Namespace) -> None:
-    from trainlens.listing import find_root
-    from trainlens.replication import write_replication
-
-    root = find_root(Path.cwd())
-    papers = {}
-    for paper in a.papers:
-        figures = load_module(root / "analysis" / paper / "figures.py").figures.figures
-        papers[paper] = (load_module(root / "analysis" / paper / "claims.py").claims,
-                         {stem: spec.experiments for stem, spec in figures.items()})
-    stats = root / "analysis" / "atlas" / "stats.py"
-    atlas = load_module(stats) if stats.exists() else None
-    print(f"trainlens: wrote {write_replication(root, papers, root / a.out, atlas)}")
-
-
-def cmd_relink(a: argparse.Namespace) -> None:
-    from trainlens.io import atomic_write_text
-    from trainlens.report import relink_markdown
-
-    text = relink_markdown(Path(a.source).read_text(), a.prefix)
-    print(f"trainlens: wrote {atomic_write_text(a.out, text)} (links under {a.prefix})")
-
-
-def cmd_atlas_table(a: argparse.Namespace) -> None:
-    from trainlens.tables import read_table
-
-    module = load_module(Path(a.module))
-    table = module.atlas_table(read_table(a.runs, "runs"), read_table(a.metrics, "metrics"))
-    table.to_parquet(a.out, index=False)
-    print(f"trainlens: wrote {a.out} ({len(table)} rows, {table['run_id'].nunique()} runs)")
-
-
-def cmd_download(a: argparse.Namespace) -> None:
-    from trainlens.data import DATASETS
-    from trainlens.data.torchvision_sets import download
-
-    if a.dataset not in DATASETS or not DATASETS[a.dataset].needs_download:
-        allowed = sorted(k for k, v in DATASETS.items() if v.needs_download)
-        raise ConfigError(f"dataset {a.dataset!r} is not downloadable; allowed: {allowed}")
-    checksums = json.loads(Path(a.checksums).read_text()) if a.checksums else None
-    print(f"verified {download(a.dataset, a.data_root, checksums)}")
+def _study_commands(add: Callable[..., None]) -> None:
+    """The scale's manifest and verdicts, publishing, listing, downloads."""
+    add("verdicts", cmd_verdicts, "write the verdict summary page of snakemake --report "
+        "(every claim of every paper, colour-coded)",
+        ("--claims", _req("every paper's claims.tsv, in the order to list them", nargs="+")),
+        ("--scale", _req("the scale folder the claims come from (a label on the page)")),
+        ("--out", _req("where to write the page (figures/<scale>/verdicts.html)")))
+    add("manifest", cmd_manifest, "write figures/<scale>/all: every figure and report, sha256",
+        ("--out", _req("where to write the manifest (figures/<scale>/all)")),
+        ("--claims", _req("every paper's claims.tsv (gating FAILs are printed)", nargs="+")),
+        ("--stop-on-gating-fail", {"action": "store_true",
+                                   "help": "exit 1 without the manifest if a gating claim "
+                                           "FAILed"}),
+        ("--files", _req("the reports and figures to list", nargs="+")))
+    papers = ("--papers", _req("the papers, in the order to list them", nargs="+"))
+    add("publish", cmd_publish, "copy a scale's claims, reports and PNGs to replication/<scale>/ "
+        "with a manifest (commit, versions, machine, job times, sha256)",
+        SCALE, ("--papers", {"nargs": "+", "help": "the papers to publish (or --study)"}),
+        ("--out", _req("the record's folder, e.g. replication/cpu")),
+        ("--build-wall-s", {"type": float, "help": "the build's measured wall time, seconds"}),
+        ("--study", {"choices": ["atlas"], "help": "publish this suite study instead of the "
+                     "papers, e.g. --study atlas --out replication/cpu/atlas"}))
+    add("replication", cmd_replication, "write REPLICATION.md from the committed smoke and cpu "
+        "claims tables", papers, ("--out", {"default": "REPLICATION.md", "help": "where to write"}))
+    add("relink", cmd_relink, "copy a markdown report with its relative links under a prefix",
+        ("--source", _req("the report to copy")), ("--prefix", _req("e.g. ../cpu/atlas/")),
+        ("--out", _req("where to write the copy")))
+    add("atlas-table", cmd_atlas_table, "the complexity atlas's tidy table: one row per run, "
+        "checkpoint and measure (analysis/atlas/table.py)",
+        ("--runs", _req("runs.parquet of the atlas")), ("--metrics", _req("its metrics.parquet")),
+        ("--module", {"default": "analysis/atlas/table.py", "help": "the table module"}),
+        ("--out", _req("atlas.parquet to write")))
+    add("download", cmd_download, "download and verify a torchvision dataset",
+        ("--dataset", _req("the dataset name, e.g. cifar10")), DATA_ROOT, CHECKSUMS)
+    add("list", cmd_list, "list papers, experiments, figures and claims with their status "
+        "(reads files only; runs nothing)",
+        ("--root", {"help": "the repository (workflow) folder; default: the one that holds "
+                            "the current folder"}),
+        ("--scale", {"choices": SCALES, "help": "default: experiments/config.yaml"}))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -297,116 +187,10 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=f"trainlens {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func, help: str, *args: tuple[str, dict]) -> None:
-        p = sub.add_parser(name, help=help, description=help)
-        for flag, kwargs in args:
-            p.add_argument(flag, **kwargs)
-        p.set_defaults(func=func)
-
-    def req(help: str, **kwargs) -> dict:
-        return {"required": True, "help": help, **kwargs}
-
-    scale = ("--scale", req("which per-scale overrides and thresholds apply", choices=SCALES))
-    threads = ("--threads", {"type": positive_int, "default": 1,
-                             "help": "torch threads (the job's)"})
-    device = ("--device", {"default": "cpu", "help": "cpu, cuda or cuda:N"})
-    deterministic = ("--deterministic", {"action": "store_true",
-                                         "help": "deterministic kernels (GPU; slower)"})
-    data_root = ("--data-root", {"default": "data", "help": "folder of downloaded datasets"})
-    checksums = ("--checksums", {"help": "JSON relpath -> MD5 replacing torchvision's table "
-                                         "(tiny synthetic test files only)"})
-    group_config = ("--config", req("the group's resolved config.json (from trainlens resolve)"))
-    tables = (("--runs", req("the paper's runs table (runs.parquet)")),
-              ("--metrics", req("the paper's metrics table (metrics.parquet)")),
-              ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
-    figures_module = ("--figures-module", req("the paper's analysis/<slug>/figures.py"))
-    add("resolve", cmd_resolve, "write the resolved config.json of training groups",
-        ("--experiments", req("the paper's experiments/<slug>.yaml")), scale,
-        ("--group", req("group ids", nargs="+")),
-        ("--out", req("one config.json per group, in order", nargs="+")),
-        ("--slice", {"action": "store_true",
-                     "help": "shrink the group to a tiny slice (checks the commands run)"}),
-        checksums)
-    add("train", cmd_train, "train one group (ensemble) and write its tables and checkpoints",
-        group_config, data_root,
-        ("--runs", req("where to write the group's runs table (parquet)")),
-        ("--metrics", req("where to write the group's training metrics (parquet)")),
-        ("--checkpoints", req("where to write the group's checkpoints")),
-        ("--trace", {"help": "where to write per-step traces (npz), if the config records them"}),
-        ("--state-dir", {"help": "keep resumable state here; a restarted job resumes from it"}),
-        ("--save-interval", {"type": float, "default": 60.0,
-                             "help": "seconds between resumable states (at epoch ends)"}),
-        device, threads, deterministic)
-    add("measure", cmd_measure, "run a group's probes on its checkpoints",
-        group_config, ("--checkpoints", req("the group's checkpoints (from trainlens train)")),
-        data_root, ("--out", req("where to write the probe metrics (parquet)")),
-        ("--regions", {"help": "where to write the linear-regions table (loukas2021 E2)"}),
-        device, threads, deterministic)
-    add("collect", cmd_collect, "concatenate per-group table parts into one table",
-        ("--table", req("which table the parts are", choices=["runs", "metrics", "regions"])),
-        ("--out", req("the concatenated table (parquet)")),
-        ("parts", {"nargs": "+", "help": "the per-group parts (parquet)"}))
-    add("plot", cmd_plot, "draw one figure of a paper from its tables", figures_module,
-        ("--figure", req("the figure's file stem, e.g. figR01_mlp_trajectory")), *tables, scale,
-        ("--pdf", req("where to write the figure as PDF")),
-        ("--png", req("where to write the figure as PNG")),
-        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}))
-    add("claims", cmd_claims, "check a paper's claims and write claims.tsv",
-        ("--claims-module", req("the paper's analysis/<slug>/claims.py")), *tables, scale,
-        ("--out", req("where to write claims.tsv")))
-    add("report", cmd_report, "write a paper's REPORT.md",
-        ("--experiments", req("the paper's experiments/<slug>.yaml (paper and title)")),
-        figures_module, ("--claims", req("the paper's claims.tsv")),
-        ("--notes", req("the paper's analysis/<slug>/notes.md")), scale,
-        ("--out", req("where to write REPORT.md")),
-        ("--slice", {"action": "store_true", "help": "the results come from a tiny slice"}),
-        ("--pngs", req("the paper's figure PNGs", nargs="+")))
-    add("atlas-report", cmd_atlas_report, "write the atlas study's REPORT.md (findings, no "
-        "claims) from its tables",
-        ("--report-module", {"default": "analysis/atlas/report.py",
-                             "help": "the atlas's analysis/atlas/report.py"}),
-        ("--runs", req("the atlas's runs table (runs.parquet)")),
-        ("--metrics", req("the atlas's metrics table (metrics.parquet)")), scale,
-        ("--pngs", req("the atlas's figure PNGs", nargs="+")),
-        ("--out", req("where to write REPORT.md")),
-        ("--correlations", {"help": "also write every pair's Spearman ρ and interval (TSV)"}))
-    add("verdicts", cmd_verdicts, "write the verdict summary page of snakemake --report "
-        "(every claim of every paper, colour-coded)",
-        ("--claims", req("every paper's claims.tsv, in the order to list them", nargs="+")),
-        ("--scale", req("the scale folder the claims come from (a label on the page)")),
-        ("--out", req("where to write the page (figures/<scale>/verdicts.html)")))
-    add("manifest", cmd_manifest, "write figures/<scale>/all: every figure and report, sha256",
-        ("--out", req("where to write the manifest (figures/<scale>/all)")),
-        ("--claims", req("every paper's claims.tsv (gating FAILs are printed)", nargs="+")),
-        ("--stop-on-gating-fail", {"action": "store_true",
-                                   "help": "exit 1 without the manifest if a gating claim "
-                                           "FAILed"}),
-        ("--files", req("the reports and figures to list", nargs="+")))
-    papers = ("--papers", req("the papers, in the order to list them", nargs="+"))
-    add("publish", cmd_publish, "copy a scale's claims, reports and PNGs to replication/<scale>/ "
-        "with a manifest (commit, versions, machine, job times, sha256)",
-        scale, ("--papers", {"nargs": "+", "help": "the papers to publish (or --study)"}),
-        ("--out", req("the record's folder, e.g. replication/cpu")),
-        ("--build-wall-s", {"type": float, "help": "the build's measured wall time, seconds"}),
-        ("--study", {"choices": ["atlas"], "help": "publish this suite study instead of the "
-                     "papers, e.g. --study atlas --out replication/cpu/atlas"}))
-    add("replication", cmd_replication, "write REPLICATION.md from the committed smoke and cpu "
-        "claims tables", papers, ("--out", {"default": "REPLICATION.md", "help": "where to write"}))
-    add("relink", cmd_relink, "copy a markdown report with its relative links under a prefix",
-        ("--source", req("the report to copy")), ("--prefix", req("e.g. ../cpu/atlas/")),
-        ("--out", req("where to write the copy")))
-    add("atlas-table", cmd_atlas_table, "the complexity atlas's tidy table: one row per run, "
-        "checkpoint and measure (analysis/atlas/table.py)",
-        ("--runs", req("runs.parquet of the atlas")), ("--metrics", req("its metrics.parquet")),
-        ("--module", {"default": "analysis/atlas/table.py", "help": "the table module"}),
-        ("--out", req("atlas.parquet to write")))
-    add("download", cmd_download, "download and verify a torchvision dataset",
-        ("--dataset", req("the dataset name, e.g. cifar10")), data_root, checksums)
-    add("list", cmd_list, "list papers, experiments, figures and claims with their status "
-        "(reads files only; runs nothing)",
-        ("--root", {"help": "the repository (workflow) folder; default: the one that holds "
-                            "the current folder"}),
-        ("--scale", {"choices": SCALES, "help": "default: experiments/config.yaml"}))
+    add = _adder(sub)
+    _stage_commands(add)
+    _analysis_commands(add)
+    _study_commands(add)
     return top
 
 

@@ -68,13 +68,13 @@ class Trainer:
 # experiment key ``trainer`` -> engine; the schema enum is kept equal to it by a test
 TRAINERS: dict[str, Trainer] = {
     # torch.func ensemble of any registered model (loukas2021): data, lr, and the atlas study's
-    # per-member weight decay and label noise vmap (trainlens.training.group.PER_MEMBER_TRAIN)
+    # per-member weight decay and label noise vmap (trainlens.members.PER_MEMBER_TRAIN)
     "ensemble": Trainer("trainlens.training.ensemble:TrainConfig",
                         ("data.", "train.lr", "train.weight_decay", "train.label_noise"),
                         "trainlens.training.group:train_group",
                         "trainlens.measure:measure_group"),
     # closed-form two-layer network (nakazato2024): every per-run setting is a member property
-    "two_layer": Trainer("trainlens.training.two_layer_trainer:TwoLayerTrainConfig",
+    "two_layer": Trainer("trainlens.members.two_layer:TwoLayerTrainConfig",
                          ("data.", "model.activation", "train.loss", "train.batch_size",
                           "train.lr", "train.langevin_temperature"),
                          "trainlens.training.two_layer_group:train_two_layer_group",
@@ -83,10 +83,10 @@ TRAINERS: dict[str, Trainer] = {
     # torch.func ensemble with per-member regularisers (dherin2022): strengths, lr, label noise
     # and the init scheme vmap; members that differ in shape or shared settings (depth, batch
     # size; widths beyond zero padding) form sub-ensembles trained one after the other in the job
-    "regularized": Trainer("trainlens.training.regularized:RegularizedTrainConfig",
+    "regularized": Trainer("trainlens.members.regularized:RegularizedTrainConfig",
                            ("data.", "model.", "train."),
                            "trainlens.training.regularized_group:train_regularized_group",
-                           "trainlens.training.regularized_group:measure_regularized_group"),
+                           "trainlens.measure:measure_regularized_group"),
 }
 
 

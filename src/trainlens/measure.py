@@ -15,12 +15,23 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from trainlens.data.sinusoid import embed_like, latent_grid
+from trainlens.data.sinusoid import embed_like, far_field_inputs, latent_grid
 from trainlens.io import load_checkpoint
+from trainlens.members import Member, build_members, load_group_config
+from trainlens.members.regularized import build_members as build_regularized_members
 from trainlens.probes import PROBES, TABLE_PROBES
 from trainlens.probes.regions import region_analysis
+from trainlens.splits import Split
 from trainlens.tables import TABLES, empty_table, write_table
-from trainlens.training.group import Member, build_member, load_group_config
+
+# The named input sets a probe is evaluated on (``Probe.inputs``). They live here, not with the
+# probes: a far-field grid is a dataset's geometry (loukas2021 §4.4, embedded with the run's own Q,
+# pitfall P18), and probes import no dataset.
+INPUT_SETS: dict[str, Callable[[Split], torch.Tensor]] = {
+    "train": lambda split: split.x_train,
+    "test": lambda split: split.x_test,
+    "far_field": lambda split: far_field_inputs(split)["far_field"],
+}
 
 
 def _load_member(member: Member, checkpoint: dict, index: int) -> None:
@@ -40,11 +51,6 @@ def _regions(config: dict, members: list, checkpoint: dict) -> pd.DataFrame:
         parts.append(table.assign(run_id=member.run_id, step=int(checkpoint["step"]),
                                   u1=u[:, 0], u2=u[:, 1]))
     return pd.concat(parts, ignore_index=True)[list(TABLES["regions"])]
-
-
-def build_members(config: dict, data_root: str | Path, device: torch.device) -> list[Member]:
-    """The members of an ``ensemble`` group, each with its data and a model to load into."""
-    return [build_member(config, m, Path(data_root), device) for m in config["members"]]
 
 
 def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_root: str | Path,
@@ -80,7 +86,8 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
                              for row in TABLE_PROBES[name](member.model, member.split, config)]
                     continue
                 probe = PROBES[name]
-                for split, x in probe.inputs(member.split).items():
+                for split in probe.inputs:
+                    x = INPUT_SETS[split](member.split)
                     values = probe.measure(member.model, x).detach().to(torch.float64)
                     for stat, value in (("mean", values.mean()), ("max", values.max())):
                         rows.append({**where, "split": split, "metric": f"{name}_{stat}",
@@ -95,3 +102,13 @@ def measure_group(config_path: str | Path, checkpoints_dir: str | Path, data_roo
             regions = _regions(config, members, load_checkpoint(files[-1]))
         write_table(regions, regions_out, "regions")
     return table
+
+
+def measure_regularized_group(config_path: str | Path, checkpoints_dir: str | Path,
+                              data_root: str | Path, out: str | Path,
+                              regions_out: str | Path | None = None,
+                              device: str = "cpu") -> pd.DataFrame:
+    """dherin2022's probes (``probes: [geometric_complexity]``) on every checkpoint of a
+    ``regularized`` group, whose members are zero-padded into sub-ensembles as in training."""
+    return measure_group(config_path, checkpoints_dir, data_root, out, regions_out, device,
+                         build=build_regularized_members)

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from trainlens.io import load_checkpoint
+from trainlens.members.two_layer import member_blocks, member_data
 from trainlens.probes.feature_space import feature_space
 from trainlens.probes.fragility import fragility
 from trainlens.probes.response import (
@@ -28,9 +29,8 @@ from trainlens.probes.response import (
     relative_error,
     response_factors,
 )
+from trainlens.seeds import RunStreams
 from trainlens.tables import TABLES, empty_table, write_table
-from trainlens.training.seeds import RunStreams
-from trainlens.training.two_layer_group import member_blocks, member_data
 
 ETA_PROBES = (1e-2, 1e-3, 1e-4)  # docs/protocols/nakazato2024.md §3 E2
 ETA_SCATTER = 1e-3  # the η_p of C5's threshold, whose pairs figR02 scatters

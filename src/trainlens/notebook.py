@@ -123,7 +123,7 @@ class Results:
 
         >>> fig = trainlens.results("loukas2021").figure("figR01_mlp_trajectory")  # doctest: +SKIP
         """
-        from trainlens.cli import load_module
+        from trainlens.analysis_modules import load_module
 
         plotting = _plotting()
         figure_set = load_module(self.root / "analysis" / self.paper / "figures.py").figures

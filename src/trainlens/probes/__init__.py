@@ -6,8 +6,10 @@ modules ``response`` (one-step training response, NTK, factors), ``feature_space
 ``trainlens.measure_two_layer.TWO_LAYER_PROBES``.
 
 ``PROBES`` maps the probe names of ``experiments/<slug>.yaml`` (``probes: [...]``) to a probe
-function ``(model, x) -> per-example values`` and the input sets it is evaluated on (a function
-of the run's data split returning named batches). The measure stage runs them on checkpoints.
+function ``(model, x) -> per-example values`` and the names of the input sets it is evaluated on
+(``train``, ``test``, ``far_field``). The measure stage owns those input sets
+(``trainlens.measure.INPUT_SETS``: a far-field grid is a dataset's geometry, and probes import no
+dataset) and runs the probes on checkpoints.
 ``TABLE_PROBES`` maps the names of probes that need labels, the group config or a whole-model
 view (fort2019 stiffness; the atlas study's ``outcomes`` and ``kernel``) to
 ``(model, split, config) -> rows`` of (split, metric, value).
@@ -33,8 +35,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from trainlens.data.base import Split
-from trainlens.data.sinusoid import far_field_inputs
 from trainlens.probes import (
     class_stiffness,
     feature_space,
@@ -53,26 +53,25 @@ from trainlens.probes.geometric_complexity import (
 from trainlens.probes.lipschitz import input_gradient_norms, input_jacobians
 from trainlens.probes.stiffness import Stiffness, gradient_gram, per_example_gradients, stiffness
 from trainlens.probes.stiffness_tables import StiffnessOptions, stiffness_rows
+from trainlens.splits import Split
 
-
-def data_inputs(split: Split) -> dict[str, torch.Tensor]:
-    """The run's own training and test inputs."""
-    return {"train": split.x_train, "test": split.x_test}
+# the run's own training and test inputs
+DATA_INPUTS = ("train", "test")
 
 
 @dataclass(frozen=True)
 class Probe:
     measure: Callable[[nn.Module, torch.Tensor], torch.Tensor]
-    inputs: Callable[[Split], dict[str, torch.Tensor]]
+    inputs: tuple[str, ...]  # names of the measure stage's input sets, in table order
 
 
 PROBES: dict[str, Probe] = {
     # loukas2021 §4.2: λ near the data
-    "lipschitz": Probe(input_gradient_norms, data_inputs),
+    "lipschitz": Probe(input_gradient_norms, DATA_INPUTS),
     # loukas2021 §4.4 (suite extension, C8): λ on a latent grid far from the data
-    "far_field_lipschitz": Probe(input_gradient_norms, far_field_inputs),
+    "far_field_lipschitz": Probe(input_gradient_norms, ("far_field",)),
     # dherin2022 §4: GC = mean of these over the inputs (the table's ``geometric_complexity_mean``)
-    "geometric_complexity": Probe(per_example_geometric_complexity, data_inputs),
+    "geometric_complexity": Probe(per_example_geometric_complexity, DATA_INPUTS),
 }
 
 

@@ -10,7 +10,7 @@ labels on both axes). A class without pairs gives NaN, never 0 (U6). Summaries:
 - pair-pooled: the mean over all pairs with equal (resp. different) labels.
 
 ``input_distances`` and ``pair_values`` give the (distance, S) pairs that
-:mod:`trainlens.summaries.critical_length` bins to find ξ: distance(X1, X2) = 1 − cos(X1, X2)
+:mod:`trainlens.stats.critical_length` bins to find ξ: distance(X1, X2) = 1 − cos(X1, X2)
 on the preprocessed inputs the network sees.
 """
 

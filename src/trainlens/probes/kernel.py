@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from trainlens.data.base import Split
 from trainlens.probes.feature_space import participation_ratio
+from trainlens.splits import Split
 
 Row = dict[str, Any]
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)  # layers with a weight matrix

@@ -3,7 +3,7 @@
 The atlas study (issue 29) relates every measure to the checkpoint's generalization gap, which
 needs the train and test loss of the very parameters the measures saw (the trainer logs its own
 losses at other times, and on the visited minibatches). The loss is the group's training loss
-``config["train"]["loss"]`` (``trainlens.training.losses.LOSSES``): mean of ``value`` and of
+``config["train"]["loss"]`` (``trainlens.losses.LOSSES``): mean of ``value`` and of
 ``error`` over the examples. ``error`` is the loss's own per-example error, i.e. for the
 loukas2021 losses |f − y| (MSE/2) and |σ(z) − y| (BCE) as in docs/protocols/loukas2021.md §4.8,
 and the 0/1 error for the multi-class losses.
@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from trainlens.data.base import Split
-from trainlens.training.losses import LOSSES, Loss
+from trainlens.losses import LOSSES, Loss
+from trainlens.splits import Split
 
 Row = dict[str, Any]
 EVAL_CHUNK = 1000  # examples per forward

@@ -169,7 +169,7 @@ def stiffness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: PerEx
     (x, y) and themselves, or (x2, y2) when given (train-val, a rectangular N1 × N2 matrix).
 
     ``loss_fn(outputs, targets)`` returns per-example losses (no reduction), e.g.
-    ``trainlens.training.losses.LOSSES["cross_entropy"].value``. A zero gradient has no
+    ``trainlens.losses.LOSSES["cross_entropy"].value``. A zero gradient has no
     direction: its cosine entries are NaN, its sign entries 0."""
     same_set = x2 is None
     if same_set != (y2 is None):

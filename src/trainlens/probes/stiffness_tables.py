@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainlens.data.base import Split
+from trainlens.losses import LOSSES
 from trainlens.probes.class_stiffness import (
     balanced_within_between,
     class_stiffness,
@@ -43,14 +43,14 @@ from trainlens.probes.class_stiffness import (
 )
 from trainlens.probes.outcomes import EVAL_CHUNK, mean_loss_and_error
 from trainlens.probes.stiffness import stiffness
-from trainlens.summaries.critical_length import (
+from trainlens.splits import Split
+from trainlens.stats.critical_length import (
     CENSORING,
     CriticalLength,
     bin_by_distance,
     critical_length_crossing,
     critical_length_fit,
 )
-from trainlens.training.losses import LOSSES
 
 Row = dict[str, Any]
 

@@ -13,25 +13,30 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from trainlens.config import make_dataclass_config
-from trainlens.data import DATASETS, Split
-from trainlens.data.corruption import label_noise_key
 from trainlens.io import atomic_write, load_checkpoint, save_npz
+from trainlens.losses import LOSSES
+from trainlens.members import (  # noqa: F401  (Member, build_member: re-exported for tests)
+    PER_MEMBER_TRAIN,
+    Member,
+    build_member,
+    flatten_block,
+    load_group_config,
+    member_train,
+)
 from trainlens.models import MODELS
 from trainlens.provenance import git_commit
+from trainlens.schedule import log_spaced_steps
 from trainlens.tables import write_table
 from trainlens.training.ensemble import (
-    DTYPES,
     EvalState,
     Hook,
     TrainConfig,
@@ -41,42 +46,8 @@ from trainlens.training.ensemble import (
     train_ensemble,
 )
 from trainlens.training.hooks import BiasTrajectoryHook, CheckpointHook, LossHook, WindowHook
-from trainlens.training.losses import LOSSES
 from trainlens.training.recorder import MetricLog
 from trainlens.training.resume import Resumer
-from trainlens.training.schedule import log_spaced_steps
-from trainlens.training.seeds import RunStreams
-
-
-@dataclass
-class Member:
-    """One run of a group, ready to train."""
-
-    run_id: str
-    seed: int
-    lr: float
-    model: nn.Module
-    split: Split
-    order_rng: np.random.Generator
-    row: dict[str, Any]  # config fields for runs.parquet (and ``varied`` in one_at_a_time grids)
-    weight_decay: float = 0.0  # per member, like lr (issue 29)
-    label_noise: float = 0.0
-    label_noise_key: int | None = None  # from the run's "label_noise" stream, when label_noise > 0
-
-
-# train keys that are per member (they vmap); lr travels as the member's ``train_lr``
-PER_MEMBER_TRAIN = ("weight_decay", "label_noise")
-
-
-def member_train(member: dict[str, Any]) -> dict[str, Any]:
-    """The member's own values of the ``PER_MEMBER_TRAIN`` keys that its config sets (a folded
-    grid key is absent from the group's shared train block)."""
-    return {k: member["train"][k] for k in PER_MEMBER_TRAIN if k in member.get("train", {})}
-
-
-def load_group_config(path: str | Path) -> dict[str, Any]:
-    with open(path) as handle:
-        return json.load(handle)
 
 
 def train_config(config: dict[str, Any], lr: float | None = None) -> TrainConfig:
@@ -88,12 +59,6 @@ def train_config(config: dict[str, Any], lr: float | None = None) -> TrainConfig
     return make_dataclass_config(TrainConfig, values, f"group {config['group_id']}: train")
 
 
-def flatten_block(prefix: str, block: dict[str, Any]) -> dict[str, Any]:
-    """A config block as runs-table columns ``<prefix>_<key>`` (lists and dicts as JSON)."""
-    return {f"{prefix}_{k}": (json.dumps(v) if isinstance(v, list | tuple | dict) else v)
-            for k, v in block.items()}
-
-
 def run_row(config: dict[str, Any], run_id: str, seed: int, diverged: int | None,
             wall_time_s: float, device: str, settings: dict[str, Any]) -> dict[str, Any]:
     """One runs.parquet row (docs/design.md "Tables"): identity, status, provenance, settings."""
@@ -103,30 +68,6 @@ def run_row(config: dict[str, Any], run_id: str, seed: int, diverged: int | None
             "diverged_step": np.nan if diverged is None else float(diverged),
             "wall_time_s": wall_time_s, "device": device, "git_commit": git_commit(),
             "ensemble_size": len(config["members"]), **settings}
-
-
-def build_member(config: dict[str, Any], member: dict[str, Any], data_root: Path,
-                 device: torch.device) -> Member:
-    """Data, initial model and shuffle stream of one member, all from its own seed's streams."""
-    streams = RunStreams(member["seed"])
-    dtype = DTYPES[config["train"]["dtype"]]
-    data_spec = DATASETS[member["data"]["name"]]
-    data_config = make_dataclass_config(data_spec.config_cls, member["data"], "data")
-    split = data_spec.load(data_config, streams.numpy("data"), data_root).to(device, dtype)
-    model_spec = MODELS[config["model"]["name"]]
-    model_config = make_dataclass_config(model_spec.config_cls, config["model"], "model")
-    # Initialise on the CPU from the CPU generator so that a run's init is the same on any device.
-    model = model_spec.build(model_config, streams.torch("init")).to(device=device, dtype=dtype)
-    own = member_train(member)
-    row = {**flatten_block("data", asdict(data_config)),
-           **flatten_block("model", asdict(model_config)),
-           **flatten_block("train", {**config["train"], **own, "lr": member["train_lr"]})}
-    if "varied" in member:  # one_at_a_time grids: the knob this run varies, or "base"
-        row["varied"] = member["varied"]
-    noise = float(own.get("label_noise", 0.0))
-    key = label_noise_key(streams.seed_sequence("label_noise")) if noise > 0 else None
-    return Member(member["run_id"], member["seed"], member["train_lr"], model, split,
-                  streams.numpy("order"), row, float(own.get("weight_decay", 0.0)), noise, key)
 
 
 class ProgressHook(Hook):
@@ -209,6 +150,34 @@ def _publish_directory(source: Path, target: Path) -> None:
     os.replace(staging, target)
 
 
+def _record_hooks(config: dict[str, Any], train: TrainConfig, members: list[Member],
+                  log: MetricLog, total_steps: int
+                  ) -> tuple[list[Hook], BiasTrajectoryHook | None]:
+    """The hooks the experiment's ``record:`` block asks for (loukas2021's bias trajectory and
+    test-loss window), and the trajectory hook itself when there is one (its trace is saved)."""
+    record = config.get("record", {})
+    hooks: list[Hook] = []
+    trajectory_hook = None
+    if record.get("bias_trajectory"):
+        bias_name = _first_bias(config, "record.bias_trajectory")
+        ema_every = max(1, total_steps // record.get("ema_points", 2000))
+        official_epsilon = bool(record.get("official_epsilon"))
+        if official_epsilon and LOSSES[train.loss].probability is None:
+            raise ValueError(f"record.official_epsilon needs a scalar-output loss (mse_half or "
+                             f"bce_half), not {train.loss!r}")
+        trajectory_hook = BiasTrajectoryHook(
+            log, bias_name, repeat_groups(config), ema_every, trace=bool(record.get("trace")),
+            official_epsilon=official_epsilon, from_gradient=train.dtype == "float32")
+        hooks.append(trajectory_hook)
+    if record.get("window"):
+        base, _ = stack_members([members[0].model])
+        forward = ensemble_forward(base)
+        _, _, x_test, y_test = stack_splits([m.split for m in members])
+        hooks.append(WindowHook(log, _first_bias(config, "record.window"), int(record["window"]),
+                                lambda params: forward(params, x_test), y_test))
+    return hooks, trajectory_hook
+
+
 def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | Path,
                 metrics_out: str | Path, checkpoints_dir: str | Path,
                 trace_out: str | Path | None = None, device: str = "cpu",
@@ -236,25 +205,8 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
                        run_ids, steps_per_epoch),
         ProgressHook(config["group_id"], train.epochs),
     ]
-    record = config.get("record", {})
-    trajectory_hook = None
-    if record.get("bias_trajectory"):
-        bias_name = _first_bias(config, "record.bias_trajectory")
-        ema_every = max(1, total_steps // record.get("ema_points", 2000))
-        official_epsilon = bool(record.get("official_epsilon"))
-        if official_epsilon and LOSSES[train.loss].probability is None:
-            raise ValueError(f"record.official_epsilon needs a scalar-output loss (mse_half or "
-                             f"bce_half), not {train.loss!r}")
-        trajectory_hook = BiasTrajectoryHook(
-            log, bias_name, repeat_groups(config), ema_every, trace=bool(record.get("trace")),
-            official_epsilon=official_epsilon, from_gradient=train.dtype == "float32")
-        hooks.append(trajectory_hook)
-    if record.get("window"):
-        base, _ = stack_members([members[0].model])
-        forward = ensemble_forward(base)
-        _, _, x_test, y_test = stack_splits([m.split for m in members])
-        hooks.append(WindowHook(log, _first_bias(config, "record.window"), int(record["window"]),
-                                lambda params: forward(params, x_test), y_test))
+    record_hooks, trajectory_hook = _record_hooks(config, train, members, log, total_steps)
+    hooks += record_hooks
     resumer = _resumer(Path(state_dir), save_interval_s, config, log) if state_dir else None
     result = train_ensemble([m.model for m in members], [m.split for m in members], train,
                             [m.order_rng for m in members], hooks, lrs=[m.lr for m in members],

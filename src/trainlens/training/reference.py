@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainlens.data.base import Split
 from trainlens.data.corruption import noisy_targets
+from trainlens.losses import LOSSES
+from trainlens.splits import Split
 from trainlens.training.ensemble import TrainConfig
-from trainlens.training.losses import LOSSES
 
 
 def train_alone(model: nn.Module, split: Split, config: TrainConfig,

@@ -27,83 +27,16 @@ frozen and marked diverged; the others train on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-from trainlens.training.ensemble import DTYPES
-from trainlens.training.losses import LOSSES
+from trainlens.members.regularized import (  # noqa: F401  (the typed train block, re-exported)
+    OPTIMIZERS,
+    STRENGTHS,
+    RegularizedTrainConfig,
+)
 
-OPTIMIZERS = ("sgd", "adam")
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
-STRENGTHS = ("weight_decay", "spectral_penalty", "flatness_penalty", "gc_penalty", "input_noise",
-             "label_noise")
-
-
-@dataclass(frozen=True)
-class RegularizedTrainConfig:
-    """One member's optimisation and regularisers (dherin2022 §3 base configuration)."""
-
-    loss: str = "cross_entropy"  # or mse_onehot_half (E7-E9)
-    optimizer: str = "sgd"  # plain SGD, no momentum; adam for E9
-    lr: float = 0.05
-    steps: int = 1500
-    batch_size: int = 32  # 0 = full batch (GD)
-    weight_decay: float = 0.0
-    spectral_penalty: float = 0.0
-    flatness_penalty: float = 0.0
-    gc_penalty: float = 0.0
-    gc_projections: int = 1
-    input_noise: float = 0.0  # σ of x + σ·N(0, I), fresh each step, training only
-    # p of label-noise SGD: a fresh share p of every minibatch relabelled at every step, training
-    # only (the logged and measured losses use the clean labels)
-    label_noise: float = 0.0
-    target_loss: float = 0.0  # > 0: stop a member once its full train loss is below this
-    check_every: int = 10  # steps between target-loss checks
-    log_every: int = 100  # steps between logged metrics (GC, losses, norms)
-    log_subset: int = 0  # training points GC is logged on (the first n, fixed); 0 = all
-    # false: the log holds losses and accuracies only, no GC, loss slope or norms (fort2019,
-    # whose probes run on checkpoints: the exact GC of 100 logits through 18 CNNs is the
-    # costliest part of a step log, and its memory grows with K × members × examples)
-    log_complexity: bool = True
-    # fort2019: extra checkpoints at these epochs (step round(e·steps_per_epoch)), besides the
-    # ones at 0 and the end
-    checkpoint_epochs: tuple[float, ...] = ()
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"train.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"train.optimizer must be one of {list(OPTIMIZERS)}, "
-                             f"got {self.optimizer!r}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"train.dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
-        if self.lr <= 0:
-            raise ValueError(f"train.lr must be > 0, got {self.lr}")
-        for key in ("steps", "batch_size", "target_loss", "log_subset", *STRENGTHS):
-            if getattr(self, key) < 0:
-                raise ValueError(f"train.{key} must be >= 0, got {getattr(self, key)}")
-        if self.label_noise > 1:
-            raise ValueError(f"train.label_noise must be in [0, 1], got {self.label_noise}")
-        object.__setattr__(self, "checkpoint_epochs", tuple(self.checkpoint_epochs))
-        if any(e < 0 for e in self.checkpoint_epochs):
-            raise ValueError(f"train.checkpoint_epochs must be >= 0, got {self.checkpoint_epochs}")
-        for key in ("gc_projections", "check_every", "log_every"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
-
-    def steps_per_epoch(self, n_train: int) -> int:
-        """⌈N/B⌉ minibatches per epoch; 1 for full-batch GD (batch_size 0)."""
-        return max(1, -(-n_train // self.batch_size)) if self.batch_size else 1
-
-    def checkpoint_steps(self, n_train: int) -> set[int]:
-        """The steps of ``checkpoint_epochs`` that fall inside the run (0 and the end are
-        always checkpointed)."""
-        per_epoch = self.steps_per_epoch(n_train)
-        steps = {round(e * per_epoch) for e in self.checkpoint_epochs}
-        return {s for s in steps if 0 < s <= self.steps}
 
 
 def spectral_weight_names(params: dict[str, torch.Tensor]) -> list[str]:

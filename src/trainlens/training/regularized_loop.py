@@ -23,9 +23,8 @@ from torch.func import functional_call, grad_and_value, vmap
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from trainlens.data.corruption import label_noise_sgd
+from trainlens.losses import LOSSES
 from trainlens.probes.geometric_complexity import hutchinson_sq_norms
-from trainlens.training.ensemble import _gather, summed_member_gradients
-from trainlens.training.losses import LOSSES
 from trainlens.training.recorder import MetricLog
 from trainlens.training.regularized import (
     Optimizer,
@@ -36,6 +35,8 @@ from trainlens.training.regularized import (
     spectral_norms_sq,
     spectral_weight_names,
 )
+from trainlens.training.sgd_steps import summed_member_gradients
+from trainlens.training.stacking import _gather
 
 Params = dict[str, torch.Tensor]
 EVAL_CHUNK = 1000  # examples per vmapped evaluation (memory at paper scale)
@@ -136,7 +137,8 @@ class Progress:
                 self.next_fraction += 0.1
 
 
-def train_regularized(base: nn.Module, params: Params, buffers: Params,
+# C901 allowed: one of the three engines that issue 27 item 1 merges into one loop with steps
+def train_regularized(base: nn.Module, params: Params, buffers: Params,  # noqa: C901
                       x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
                       y_test: torch.Tensor, configs: Sequence[RegularizedTrainConfig],
                       streams: Sequence[MemberStreams], label: str = "group",

@@ -20,12 +20,13 @@ import pandas as pd
 import torch
 
 from trainlens.config import make_dataclass_config
-from trainlens.data import DATASETS, Split
 from trainlens.io import atomic_torch_save, atomic_write, save_npz
-from trainlens.models.two_layer import TwoLayerConfig, init_params
+from trainlens.members import flatten_block
+from trainlens.members.two_layer import member_blocks, member_data
+from trainlens.models.two_layer import init_params
+from trainlens.seeds import RunStreams
 from trainlens.tables import write_table
-from trainlens.training.group import flatten_block, run_row
-from trainlens.training.seeds import RunStreams
+from trainlens.training.group import run_row
 from trainlens.training.two_layer_trainer import (
     MinibatchStream,
     SubEnsemble,
@@ -35,28 +36,6 @@ from trainlens.training.two_layer_trainer import (
 )
 
 SHARED_TRAIN_KEYS = ("steps", "dtype", "checkpoints", "probe_times")
-
-
-def member_blocks(config: dict[str, Any], member: dict[str, Any]
-                  ) -> tuple[Any, TwoLayerConfig, TwoLayerTrainConfig]:
-    """The validated data, model and train blocks of one member."""
-    where = f"group {config['group_id']} member {member['run_id']}"
-    data_spec = DATASETS[member["data"]["name"]]
-    data = make_dataclass_config(data_spec.config_cls, member["data"], f"{where}: data")
-    model = make_dataclass_config(TwoLayerConfig, member["model"], f"{where}: model")
-    train = make_dataclass_config(TwoLayerTrainConfig, member["train"], f"{where}: train")
-    return data, model, train
-
-
-def member_data(config: dict[str, Any], member: dict[str, Any], data_root: Path) -> Split:
-    """One member's training set, from its seed's "data" stream (measure rebuilds it the same)."""
-    data, model, _ = member_blocks(config, member)
-    if getattr(data, "input_dim", model.input_dim) != model.input_dim:
-        raise ValueError(f"group {config['group_id']}: data.input_dim {data.input_dim} differs "
-                         f"from model.input_dim {model.input_dim}")
-    split = DATASETS[member["data"]["name"]].load(data, RunStreams(member["seed"]).numpy("data"),
-                                                  data_root)
-    return split.to("cpu", torch.float64)
 
 
 def _shared(config: dict[str, Any], trains: list[TwoLayerTrainConfig]) -> TwoLayerTrainConfig:

@@ -26,49 +26,12 @@ from typing import Any
 
 import torch
 
+from trainlens.members.two_layer import TwoLayerTrainConfig  # noqa: F401  (re-exported)
 from trainlens.models.two_layer import Params, flatten, hidden, output, weighted_gradient
-from trainlens.probes.response import LOSS_NAMES, loss_derivative
-from trainlens.training.schedule import log_spaced_steps
+from trainlens.probes.response import loss_derivative
+from trainlens.schedule import log_spaced_steps
 
 CHUNK = 256  # steps whose minibatch weights and noise are drawn at once
-
-
-@dataclass(frozen=True)
-class TwoLayerTrainConfig:
-    """One run's optimisation settings (docs/protocols/nakazato2024.md §3). ``batch_size`` 0 means
-    the full batch (GD)."""
-
-    loss: str = "logistic"
-    lr: float = 0.5
-    steps: int = 20000
-    batch_size: int = 0
-    langevin_temperature: float = 0.0
-    dtype: str = "float64"
-    checkpoints: int = 40  # log-spaced probe times in [1, steps] (plus 0), duplicates removed
-    probe_times: tuple[int, ...] | None = None  # explicit probe times instead (E2)
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSS_NAMES:
-            raise ValueError(f"train.loss must be one of {list(LOSS_NAMES)}, got {self.loss!r}")
-        if self.lr <= 0 or self.steps < 1 or self.batch_size < 0:
-            raise ValueError(f"train.lr must be > 0, train.steps >= 1 and train.batch_size >= 0 "
-                             f"(0 = full batch), got {self.lr}, {self.steps}, {self.batch_size}")
-        if self.langevin_temperature < 0:
-            raise ValueError(f"train.langevin_temperature must be >= 0, got "
-                             f"{self.langevin_temperature}")
-        if self.dtype != "float64":
-            raise ValueError("train.dtype must be float64 (docs/protocols/nakazato2024.md §4.7: "
-                             "MSE losses reach 1e-28 and the finite-step probe cancels in "
-                             f"float32), got {self.dtype!r}")
-        if self.probe_times is not None and any(not 0 <= t <= self.steps
-                                                for t in self.probe_times):
-            raise ValueError(f"train.probe_times must lie in [0, {self.steps}], got "
-                             f"{list(self.probe_times)}")
-
-    def schedule(self) -> list[int]:
-        if self.probe_times is not None:
-            return sorted(set(self.probe_times) | {self.steps})
-        return log_spaced_steps(self.steps, self.checkpoints)
 
 
 @dataclass(frozen=True)
@@ -156,7 +119,8 @@ def _kick(params: Params, x_p: torch.Tensor, y_p: torch.Tensor, is_logistic: tor
     return {k: v - step_size.view(-1, *[1] * (v.dim() - 1)) * grads[k] for k, v in params.items()}
 
 
-def train_sub_ensemble(sub: SubEnsemble, steps: int, save_steps: list[int],
+# C901 allowed: one of the three engines that issue 27 item 1 merges into one loop with steps
+def train_sub_ensemble(sub: SubEnsemble, steps: int, save_steps: list[int],  # noqa: C901
                        two_time: TwoTimeConfig | None = None, label: str = "") -> SubResult:
     """Train ``sub`` for ``steps`` steps; checkpoints at ``save_steps`` (runs only), t_c and, with
     ``two_time``, χ, the mean squared displacement and the overlap at log-spaced τ."""

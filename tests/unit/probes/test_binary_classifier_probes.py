@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from trainlens.data.base import Split
+from trainlens.measure import INPUT_SETS
 from trainlens.models import MODELS
 from trainlens.probes import PROBES, TABLE_PROBES
 
@@ -108,7 +109,8 @@ def test_lipschitz_and_gc_of_a_scalar_classifier(name, dtype):
     hand = torch.stack(hand)
     split = Split(x, torch.zeros(4, dtype=dtype), x, torch.zeros(4, dtype=dtype))
     for probe, expected in (("lipschitz", hand), ("geometric_complexity", hand**2)):
-        values = PROBES[probe].measure(model, PROBES[probe].inputs(split)["train"])
+        assert PROBES[probe].inputs == ("train", "test")
+        values = PROBES[probe].measure(model, INPUT_SETS["train"](split))
         assert values.shape == (4,)
         torch.testing.assert_close(values.double(), expected,
                                    rtol=1e-9 if dtype == torch.float64 else 1e-4, atol=0)
