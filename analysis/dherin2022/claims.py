@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trainlens.claims import ClaimInputs, ClaimSet, Criterion
+from trainlens.claims import ClaimInputs, ClaimSet, Criterion, at_every_scale
 from trainlens.summaries.gc_tables import run_summary, spearman, sweep_statistics
 
 claims = ClaimSet("dherin2022")
@@ -28,8 +28,7 @@ NOT_CONFIRMED = (" (a suite check: its presence in the paper is not confirmed, "
                  + " §2b D-c)")
 
 
-def both(*criteria: Criterion) -> dict[str, list[Criterion]]:
-    return {"smoke": list(criteria), "paper": list(criteria)}
+both = at_every_scale  # the same criteria at every scale (trainlens.claims)
 
 
 def _summary(inputs: ClaimInputs) -> pd.DataFrame:

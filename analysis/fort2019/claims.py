@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import pearsonr
 
-from trainlens.claims import ClaimInputs, ClaimSet, Criterion
+from trainlens.claims import ClaimInputs, ClaimSet, Criterion, at_every_scale
 from trainlens.summaries.critical_length import CENSORING
 from trainlens.summaries.gc_tables import spearman
 from trainlens.summaries.stiffness_summary import (
@@ -56,7 +56,7 @@ ESTIMATORS = ("fit", "crossing")
 def both(*criteria: Criterion) -> dict[str, list[Criterion]]:
     """The criteria at both scales, plus the NaN rule (gating as the claim's own criteria)."""
     nan_rule = Criterion("nan_statistics", "==", 0, gating=any(c.gating for c in criteria))
-    return {"smoke": [*criteria, nan_rule], "paper": [*criteria, nan_rule]}
+    return at_every_scale(*criteria, nan_rule)
 
 
 def _per_run(inputs: ClaimInputs, runs: pd.DataFrame, split: str, names: list[str]

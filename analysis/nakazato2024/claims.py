@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from trainlens.claims import ClaimInputs, ClaimSet, Criterion
+from trainlens.claims import ClaimInputs, ClaimSet, Criterion, at_every_scale
 from trainlens.summaries.aging import best_aging_exponent, chi_ratio, collapse_score
 from trainlens.summaries.response_tables import (
     aging_table,
@@ -35,8 +35,7 @@ FRAGILITY = ("geometric_complexity", "lipschitz_max", "boundary_distance",
              "parameter_sensitivity", "ablation_share")
 
 
-def both(*criteria: Criterion) -> dict[str, list[Criterion]]:
-    return {"smoke": list(criteria), "paper": list(criteria)}
+both = at_every_scale  # the same criteria at every scale (trainlens.claims)
 
 
 def _e1_ce(inputs: ClaimInputs) -> pd.DataFrame:

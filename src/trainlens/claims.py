@@ -86,6 +86,12 @@ class Claim:
 CRITERIA_SCALE = {"smoke": "smoke", "cpu": "paper", "paper": "paper"}
 
 
+def at_every_scale(*criteria: Criterion) -> dict[str, list[Criterion]]:
+    """The same criteria at smoke and at paper scale (and so at cpu, ``CRITERIA_SCALE``): a
+    claim whose thresholds the protocol does not relax for plumbing-sized runs."""
+    return {scale: list(criteria) for scale in ("smoke", "paper")}
+
+
 class ClaimSet:
     """The claims of one paper, in spec order. Use ``@claims.claim(...)``, ``claims.pending`` and
     ``claims.not_run_at``."""
