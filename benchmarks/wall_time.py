@@ -69,10 +69,12 @@ def smoke_workflow(quick: bool = False, device: torch.device = CPU) -> list[dict
         for name in WORKFLOW_FILES:
             source = REPO / name
             (shutil.copytree if source.is_dir() else shutil.copy)(source, work / name)
-        papers = load_papers(work)
+        papers, studies = load_papers(work), load_studies(work)
         seconds = _timed([sys.executable, "-m", "snakemake", "--cores", "2", "figures/all"],
                          work, Path(tempfile.gettempdir()) / "benchmark_smoke_workflow.log")
-    return [{"case": f"smoke workflow of {len(papers)} papers ({', '.join(papers)})",
+    built = f"{len(papers)} papers ({', '.join(papers)})" + (
+        f" and the {', '.join(studies)} study" if studies else "")
+    return [{"case": f"smoke workflow of {built}",
              "baseline_s": None, "trainlens_s": seconds, "budget_s": 600.0,
              "note": "`snakemake --cores 2 figures/all` from empty results, fresh copy"}]
 
@@ -81,3 +83,10 @@ def load_papers(root: Path) -> list[str]:
     import yaml
 
     return yaml.safe_load((root / "experiments" / "config.yaml").read_text())["papers"]
+
+
+def load_studies(root: Path) -> list[str]:
+    """The suite studies the default build includes (the atlas; experiments/config.yaml)."""
+    import yaml
+
+    return yaml.safe_load((root / "experiments" / "config.yaml").read_text()).get("studies", [])
