@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from trainlens.cli import load_module
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 from trainlens.summaries.stiffness_summary import e1_runs
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ LIGHT = """
 import sys
 from pathlib import Path
 from trainlens.cli import load_module
-import trainlens.claims, trainlens.config, trainlens.plotting, trainlens.report, trainlens.tables
+import trainlens.claims, trainlens.plotting, trainlens.report, trainlens.tables
+import trainlens.experiments.loading, trainlens.experiments.slicing
 import trainlens.summaries.aging, trainlens.summaries.critical_length, trainlens.summaries.gc_tables
 import trainlens.summaries.response_tables, trainlens.summaries.stiffness_summary
 import trainlens.summaries.trajectory
