@@ -62,13 +62,14 @@ class RunInputs:
 
     def __init__(self, split: Split) -> None:
         self.split = split
-        self._built: dict[tuple[str, Any], InputSet] = {}
+        self._built: dict[tuple[str, str], InputSet] = {}
 
     def for_probe(self, probe: Probe, settings: Any) -> dict[str, InputSet]:
         """The sets ``probe`` reads, by name, in its order."""
         sets = {}
         for name in probe.inputs:
-            if (name, settings) not in self._built:
-                self._built[(name, settings)] = INPUT_SETS[name](self.split, settings)
-            sets[name] = self._built[(name, settings)]
+            key = (name, repr(settings))  # equal settings, the same set
+            if key not in self._built:
+                self._built[key] = INPUT_SETS[name](self.split, settings)
+            sets[name] = self._built[key]
         return sets

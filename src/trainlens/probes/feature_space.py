@@ -78,6 +78,7 @@ def feature_space(params: Params, x: torch.Tensor, activation: str) -> dict[str,
 
 def feature_space_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
                         ) -> list[Row]:
-    """The ``feature_space`` probe of a ``TwoLayerNet``, on the training inputs (split ``train``)."""
+    """The ``feature_space`` probe of a ``TwoLayerNet`` on the training inputs (split
+    ``train``)."""
     return metric_rows(feature_space(stacked_params(model), inputs["train"].x, model.activation),
                        "train")

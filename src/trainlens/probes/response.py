@@ -12,7 +12,6 @@ member's (leading axis of size 1, as ``models.two_layer`` stacks them); compute 
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 
 import torch

@@ -2,12 +2,12 @@
 inputs of C1-C11).
 
 The probe set is fixed and class-stratified (docs/protocols/fort2019.md §7 pitfall 9):
-``train_per_class`` training and
-``val_per_class`` validation examples per class, drawn with ``probe_seed`` (not the run seed), so
-every checkpoint, learning rate and seed sees the same examples; the measure stage builds these
-input sets (``class_probe_train``, ``class_probe_test``) from the settings below. One float64 Gram over the
-stacked probe gives the three pair modes tt, tv and vv (rows: the first set's labels, columns:
-the second's). Rows (``split`` is the pair mode unless said otherwise):
+``train_per_class`` training and ``val_per_class`` validation examples per class, drawn with
+``probe_seed`` (not the run seed), so every checkpoint, learning rate and seed sees the same
+examples; the measure stage builds these input sets (``class_probe_train``,
+``class_probe_test``) from the settings below. One float64 Gram over the stacked probe gives the
+three pair modes tt, tv and vv (rows: the first set's labels, columns: the second's). Rows
+(``split`` is the pair mode unless said otherwise):
 
 - ``checkpoint_loss``, ``checkpoint_accuracy`` on the full train and val sets (``split``
   train/val; the trainer's own log holds ``loss`` at the first and last step only): e*, fig03;
