@@ -11,6 +11,8 @@ import pytest
 import torch
 from torch import nn
 
+from trainlens.commands import _named_paths
+from trainlens.config import ConfigError
 from trainlens.io import atomic_torch_save
 from trainlens.measure import measure_group, selected_probes
 from trainlens.measure.inputs import RunInputs
@@ -160,3 +162,10 @@ def test_two_layer_runs_load_their_stacked_slice_and_skip_a_diverged_run():
 def test_a_two_layer_probe_names_the_network_it_needs():
     with pytest.raises(TypeError, match="two-layer"):
         stacked_params(nn.Linear(2, 1))
+
+
+def test_extra_tables_are_named_on_the_command_line():
+    assert _named_paths(["regions=a/b.parquet"], "--table") == {"regions": "a/b.parquet"}
+    for bad in ("regions", "=x.parquet", "regions="):
+        with pytest.raises(ConfigError, match="NAME=PATH"):
+            _named_paths([bad], "--table")
