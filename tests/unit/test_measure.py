@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from trainlens.commands import _named_paths
-from trainlens.config import ConfigError
+from trainlens.experiments.typed import ConfigError
 from trainlens.io import atomic_torch_save
 from trainlens.measure import measure_group, selected_probes
 from trainlens.measure.inputs import RunInputs
