@@ -3,7 +3,8 @@
 INPUTS:  results/<scale>/<paper>/groups/<group>/{config.json,checkpoints/}
 OUTPUTS: in results/<scale>/<paper>/groups/<group>/:
            probe_metrics.parquet  mean and max per probe, run, checkpoint and split
-           probe_regions.parquet  linear regions on a latent grid at the final checkpoint, for
+           probe_regions.parquet  the extra table ``regions`` (trainlens.tables.TABLES): linear
+                                  regions on a latent grid at the final checkpoint, for
                                   experiments with region_analysis; empty otherwise
 """
 
@@ -31,5 +32,5 @@ rule measure_group:
         deterministic="--deterministic" if config.get("deterministic") else "",
     shell:
         "trainlens measure --config {input.config} --checkpoints {input.checkpoints} "
-        "--data-root {params.data_root} --out {output.metrics} --regions {output.regions} "
+        "--data-root {params.data_root} --out {output.metrics} --table regions={output.regions} "
         "--device {params.device} {params.deterministic} --threads {threads} > {log} 2>&1"

@@ -99,7 +99,9 @@ def _stage_commands(add: Callable[..., None]) -> None:
     add("measure", cmd_measure, "run a group's probes on its checkpoints",
         GROUP_CONFIG, ("--checkpoints", _req("the group's checkpoints (from trainlens train)")),
         DATA_ROOT, ("--out", _req("where to write the probe metrics (parquet)")),
-        ("--regions", {"help": "where to write the linear-regions table (loukas2021 E2)"}),
+        ("--table", {"action": "append", "default": [], "metavar": "NAME=PATH",
+                     "help": "where to write an extra table of the group's probes (e.g. "
+                             "regions=probe_regions.parquet, loukas2021 E2); repeatable"}),
         DEVICE, THREADS, DETERMINISTIC)
 
 

@@ -100,11 +100,21 @@ def cmd_train(a: argparse.Namespace) -> None:
           a.save_interval)
 
 
+def _named_paths(items: list[str], flag: str) -> dict[str, str]:
+    """``NAME=PATH`` arguments as {name: path}."""
+    pairs = [item.partition("=") for item in items]
+    bad = [item for item, (name, eq, path) in zip(items, pairs) if not (name and eq and path)]
+    if bad:
+        raise ConfigError(f"{flag} takes NAME=PATH, got {bad[0]!r}")
+    return {name: path for name, _, path in pairs}
+
+
 def cmd_measure(a: argparse.Namespace) -> None:
     _group_config(a.config)
     _threads(a.threads, a.deterministic)
     measure, device = _engine(a.config, "measure", a.device)
-    measure(a.config, a.checkpoints, a.data_root, a.out, a.regions, device)
+    measure(a.config, a.checkpoints, a.data_root, a.out, _named_paths(a.table, "--table"),
+            device)
 
 
 def cmd_collect(a: argparse.Namespace) -> None:

@@ -6,6 +6,10 @@ to the output f the loss reads: f − y for MSE/2 (f = z), and ε = 1/|1 − y �
 sigmoid output f = σ(z), so ‖Δb₁‖/(η·ε) = ‖∇ₓσ(z)‖ (``output_epsilon``). The paper's BCE is not
 halved (``bce``); the official code's BCE/2 (``bce_half``) is a recorded deviation. The official
 CNN divides by |1 − p − y| instead (pitfall P13), kept as a labelled variant in the trajectory hook.
+
+nakazato2024 (docs/protocols/nakazato2024.md §3) trains its two-layer network on ±1 labels with
+the logistic loss log(1 + e^{-yf}) (``logistic``) or MSE (f − y)²/2 (``mse``, the same loss as
+``mse_half``); its closed-form step and its probes read ``value`` and ``dz`` from here too.
 """
 
 from __future__ import annotations
@@ -92,6 +96,12 @@ LOSSES: dict[str, Loss] = {
         probability=torch.sigmoid,
         output_epsilon=lambda z, y: 0.5 * _bce_epsilon(z, y),
     ),
+    "logistic": Loss(
+        value=lambda z, y: F.softplus(-y * z),
+        dz=lambda z, y: -y * torch.sigmoid(-y * z),
+        error=lambda z, y: (z * y <= 0).to(z.dtype),
+        classifier=True,
+    ),
     "mse_onehot_half": Loss(
         value=_mse_onehot_half,
         dz=None,
@@ -105,3 +115,5 @@ LOSSES: dict[str, Loss] = {
         classifier=True,
     ),
 }
+# nakazato2024's name for the same loss (its experiments and runs tables say ``mse``)
+LOSSES["mse"] = LOSSES["mse_half"]

@@ -17,9 +17,8 @@ from trainlens.experiments.loading import load_experiments
 from trainlens.experiments.slicing import tiny_slice
 from trainlens.experiments.trainers import TRAINERS
 from trainlens.experiments.typed import ConfigError
-from trainlens.measure_two_layer import TWO_LAYER_PROBES
 from trainlens.models import MODELS
-from trainlens.probes import PROBES, TABLE_PROBES
+from trainlens.probes import PROBES
 
 REPO = Path(__file__).resolve().parents[2]
 EXPERIMENTS = REPO / "experiments"
@@ -142,8 +141,7 @@ def test_schema_paper_enums_equal_the_experiment_files() -> None:
 def test_schema_probe_and_trainer_enums_equal_the_registries() -> None:
     schema = load_yaml(SCHEMAS / "experiments.schema.yaml")
     properties = schema["$defs"]["experiment"]["properties"]
-    assert set(properties["probes"]["items"]["enum"]) == set(PROBES) | set(TABLE_PROBES) | set(
-        TWO_LAYER_PROBES)
+    assert set(properties["probes"]["items"]["enum"]) == set(PROBES)
     # the paper's trainer and an experiment's own one are both the one $defs entry
     assert properties["trainer"]["$ref"] == schema["properties"]["trainer"]["$ref"]
     assert set(schema["$defs"]["trainer"]["enum"]) == set(TRAINERS)

@@ -10,8 +10,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 # the registries a newcomer looks for first: the table must name each of them
 REQUIRED = {"trainlens.data:DATASETS", "trainlens.models:MODELS", "trainlens.losses:LOSSES",
-            "trainlens.probes:PROBES", "trainlens.probes:TABLE_PROBES",
-            "trainlens.measure_two_layer:TWO_LAYER_PROBES", "trainlens.measure:INPUT_SETS",
+            "trainlens.probes:PROBES", "trainlens.measure.inputs:INPUT_SETS",
             "trainlens.experiments.trainers:TRAINERS", "trainlens.tables:TABLES",
             "trainlens.plotting:FigureSet.figure", "trainlens.claims:ClaimSet.claim"}
 REGISTRY = re.compile(r"^trainlens(\.\w+)*:\w+(\.\w+)*$")

@@ -79,7 +79,7 @@ TRAINERS: dict[str, Trainer] = {
                          ("data.", "model.activation", "train.loss", "train.batch_size",
                           "train.lr", "train.langevin_temperature"),
                          "trainlens.training.two_layer_group:train_two_layer_group",
-                         "trainlens.measure_two_layer:measure_two_layer_group",
+                         "trainlens.measure:measure_group",
                          slice=TrainerSlice(
                              SliceRule(caps={"steps": "steps",
                                              "checkpoints": "log_spaced_checkpoints"},
@@ -94,7 +94,7 @@ TRAINERS: dict[str, Trainer] = {
     "regularized": Trainer("trainlens.members.regularized:RegularizedTrainConfig",
                            ("data.", "model.", "train."),
                            "trainlens.training.regularized_group:train_regularized_group",
-                           "trainlens.measure:measure_regularized_group",
+                           "trainlens.measure:measure_group",
                            slice=TrainerSlice(
                                SliceRule(caps={"steps": "sgd_steps", "log_every": "sgd_steps",
                                                "check_every": "check_every",

@@ -1,27 +1,23 @@
-"""Probes: pure functions of (model, batch) that measure complexity. Public API.
+"""Probes: pure measurements of a model on given inputs. Public API.
 
-The nakazato2024 probes of the two-layer network (closed forms of (params, batch)) are the
-modules ``response`` (one-step training response, NTK, factors), ``feature_space`` and
-``fragility``; the measure stage applies them through
-``trainlens.measure_two_layer.TWO_LAYER_PROBES``.
+Every probe follows one protocol (:mod:`trainlens.probes.base`): ``measure(model, inputs,
+options) -> rows``, registered in ``PROBES`` under the name that ``experiments/<slug>.yaml`` lists
+in ``probes: [...]``, with the named input sets it reads. The measure stage
+(:mod:`trainlens.measure`) builds those input sets from each run's data (train and test sets, the
+far-field and latent grids, class-stratified probe sets: probes import no dataset), loads each
+checkpoint and writes the rows of each probe's table: ``metrics`` for most, an extra table for
+some (loukas2021's ``regions``).
 
-``PROBES`` maps the probe names of ``experiments/<slug>.yaml`` (``probes: [...]``) to a probe
-function ``(model, x) -> per-example values`` and the names of the input sets it is evaluated on
-(``train``, ``test``, ``far_field``). The measure stage owns those input sets
-(``trainlens.measure.INPUT_SETS``: a far-field grid is a dataset's geometry, and probes import no
-dataset) and runs the probes on checkpoints.
-``TABLE_PROBES`` maps the names of probes that need labels, the group config or a whole-model
-view (fort2019 stiffness; the atlas study's ``outcomes`` and ``kernel``) to
-``(model, split, config) -> rows`` of (split, metric, value).
-
-The fort2019 stiffness probe (``stiffness``: cosine and sign stiffness from the per-example loss
-gradient Gram) and its class and distance helpers are the module ``class_stiffness``.
-
-The atlas study (issue 29) adds ``outcomes`` (module ``outcomes``: ``checkpoint_loss`` and
-``checkpoint_error`` on the full train and test sets with the group's loss) and ``kernel``
-(module ``kernel``: the empirical NTK diagonal ``ntk_diagonal_mean`` over the first ``n``
-training inputs, options from the experiment's ``kernel:`` block, and nakazato2024's PR_W of the
-first trained layer, ``weight_participation_ratio``).
+- loukas2021: ``lipschitz`` (λ on the data, §4.2), ``far_field_lipschitz`` (§4.4, C8) and
+  ``region_analysis`` (linear regions and the LP bound on the final checkpoint, §4.3; module
+  ``regions``, its own table);
+- dherin2022: ``geometric_complexity`` (module ``geometric_complexity``);
+- fort2019: ``stiffness`` (module ``stiffness_tables``; Gram and class helpers in ``stiffness``
+  and ``class_stiffness``);
+- nakazato2024, closed forms of the two-layer network: ``response`` and ``factorization``
+  (module ``response``), ``feature_space``, ``fragility``;
+- the atlas study (issue 29): ``outcomes`` (checkpoint loss and error) and ``kernel`` (NTK
+  diagonal and PR_W).
 
 Statistics of the tables that figures and claims compute (aging slopes, GC sweeps, ξ, trajectory
 summaries) are in :mod:`trainlens.summaries`, which never imports torch.
@@ -29,21 +25,18 @@ summaries) are in :mod:`trainlens.summaries`, which never imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-import torch
-from torch import nn
-
 from trainlens.probes import (
     class_stiffness,
     feature_space,
     fragility,
     kernel,
     outcomes,
+    regions,
     response,
+    stiffness_tables,
     trajectory,
 )
+from trainlens.probes.base import InputSet, Options, Probe, per_example
 from trainlens.probes.geometric_complexity import (
     geometric_complexity,
     geometric_complexity_hutchinson,
@@ -52,47 +45,40 @@ from trainlens.probes.geometric_complexity import (
 )
 from trainlens.probes.lipschitz import input_gradient_norms, input_jacobians
 from trainlens.probes.stiffness import Stiffness, gradient_gram, per_example_gradients, stiffness
-from trainlens.probes.stiffness_tables import StiffnessOptions, stiffness_rows
-from trainlens.splits import Split
 
-# the run's own training and test inputs
-DATA_INPUTS = ("train", "test")
+DATA_INPUTS = ("train", "test")  # the run's own training and test inputs
+CLASS_PROBE_INPUTS = (*DATA_INPUTS, "class_probe_train", "class_probe_test")
 
-
-@dataclass(frozen=True)
-class Probe:
-    measure: Callable[[nn.Module, torch.Tensor], torch.Tensor]
-    inputs: tuple[str, ...]  # names of the measure stage's input sets, in table order
-
-
+# probe name (``probes: [...]``) -> the probe, the input sets it reads and where its settings are
 PROBES: dict[str, Probe] = {
     # loukas2021 §4.2: λ near the data
-    "lipschitz": Probe(input_gradient_norms, DATA_INPUTS),
+    "lipschitz": Probe(per_example("lipschitz", input_gradient_norms), DATA_INPUTS),
     # loukas2021 §4.4 (suite extension, C8): λ on a latent grid far from the data
-    "far_field_lipschitz": Probe(input_gradient_norms, ("far_field",)),
+    "far_field_lipschitz": Probe(per_example("far_field_lipschitz", input_gradient_norms),
+                                 ("far_field",)),
+    # loukas2021 §4.3 (E2): its own table, on the final checkpoint, on when its block is set
+    "region_analysis": Probe(regions.regions_probe, ("train", "latent_grid"),
+                             regions.RegionOptions, "region_analysis", table="regions",
+                             last_checkpoint_only=True, block_enables=True),
     # dherin2022 §4: GC = mean of these over the inputs (the table's ``geometric_complexity_mean``)
-    "geometric_complexity": Probe(per_example_geometric_complexity, DATA_INPUTS),
-}
-
-
-
-def _stiffness_table(model: nn.Module, split: Split, config: dict) -> list[dict]:
-    """fort2019 §4 on one checkpoint, with the experiment's ``stiffness:`` options."""
-    options = StiffnessOptions(**{k: tuple(v) if isinstance(v, list) else v
-                                  for k, v in (config.get("stiffness") or {}).items()})
-    return stiffness_rows(model, split, config["train"].get("loss", "cross_entropy"), options)
-
-
-TABLE_PROBES: dict[str, Callable[[nn.Module, Split, dict], list[dict]]] = {
-    "stiffness": _stiffness_table,
+    "geometric_complexity": Probe(per_example("geometric_complexity",
+                                              per_example_geometric_complexity), DATA_INPUTS),
+    # fort2019 §4
+    "stiffness": Probe(stiffness_tables.stiffness_probe, CLASS_PROBE_INPUTS,
+                       stiffness_tables.StiffnessOptions, "stiffness"),
+    # nakazato2024 §4.2-4.6 and E2 (§6 C5), closed forms of the two-layer network
+    "response": Probe(response.response_probe, ("train",)),
+    "factorization": Probe(response.factorization_probe, ("train",)),
+    "feature_space": Probe(feature_space.feature_space_probe, ("train",)),
+    "fragility": Probe(fragility.fragility_probe, ("train",)),
     # the atlas study (issue 29): checkpoint train/test loss and error, NTK diagonal and PR_W
-    "outcomes": outcomes.outcomes_table,
-    "kernel": kernel.kernel_table,
+    "outcomes": Probe(outcomes.outcomes_probe, DATA_INPUTS),
+    "kernel": Probe(kernel.kernel_probe, ("train",), kernel.KernelOptions, "kernel"),
 }
 
-__all__ = ["PROBES", "Probe", "Stiffness", "TABLE_PROBES", "class_stiffness",
+__all__ = ["PROBES", "InputSet", "Options", "Probe", "Stiffness", "class_stiffness",
            "feature_space", "fragility", "geometric_complexity",
            "geometric_complexity_hutchinson", "gradient_gram", "hutchinson_variance",
            "input_gradient_norms", "input_jacobians", "kernel", "outcomes",
-           "per_example_geometric_complexity", "per_example_gradients", "response", "stiffness",
-           "trajectory"]
+           "per_example_geometric_complexity", "per_example_gradients", "regions", "response",
+           "stiffness", "trajectory"]

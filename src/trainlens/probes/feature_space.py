@@ -9,9 +9,13 @@ another neuron (after Chen, Kunin, Yamamura & Ganguli 2023). Parameters are one 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
+from torch import nn
 
 from trainlens.models.two_layer import Params, hidden
+from trainlens.probes.base import InputSet, Options, Row, metric_rows, stacked_params
 
 
 def participation_ratio(eigenvalues: torch.Tensor) -> float:
@@ -70,3 +74,11 @@ def feature_space(params: Params, x: torch.Tensor, activation: str) -> dict[str,
             "effective_neurons": effective_neurons(params),
             "vanishing_fraction": vanishing_fraction(params),
             "duplicate_fraction": duplicate_fraction(params)}
+
+
+def feature_space_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
+                        ) -> list[Row]:
+    """The ``feature_space`` probe of a ``TwoLayerNet`` on the training inputs (split
+    ``train``)."""
+    return metric_rows(feature_space(stacked_params(model), inputs["train"].x, model.activation),
+                       "train")

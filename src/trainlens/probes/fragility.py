@@ -11,10 +11,14 @@ the two-layer network; parameters are one member's.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
+from torch import nn
 
 from trainlens.models.two_layer import Params, forward, hidden
+from trainlens.probes.base import InputSet, Options, Row, metric_rows, stacked_params
+from trainlens.seeds import RunStreams
 
 
 def input_gradients(params: Params, x: torch.Tensor, activation: str) -> torch.Tensor:
@@ -55,3 +59,11 @@ def fragility(params: Params, x: torch.Tensor, activation: str, generator: torch
             "parameter_sensitivity": parameter_sensitivity(params, x, activation, sigma, draws,
                                                            generator),
             "ablation_share": ablation_share(params, x, activation)}
+
+
+def fragility_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
+                    ) -> list[Row]:
+    """The ``fragility`` probe of a ``TwoLayerNet`` on the training inputs (split ``train``); the
+    perturbations come from the run's own "probes" stream: the same draws at every checkpoint."""
+    return metric_rows(fragility(stacked_params(model), inputs["train"].x, model.activation,
+                                 RunStreams(options.seed).torch("probes")), "train")

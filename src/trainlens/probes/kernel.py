@@ -21,17 +21,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
+from trainlens.probes.base import InputSet, Options, Row
 from trainlens.probes.feature_space import participation_ratio
-from trainlens.splits import Split
 
-Row = dict[str, Any]
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)  # layers with a weight matrix
 
 
@@ -94,16 +93,17 @@ def weight_participation_ratio(model: nn.Module) -> float:
     return participation_ratio(torch.linalg.svdvals(layer_matrix(layer).to(torch.float64)) ** 2)
 
 
-def kernel_rows(model: nn.Module, split: Split, options: KernelOptions) -> list[Row]:
+def kernel_rows(model: nn.Module, x_train: torch.Tensor, options: KernelOptions) -> list[Row]:
     """``ntk_diagonal_mean`` (split ``train``, over the first ``options.n`` training inputs)
     and ``weight_participation_ratio`` (split ``params``) of one member at one checkpoint."""
-    x = split.x_train[:options.n]
+    x = x_train[:options.n]
     return [{"split": "train", "metric": "ntk_diagonal_mean",
              "value": float(ntk_diagonal(model, x, options.chunk_size).mean())},
             {"split": "params", "metric": "weight_participation_ratio",
              "value": weight_participation_ratio(model)}]
 
 
-def kernel_table(model: nn.Module, split: Split, config: dict) -> list[Row]:
-    """The ``kernel`` table probe, with the experiment's ``kernel:`` options (defaults without)."""
-    return kernel_rows(model, split, KernelOptions(**(config.get("kernel") or {})))
+def kernel_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
+                 ) -> list[Row]:
+    """The ``kernel`` probe, with the experiment's ``kernel:`` settings (``KernelOptions``)."""
+    return kernel_rows(model, inputs["train"].x, options.settings)

@@ -2,8 +2,8 @@
 
 The atlas study (issue 29) relates every measure to the checkpoint's generalization gap, which
 needs the train and test loss of the very parameters the measures saw (the trainer logs its own
-losses at other times, and on the visited minibatches). The loss is the group's training loss
-``config["train"]["loss"]`` (``trainlens.losses.LOSSES``): mean of ``value`` and of
+losses at other times, and on the visited minibatches). The loss is the run's training loss
+(``Options.loss``, a ``trainlens.losses.LOSSES`` name): mean of ``value`` and of
 ``error`` over the examples. ``error`` is the loss's own per-example error, i.e. for the
 loukas2021 losses |f − y| (MSE/2) and |σ(z) − y| (BCE) as in docs/protocols/loukas2021.md §4.8,
 and the 0/1 error for the multi-class losses.
@@ -14,15 +14,14 @@ set in one forward does not fit); the model's mode is restored.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
 from trainlens.losses import LOSSES, Loss
-from trainlens.splits import Split
+from trainlens.probes.base import InputSet, Options, Row
 
-Row = dict[str, Any]
 EVAL_CHUNK = 1000  # examples per forward
 
 
@@ -42,18 +41,17 @@ def mean_loss_and_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss
     return value / len(x), error / len(x)
 
 
-def outcome_rows(model: nn.Module, split: Split, loss_name: str,
+def outcome_rows(model: nn.Module, inputs: Mapping[str, InputSet], loss_name: str,
                  chunk: int = EVAL_CHUNK) -> list[Row]:
-    """``checkpoint_loss`` and ``checkpoint_error`` with split ``train`` (the full training set,
-    as trained on: corrupted or noisy targets included) and ``test``, in eval mode."""
+    """``checkpoint_loss`` and ``checkpoint_error`` of each input set (``train``: the full
+    training set, as trained on: corrupted or noisy targets included; ``test``), in eval mode."""
     loss = LOSSES[loss_name]
     was_training = model.training
     model.eval()
     try:
         rows: list[Row] = []
-        for name, x, y in (("train", split.x_train, split.y_train),
-                           ("test", split.x_test, split.y_test)):
-            mean_loss, mean_error = mean_loss_and_error(model, x, y, loss, chunk)
+        for name, batch in inputs.items():
+            mean_loss, mean_error = mean_loss_and_error(model, batch.x, batch.y, loss, chunk)
             rows += [{"split": name, "metric": "checkpoint_loss", "value": mean_loss},
                      {"split": name, "metric": "checkpoint_error", "value": mean_error}]
         return rows
@@ -61,11 +59,9 @@ def outcome_rows(model: nn.Module, split: Split, loss_name: str,
         model.train(was_training)
 
 
-def outcomes_table(model: nn.Module, split: Split, config: dict) -> list[Row]:
-    """The ``outcomes`` table probe: ``outcome_rows`` with the group's training loss (shared by
-    the group's members: a loss folded into the ensemble by ``ensemble_over`` is not)."""
-    loss_name = config["train"].get("loss")
-    if loss_name is None:
-        raise ValueError("the outcomes probe needs one train.loss for the whole group "
-                         "(not a grid key folded by ensemble_over)")
-    return outcome_rows(model, split, loss_name)
+def outcomes_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
+                   ) -> list[Row]:
+    """The ``outcomes`` probe: :func:`outcome_rows` with the run's training loss."""
+    if options.loss is None:
+        raise ValueError("the outcomes probe needs the run's train.loss")
+    return outcome_rows(model, inputs, options.loss)

@@ -11,12 +11,24 @@ off-training pattern (never per grid point, pitfall P8). No representation: LP* 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+from trainlens.probes.base import InputSet, Options
 from trainlens.probes.lipschitz import input_gradient_norms
+
+
+@dataclass(frozen=True)
+class RegionOptions:
+    """The experiment's ``region_analysis:`` block: a ``grid_points``² grid of the latent plane
+    (the measure stage's ``latent_grid`` input set)."""
+
+    grid_points: int = 200
 
 
 def activation_patterns(model: nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -73,3 +85,12 @@ def region_analysis(model: nn.Module, x_train: torch.Tensor, x_grid: torch.Tenso
         "lipschitz": input_gradient_norms(model, x_grid).detach().cpu().numpy(),
         "output": output, "lp_bound": bounds[region], "alpha_nonzeros": nonzeros[region],
     })
+
+
+def regions_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
+                  ) -> pd.DataFrame:
+    """loukas2021 E2 (docs/protocols/loukas2021.md §4.3): one ``regions`` row per point of the
+    latent grid, with its latent coordinates u1, u2."""
+    grid = inputs["latent_grid"]
+    u = grid.extras["u"]
+    return region_analysis(model, inputs["train"].x, grid.x).assign(u1=u[:, 0], u2=u[:, 1])

@@ -12,32 +12,36 @@ member's (leading axis of size 1, as ``models.two_layer`` stacks them); compute 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import torch
+from torch import nn
 
+from trainlens.losses import LOSSES, Loss
 from trainlens.models.two_layer import Params, forward, hidden
+from trainlens.probes.base import InputSet, Options, Row, metric_rows, stacked_params
 
+# the losses of the two-layer network (docs/protocols/nakazato2024.md §3), from the one registry
 LOSS_NAMES = ("logistic", "mse")
+ETA_PROBES = (1e-2, 1e-3, 1e-4)  # docs/protocols/nakazato2024.md §3 E2
+ETA_SCATTER = 1e-3  # the η_p of C5's threshold, whose pairs figR02 scatters
+
+
+def _loss(loss: str) -> Loss:
+    if loss not in LOSS_NAMES:
+        raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
+    return LOSSES[loss]
 
 
 def loss_value(f: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """ℓ per example: logistic log(1 + e^{-yf}) or MSE (f − y)²/2 (docs/protocols/nakazato2024.md
-    §3)."""
-    if loss == "logistic":
-        return torch.nn.functional.softplus(-y * f)
-    if loss == "mse":
-        return 0.5 * (f - y) ** 2
-    raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
+    """ℓ per example (``trainlens.losses.LOSSES[loss].value``)."""
+    return _loss(loss).value(f, y)
 
 
 def loss_derivative(f: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
-    """ℓ' = ∂ℓ/∂f per example (docs/protocols/nakazato2024.md §4): −y σ(−yf) for logistic, f − y
-    for MSE."""
-    if loss == "logistic":
-        return -y * torch.sigmoid(-y * f)
-    if loss == "mse":
-        return f - y
-    raise ValueError(f"loss must be one of {LOSS_NAMES}, got {loss!r}")
+    """ℓ' = ∂ℓ/∂f per example (``trainlens.losses.LOSSES[loss].dz``): −y σ(−yf) for logistic,
+    f − y for MSE."""
+    return _loss(loss).dz(f, y)
 
 
 def parameter_gradients(params: Params, x: torch.Tensor, activation: str) -> Params:
@@ -125,3 +129,35 @@ def response_factors(params: Params, x: torch.Tensor, y: torch.Tensor, loss: str
 def relative_error(finite: torch.Tensor, first_order: torch.Tensor) -> float:
     """‖R_finite − R_first‖₂ / ‖R_finite‖₂ over all pairs (docs/protocols/nakazato2024.md §6 C5)."""
     return float(torch.linalg.norm(finite - first_order) / torch.linalg.norm(finite))
+
+
+def response_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
+                   ) -> list[Row]:
+    """The ``response`` probe: :func:`response_factors` on the training set (split ``train``)."""
+    train = inputs["train"]
+    return metric_rows(response_factors(stacked_params(model), train.x, train.y, options.loss,
+                                        model.activation), "train")
+
+
+def factorization_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
+                        ) -> list[Row]:
+    """The ``factorization`` probe (E2, docs/protocols/nakazato2024.md §6 C5): finite-step vs
+    first-order R at each η_p, the relative error as split ``eta_p=<η_p>`` and, at
+    ``ETA_SCATTER``, every pair (R/η_p) as split ``pair=<i>,<j>``."""
+    params, x, y = stacked_params(model), inputs["train"].x, inputs["train"].y
+    rows = []
+    for eta in ETA_PROBES:
+        finite = finite_step_response(params, x, y, options.loss, model.activation, eta)
+        first = first_order_response(params, x, y, options.loss, model.activation, eta)
+        rows.append({"split": f"eta_p={eta:g}", "metric": "response_relative_error",
+                     "value": relative_error(finite, first)})
+        if eta == ETA_SCATTER:
+            for i in range(x.shape[0]):
+                for j in range(x.shape[0]):
+                    if i != j:
+                        split = f"pair={i},{j}"
+                        rows += [{"split": split, "metric": "response_finite",
+                                  "value": float(finite[i, j]) / eta},
+                                 {"split": split, "metric": "response_first_order",
+                                  "value": float(first[i, j]) / eta}]
+    return rows

@@ -2,11 +2,12 @@
 inputs of C1-C11).
 
 The probe set is fixed and class-stratified (docs/protocols/fort2019.md §7 pitfall 9):
-``train_per_class`` training and
-``val_per_class`` validation examples per class, drawn with ``probe_seed`` (not the run seed), so
-every checkpoint, learning rate and seed sees the same examples. One float64 Gram over the
-stacked probe gives the three pair modes tt, tv and vv (rows: the first set's labels, columns:
-the second's). Rows (``split`` is the pair mode unless said otherwise):
+``train_per_class`` training and ``val_per_class`` validation examples per class, drawn with
+``probe_seed`` (not the run seed), so every checkpoint, learning rate and seed sees the same
+examples; the measure stage builds these input sets (``class_probe_train``,
+``class_probe_test``) from the settings below. One float64 Gram over the stacked probe gives the
+three pair modes tt, tv and vv (rows: the first set's labels, columns: the second's). Rows
+(``split`` is the pair mode unless said otherwise):
 
 - ``checkpoint_loss``, ``checkpoint_accuracy`` on the full train and val sets (``split``
   train/val; the trainer's own log holds ``loss`` at the first and last step only): e*, fig03;
@@ -23,14 +24,15 @@ the second's). Rows (``split`` is the pair mode unless said otherwise):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from trainlens.losses import LOSSES
+from trainlens.probes.base import InputSet, Options, Row
 from trainlens.probes.class_stiffness import (
     balanced_within_between,
     class_stiffness,
@@ -43,7 +45,6 @@ from trainlens.probes.class_stiffness import (
 )
 from trainlens.probes.outcomes import EVAL_CHUNK, mean_loss_and_error
 from trainlens.probes.stiffness import stiffness
-from trainlens.splits import Split
 from trainlens.stats.critical_length import (
     CENSORING,
     CriticalLength,
@@ -51,8 +52,6 @@ from trainlens.stats.critical_length import (
     critical_length_crossing,
     critical_length_fit,
 )
-
-Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -71,22 +70,14 @@ class StiffnessOptions:
     chunk_size: int = 64
 
 
-def probe_indices(labels: torch.Tensor, per_class: int, seed: int) -> np.ndarray:
-    """``per_class`` indices of each class (all of a smaller class), drawn once from ``seed``."""
-    y = labels.cpu().numpy()
-    order = np.random.default_rng(seed).permutation(len(y))
-    chosen = [order[y[order] == c][:per_class] for c in np.unique(y)]
-    return np.sort(np.concatenate(chosen))
-
-
-def _full_set_rows(model: nn.Module, split: Split, loss_name: str) -> list[Row]:
-    """Loss and accuracy on the full train and val sets, in chunks (50k CIFAR images); the same
-    sums as the ``outcomes`` probe's ``checkpoint_loss``."""
+def _full_set_rows(model: nn.Module, inputs: Mapping[str, InputSet], loss_name: str
+                   ) -> list[Row]:
+    """Loss and accuracy on the full train and val (test) sets, in chunks (50k CIFAR images);
+    the same sums as the ``outcomes`` probe's ``checkpoint_loss``."""
     loss = LOSSES[loss_name]
     rows = []
-    for name, x, y in (("train", split.x_train, split.y_train), ("val", split.x_test,
-                                                                  split.y_test)):
-        mean_loss, mean_error = mean_loss_and_error(model, x, y, loss, EVAL_CHUNK)
+    for name, batch in (("train", inputs["train"]), ("val", inputs["test"])):
+        mean_loss, mean_error = mean_loss_and_error(model, batch.x, batch.y, loss, EVAL_CHUNK)
         rows += [{"split": name, "metric": "checkpoint_loss", "value": mean_loss},
                  {"split": name, "metric": "checkpoint_accuracy", "value": 1 - mean_error}]
     return rows
@@ -143,25 +134,26 @@ def _group_rows(classes: torch.Tensor, superclass: np.ndarray, options: Stiffnes
     return rows
 
 
-def stiffness_rows(model: nn.Module, split: Split, loss_name: str, options: StiffnessOptions
-                   ) -> list[Row]:
+def stiffness_rows(model: nn.Module, inputs: Mapping[str, InputSet], loss_name: str,
+                   options: StiffnessOptions) -> list[Row]:
     """Every fort2019 measurement of ``model`` (one member at one checkpoint) as rows of
-    (split, metric, value); the caller adds run_id, step and epoch. The number of classes is
-    the model's number of outputs, or 2 for a scalar-output model (a binary classifier whose
-    0/1 labels, integer or float, index the classes)."""
-    train = probe_indices(split.y_train, options.train_per_class, options.probe_seed)
-    val = probe_indices(split.y_test, options.val_per_class, options.probe_seed + 1)
-    x = torch.cat([split.x_train[train], split.x_test[val]])
-    y = torch.cat([split.y_train[train], split.y_test[val]])
+    (split, metric, value) from the full ``train`` and ``test`` sets and the class-stratified
+    ``class_probe_train`` and ``class_probe_test`` sets; the caller adds run_id, step and epoch.
+    The number of classes is the model's number of outputs, or 2 for a scalar-output model (a
+    binary classifier whose 0/1 labels, integer or float, index the classes)."""
+    probe_train, probe_test = inputs["class_probe_train"], inputs["class_probe_test"]
+    x = torch.cat([probe_train.x, probe_test.x])
+    y = torch.cat([probe_train.y, probe_test.y])
     model.eval()
     with torch.no_grad():
         z = model(x[:1])
     # a scalar-output binary classifier (BCE on 0/1 labels: loukas_mlp, loukas_cnn) has one
     # logit per example, shape (N,), but two classes; K outputs are K classes
     n_classes = 2 if z.dim() == 1 else z.shape[-1]
-    rows = _full_set_rows(model, split, loss_name)
+    rows = _full_set_rows(model, inputs, loss_name)
     both = stiffness(model, x, y, LOSSES[loss_name].value, chunk_size=options.chunk_size)
-    n_train = len(train)
+    n_train = len(probe_train.x)
+    superclass = probe_test.extras.get("superclass")
     sets = {"t": slice(0, n_train), "v": slice(n_train, None)}
     for mode in ("tt", "tv", "vv"):
         rows_of, cols_of = sets[mode[0]], sets[mode[1]]
@@ -188,9 +180,16 @@ def stiffness_rows(model: nn.Module, split: Split, loss_name: str, options: Stif
                 rows += [{"split": mode, "metric": f"class_{measure}_{a}_{b}",
                           "value": float(values[a, b])}
                          for a in range(n_classes) for b in range(n_classes)]
-                if measure == "cos" and "superclass" in split.extras:
-                    rows += _group_rows(classes, np.asarray(split.extras["superclass"]), options)
+                if measure == "cos" and superclass is not None:
+                    rows += _group_rows(classes, np.asarray(superclass), options)
         if same:
             rows += _distance_rows(mode, both.cos[rows_of, cols_of], both.sign[rows_of, cols_of],
                                    x[rows_of], labels1, options)
     return rows
+
+
+def stiffness_probe(model: nn.Module, inputs: Mapping[str, InputSet], options: Options
+                    ) -> list[Row]:
+    """The ``stiffness`` probe (fort2019 §4), with the experiment's ``stiffness:`` settings and
+    the run's loss (cross-entropy when the run names none)."""
+    return stiffness_rows(model, inputs, options.loss or "cross_entropy", options.settings)

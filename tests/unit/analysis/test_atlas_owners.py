@@ -21,11 +21,10 @@ from trainlens.cli import load_module
 from trainlens.data.sinusoid import far_field_inputs
 from trainlens.experiments.loading import load_experiments
 from trainlens.io import load_checkpoint
-from trainlens.measure import build_members, measure_group
+from trainlens.measure import build_members, measure_group, run_probe
 from trainlens.probes.feature_space import participation_ratio
 from trainlens.probes.geometric_complexity import geometric_complexity
 from trainlens.probes.lipschitz import input_gradient_norms
-from trainlens.probes.stiffness_tables import StiffnessOptions, stiffness_rows
 from trainlens.summaries.trajectory import final_value, tau_last10, window_variance
 from trainlens.tables import read_table
 from trainlens.training.group import train_group
@@ -130,8 +129,8 @@ def _owners(config: dict, member, train_metrics: pd.DataFrame) -> dict[str, floa
         x_far = far_field_inputs(split)["far_field"]
         values["lambda_far_mean"] = float(input_gradient_norms(model, x_far).mean())
     if "stiffness" in config["probes"]:
-        rows = {(r["metric"], r["split"]): r["value"] for r in stiffness_rows(
-            model, split, config["train"]["loss"], StiffnessOptions(**config["stiffness"]))}
+        rows = {(r["metric"], r["split"]): r["value"] for r in run_probe(
+            "stiffness", model, split, config, loss=config["train"]["loss"])}
         for measure in ("cos", "sign"):
             values[f"stiffness_{measure}_delta"] = (rows[(f"stiffness_within_{measure}", "vv")]
                                                     - rows[(f"stiffness_between_{measure}", "vv")])

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from trainlens.data.base import Split
-from trainlens.measure import INPUT_SETS
+from trainlens.measure import run_probe
 from trainlens.models import MODELS
-from trainlens.probes import PROBES, TABLE_PROBES
+from trainlens.probes import PROBES
 
 MODEL_OPTIONS = {
     "loukas_mlp": {"input_dim": 6, "width": 8, "hidden_layers": 2},
@@ -82,9 +82,8 @@ def _hand_stiffness(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[
 def test_stiffness_of_a_bce_binary_classifier_by_hand(name, dtype, float_labels):
     model = _model(name, dtype)
     split = _split(name, dtype, float_labels)
-    config = {"train": {"loss": "bce"},
-              "stiffness": {"train_per_class": 2, "val_per_class": 2, "n_bins": 2}}
-    rows = TABLE_PROBES["stiffness"](model, split, config)
+    config = {"stiffness": {"train_per_class": 2, "val_per_class": 2, "n_bins": 2}}
+    rows = run_probe("stiffness", model, split, config, loss="bce")
     vv = {r["metric"]: r["value"] for r in rows if r["split"] == "vv"}
     expected = _hand_stiffness(model, split.x_test, split.y_test)
     tolerance = 1e-9 if dtype == torch.float64 else 1e-4
@@ -110,7 +109,10 @@ def test_lipschitz_and_gc_of_a_scalar_classifier(name, dtype):
     split = Split(x, torch.zeros(4, dtype=dtype), x, torch.zeros(4, dtype=dtype))
     for probe, expected in (("lipschitz", hand), ("geometric_complexity", hand**2)):
         assert PROBES[probe].inputs == ("train", "test")
-        values = PROBES[probe].measure(model, INPUT_SETS["train"](split))
-        assert values.shape == (4,)
-        torch.testing.assert_close(values.double(), expected,
-                                   rtol=1e-9 if dtype == torch.float64 else 1e-4, atol=0)
+        rows = run_probe(probe, model, split, {})
+        got = {(r["split"], r["metric"]): r["value"] for r in rows}
+        assert len(rows) == 4  # mean and max on each of train and test
+        for split_name in ("train", "test"):  # the same inputs in both sets here
+            for stat, value in (("mean", expected.mean()), ("max", expected.max())):
+                assert got[(split_name, f"{probe}_{stat}")] == pytest.approx(
+                    float(value), rel=1e-9 if dtype == torch.float64 else 1e-4)

@@ -8,6 +8,8 @@ from torch import nn
 
 from trainlens.probes import (
     PROBES,
+    InputSet,
+    Options,
     geometric_complexity,
     geometric_complexity_hutchinson,
     hutchinson_variance,
@@ -118,8 +120,10 @@ def test_hutchinson_penalty_gradient_of_a_linear_model():
 def test_registered_probe_mean_is_gc():
     model = _mlp(seed=8)
     x = torch.randn(5, 6, dtype=torch.float64)
-    values = PROBES["geometric_complexity"].measure(model, x)
-    assert torch.allclose(values.mean(), geometric_complexity(model, x))
+    rows = PROBES["geometric_complexity"].measure(model, {"train": InputSet(x)}, Options())
+    assert [(r["split"], r["metric"]) for r in rows] == [
+        ("train", "geometric_complexity_mean"), ("train", "geometric_complexity_max")]
+    assert rows[0]["value"] == pytest.approx(float(geometric_complexity(model, x)), rel=1e-12)
 
 
 def test_projection_count_must_be_positive():

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from trainlens.data.base import Split
+from trainlens.measure import run_probe
 from trainlens.models import MODELS
 from trainlens.models.two_layer import TwoLayerConfig, TwoLayerNet, init_params
-from trainlens.probes import TABLE_PROBES, feature_space
+from trainlens.probes import feature_space
 from trainlens.probes.kernel import (
     first_layer,
     layer_matrix,
@@ -70,12 +71,12 @@ def test_kernel_table_averages_the_first_n_training_inputs():
     x = _x(6)
     split = Split(x, torch.zeros(6, **F64), x[:2], torch.zeros(2, **F64))
     model = Squeeze(nn.Linear(3, 1, **F64))
-    rows = TABLE_PROBES["kernel"](model, split, {"kernel": {"n": 4}})
+    rows = run_probe("kernel", model, split, {"kernel": {"n": 4}})
     values = {(r["split"], r["metric"]): r["value"] for r in rows}
     assert values[("train", "ntk_diagonal_mean")] == pytest.approx(
         float((x[:4].pow(2).sum(1) + 1).mean()))
     assert values[("params", "weight_participation_ratio")] == pytest.approx(1.0)  # one row
-    default = TABLE_PROBES["kernel"](model, split, {})  # n = 100 > 6: every input
+    default = run_probe("kernel", model, split, {})  # n = 100 > 6: every input
     assert default[0]["value"] == pytest.approx(float((x.pow(2).sum(1) + 1).mean()))
 
 

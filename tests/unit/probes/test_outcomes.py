@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 from trainlens.data.base import Split
-from trainlens.probes import TABLE_PROBES
+from trainlens.measure import run_probe
+from trainlens.measure.inputs import RunInputs
+from trainlens.probes import PROBES
 from trainlens.probes.outcomes import outcome_rows
 
 W, B = (1.0, -2.0), 0.5
@@ -41,6 +43,11 @@ def _split(y_train: tuple[float, ...], y_test: tuple[float, ...]) -> Split:
     return Split(t(X_TRAIN), t(y_train), t(X_TEST), t(y_test))
 
 
+def _sets(split: Split) -> dict:
+    """The train and test input sets the measure stage hands the outcomes probe."""
+    return RunInputs(split).for_probe(PROBES["outcomes"], None)
+
+
 def _values(rows: list[dict]) -> dict[tuple[str, str], float]:
     return {(r["split"], r["metric"]): r["value"] for r in rows}
 
@@ -52,7 +59,7 @@ def _sigmoid(z: float) -> float:
 def test_mse_half_loss_and_error_by_hand():
     y_train, y_test = (0.0, -1.0, 2.0), (1.0, 0.0)
     model = Scalar().train()
-    got = _values(outcome_rows(model, _split(y_train, y_test), "mse_half", chunk=2))
+    got = _values(outcome_rows(model, _sets(_split(y_train, y_test)), "mse_half", chunk=2))
     for name, xs, ys in (("train", X_TRAIN, y_train), ("test", X_TEST, y_test)):
         residuals = [_z(x) - y for x, y in zip(xs, ys)]
         assert got[(name, "checkpoint_loss")] == pytest.approx(
@@ -67,7 +74,7 @@ def test_mse_half_loss_and_error_by_hand():
 def test_bce_loss_and_error_by_hand():
     y_train, y_test = (1.0, 0.0, 0.0), (0.0, 1.0)
     split = _split(y_train, y_test)
-    got = _values(TABLE_PROBES["outcomes"](Scalar(), split, {"train": {"loss": "bce"}}))
+    got = _values(run_probe("outcomes", Scalar(), split, {}, loss="bce"))
     assert set(got) == {(s, m) for s in ("train", "test")
                         for m in ("checkpoint_loss", "checkpoint_error")}
     for name, xs, ys in (("train", X_TRAIN, y_train), ("test", X_TEST, y_test)):
@@ -78,6 +85,6 @@ def test_bce_loss_and_error_by_hand():
             sum(abs(q - y) for q, y in zip(p, ys)) / len(xs), rel=1e-12)
 
 
-def test_outcomes_needs_the_group_loss():
+def test_outcomes_needs_the_run_loss():
     with pytest.raises(ValueError, match="train.loss"):
-        TABLE_PROBES["outcomes"](Scalar(), _split((0.0,) * 3, (0.0,) * 2), {"train": {}})
+        run_probe("outcomes", Scalar(), _split((0.0,) * 3, (0.0,) * 2), {})

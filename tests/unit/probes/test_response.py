@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from trainlens.losses import LOSSES
 from trainlens.models.two_layer import TwoLayerConfig, forward, init_params
 from trainlens.probes.response import (
     finite_step_response,
@@ -65,12 +66,27 @@ def test_relu_first_order_error_is_linear_below_the_kink_crossing_scale():
         assert 5 <= errors[0] / errors[1] <= 20
 
 
-@pytest.mark.parametrize("loss", ["logistic", "mse"])
-def test_loss_derivative_matches_autograd(loss):
+@pytest.mark.parametrize("loss", sorted(n for n, loss in LOSSES.items() if loss.dz is not None))
+def test_every_scalar_loss_derivative_matches_autograd(loss):
+    """The one loss registry: ``dz`` is ∂value/∂f for every scalar-output loss (the two-layer
+    network's closed forms read it for ``logistic`` and ``mse``)."""
     f = torch.linspace(-3, 3, 11, dtype=torch.float64, requires_grad=True)
+    pm = torch.where(torch.arange(11) % 2 == 0, 1.0, -1.0).to(torch.float64)
+    y = (pm + 1) / 2 if loss.startswith("bce") else pm  # 0/1 labels for BCE, ±1 otherwise
+    LOSSES[loss].value(f, y).sum().backward()
+    torch.testing.assert_close(LOSSES[loss].dz(f.detach(), y), f.grad)
+
+
+@pytest.mark.parametrize("loss", ["logistic", "mse"])
+def test_two_layer_loss_names_read_the_registry(loss):
+    f = torch.linspace(-3, 3, 11, dtype=torch.float64)
     y = torch.where(torch.arange(11) % 2 == 0, 1.0, -1.0).to(torch.float64)
-    loss_value(f, y, loss).sum().backward()
-    torch.testing.assert_close(loss_derivative(f.detach(), y, loss), f.grad)
+    assert torch.equal(loss_value(f, y, loss), LOSSES[loss].value(f, y))
+    assert torch.equal(loss_derivative(f, y, loss), LOSSES[loss].dz(f, y))
+    expected = torch.nn.functional.softplus(-y * f) if loss == "logistic" else (f - y) ** 2 / 2
+    torch.testing.assert_close(loss_value(f, y, loss), expected, rtol=1e-15, atol=0)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        loss_value(f, y, "bce")
 
 
 def test_factors_are_the_off_diagonal_means_of_their_definitions():
