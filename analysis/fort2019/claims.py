@@ -23,10 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import pearsonr
 
-from trainlens.claims import ClaimInputs, ClaimSet, Criterion, at_every_scale
-from trainlens.summaries.critical_length import CENSORING
-from trainlens.summaries.gc_tables import spearman
-from trainlens.summaries.stiffness_summary import (
+from analysis.fort2019.stats import (
     MATCHED_LOSSES,
     WorstCase,
     at_loss,
@@ -36,6 +33,9 @@ from trainlens.summaries.stiffness_summary import (
     experiment_runs,
     reaches,
 )
+from trainlens.claims import ClaimInputs, ClaimSet, Criterion, at_every_scale
+from trainlens.stats.critical_length import CENSORING
+from trainlens.stats.rank import spearman
 
 claims = ClaimSet("fort2019")
 # Known causes of FAILs, by scale (REPORT.md "What failed, and why"; claims.tsv known_cause)

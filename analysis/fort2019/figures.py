@@ -17,9 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-from trainlens.plotting import FigureInputs, FigureSet
-from trainlens.summaries.critical_length import CENSORING
-from trainlens.summaries.stiffness_summary import (
+from analysis.fort2019.stats import (
     VARIANT_LABEL,
     VARIANT_SUFFIX,
     class_matrix,
@@ -29,6 +27,8 @@ from trainlens.summaries.stiffness_summary import (
     e_star,
     experiment_runs,
 )
+from trainlens.plotting import FigureInputs, FigureSet
+from trainlens.stats.critical_length import CENSORING
 
 figures = FigureSet("fort2019")
 # the experiments each figure reads (exact names: runs are filtered by them), both scales

@@ -15,10 +15,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
+from analysis.loukas2021 import stats as traj
 from trainlens.claims import ClaimInputs, ClaimSet, Criterion
-from trainlens.summaries import trajectory as traj
+from trainlens.stats.rank import spearman_present
 
 claims = ClaimSet("loukas2021")
 PROTOCOL = "docs/protocols/loukas2021.md"
@@ -54,13 +54,6 @@ def _both_embeddings(compute: Callable[[ClaimInputs, str], Statistics],
     return {**compute(inputs, "e1a"), **{f"{k}_scale10": v for k, v in variant.items()}}
 
 
-def _spearman(x: pd.Series, y: pd.Series) -> float:
-    ok = x.notna() & y.notna()
-    if ok.sum() < 3:
-        return float("nan")
-    return float(spearmanr(x[ok], y[ok]).statistic)
-
-
 def _median_by_f(frame: pd.DataFrame) -> pd.Series:
     return frame.groupby("f")["value"].median()
 
@@ -73,7 +66,7 @@ def _lipschitz_end(inputs: ClaimInputs) -> pd.Series:
 def _c1(inputs: ClaimInputs, experiment: str) -> Statistics:
     frame = _e1a(inputs, traj.tau_last10(inputs.metrics), experiment)
     medians = _median_by_f(frame).reindex([0.25, 0.5, 0.75]).to_numpy()
-    return {"spearman_f_tau": _spearman(frame["f"], frame["value"]),
+    return {"spearman_f_tau": spearman_present(frame["f"], frame["value"]),
             "median_tau_monotone_025_075": bool(np.all(np.diff(medians) > 0))}
 
 
@@ -96,7 +89,7 @@ def c1_trajectory(inputs: ClaimInputs) -> Statistics:
 def _c2(inputs: ClaimInputs, experiment: str) -> Statistics:
     frame = _e1a(inputs, traj.total(inputs.metrics), experiment)
     medians = _median_by_f(frame)
-    return {"spearman_f_total": _spearman(frame["f"], frame["value"]),
+    return {"spearman_f_total": spearman_present(frame["f"], frame["value"]),
             "median_total_f1_gt_f025": bool(medians.get(1.0, np.nan) > medians.get(0.25, np.nan))}
 
 
@@ -121,10 +114,10 @@ def _c3(inputs: ClaimInputs, experiment: str) -> Statistics:
     pooled = _e1a(inputs, traj.last_epochs_mean(inputs.metrics, "update_variance_epoch", 10),
                   experiment)
     medians = _median_by_f(frame)
-    return {"spearman_f_variance": _spearman(frame["f"], frame["value"]),
+    return {"spearman_f_variance": spearman_present(frame["f"], frame["value"]),
             "median_variance_ratio_f1_f025": float(medians.get(1.0, np.nan)
                                                    / medians.get(0.25, np.nan)),
-            "spearman_f_variance_epoch": _spearman(pooled["f"], pooled["value"])}
+            "spearman_f_variance_epoch": spearman_present(pooled["f"], pooled["value"])}
 
 
 @claims.claim(
@@ -150,7 +143,7 @@ def _c4(inputs: ClaimInputs, experiment: str) -> Statistics:
                  experiment)
     largest = _e1a(inputs, traj.last_epochs_max(inputs.metrics, "distance_from_init_max", 10),
                    experiment)
-    return {"spearman_f_distance": _spearman(frame["f"], frame["value"]),
+    return {"spearman_f_distance": spearman_present(frame["f"], frame["value"]),
             "max_distance": float(largest["value"].max())}
 
 
@@ -173,9 +166,9 @@ def _c5(inputs: ClaimInputs, experiment: str) -> Statistics:
     lam = _e1a(inputs, _lipschitz_end(inputs), experiment)
     tau = traj.tau_last10(inputs.metrics).reindex(lam.index)
     total = traj.total(inputs.metrics).reindex(lam.index)
-    return {"spearman_f_lipschitz": _spearman(lam["f"], lam["value"]),
-            "spearman_lipschitz_tau": _spearman(lam["value"], tau),
-            "spearman_lipschitz_total": _spearman(lam["value"], total)}
+    return {"spearman_f_lipschitz": spearman_present(lam["f"], lam["value"]),
+            "spearman_lipschitz_tau": spearman_present(lam["value"], tau),
+            "spearman_lipschitz_total": spearman_present(lam["value"], total)}
 
 
 @claims.claim(
@@ -201,7 +194,7 @@ def c5_lipschitz(inputs: ClaimInputs) -> Statistics:
 def _c6(inputs: ClaimInputs, experiment: str) -> Statistics:
     test = _e1a(inputs, traj.final_value(inputs.metrics, "loss", "test"), experiment)
     train = _e1a(inputs, traj.final_value(inputs.metrics, "loss", "train"), experiment)
-    return {"spearman_f_test_loss": _spearman(test["f"], test["value"]),
+    return {"spearman_f_test_loss": spearman_present(test["f"], test["value"]),
             "median_train_loss_f025": float(_median_by_f(train).get(0.25, np.nan))}
 
 
@@ -226,11 +219,12 @@ def _c8(inputs: ClaimInputs, experiment: str) -> Statistics:
                experiment)
     variance = traj.window_variance(inputs.metrics).reindex(far.index)
     pooled = traj.last_epochs_mean(inputs.metrics, "update_variance_epoch", 10)
-    return {"spearman_variance_far": _spearman(variance, far["value"]),
-            "spearman_tau_far": _spearman(traj.tau_last10(inputs.metrics).reindex(far.index),
-                                          far["value"]),
-            "spearman_f_far": _spearman(far["f"], far["value"]),
-            "spearman_variance_epoch_far": _spearman(pooled.reindex(far.index), far["value"])}
+    return {"spearman_variance_far": spearman_present(variance, far["value"]),
+            "spearman_tau_far": spearman_present(
+                traj.tau_last10(inputs.metrics).reindex(far.index), far["value"]),
+            "spearman_f_far": spearman_present(far["f"], far["value"]),
+            "spearman_variance_epoch_far": spearman_present(pooled.reindex(far.index),
+                                                            far["value"])}
 
 
 @claims.claim(
@@ -304,11 +298,11 @@ def _corruption_statistics(inputs: ClaimInputs, experiment: str) -> Statistics:
         tau = (traj.tau_last10(metrics) if not suffix
                else traj.last_epochs_mean(metrics, metric, 10)).reindex(runs.index)
         total = traj.total(metrics, metric).reindex(runs.index)
-        out[f"{experiment}_spearman_p_tau{suffix}"] = _spearman(p, tau)
-        out[f"{experiment}_spearman_p_total{suffix}"] = _spearman(p, total)
-    out[f"{experiment}_spearman_p_variance"] = _spearman(
+        out[f"{experiment}_spearman_p_tau{suffix}"] = spearman_present(p, tau)
+        out[f"{experiment}_spearman_p_total{suffix}"] = spearman_present(p, total)
+    out[f"{experiment}_spearman_p_variance"] = spearman_present(
         p, traj.window_variance(metrics).reindex(runs.index))
-    out[f"{experiment}_spearman_p_distance"] = _spearman(
+    out[f"{experiment}_spearman_p_distance"] = spearman_present(
         p, traj.last_epochs_mean(metrics, "distance_from_init", 10).reindex(runs.index))
     out[f"{experiment}_max_final_train_loss"] = float(
         traj.final_value(metrics, "loss", "train").reindex(runs.index).max())
@@ -374,7 +368,7 @@ def c10_corruption_losses(inputs: ClaimInputs) -> Statistics:
     train = traj.per_epoch(inputs.metrics, "loss", "train")
     auc = train.groupby("run_id")["value"].mean().reindex(runs.index)
     medians = auc.groupby(runs["p"]).median().sort_index().to_numpy()
-    return {"spearman_p_test_loss": _spearman(runs["p"], test),
+    return {"spearman_p_test_loss": spearman_present(runs["p"], test),
             "median_auc_increasing_in_p": bool(len(medians) > 1 and np.all(np.diff(medians) > 0))}
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.loukas2021 import stats as traj
 from trainlens.plotting import FigureInputs, FigureSet, categorical
-from trainlens.summaries import trajectory as traj
 
 figures = FigureSet("loukas2021")
 E1A = ("e1a", "e1a_scale10")  # the paper's isometric embedding, then the official code's 10·Q

@@ -14,14 +14,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from trainlens.claims import ClaimInputs, ClaimSet, Criterion, at_every_scale
-from trainlens.summaries.aging import best_aging_exponent, chi_ratio, collapse_score
-from trainlens.summaries.response_tables import (
+from analysis.nakazato2024.stats import (
     aging_table,
+    best_aging_exponent,
+    chi_ratio,
+    collapse_score,
     final_values,
     settings,
     two_time_curves,
 )
+from trainlens.claims import ClaimInputs, ClaimSet, Criterion, at_every_scale
 
 claims = ClaimSet("nakazato2024")
 # Known causes of FAILs, by scale (REPORT.md "What failed, and why"; claims.tsv known_cause)
