@@ -17,6 +17,7 @@ stays as a name for the tests that import it from there.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
@@ -48,11 +49,14 @@ def _bind_package(folder: Path) -> None:
     for name in [n for n in sys.modules if n == PACKAGE or n.startswith(PACKAGE + ".")]:
         del sys.modules[name]
     init = folder / "__init__.py"
-    # a folder without __init__.py (a bare workflow copy) is imported as a namespace package
-    spec = importlib.util.spec_from_file_location(
-        PACKAGE, init if init.is_file() else None, submodule_search_locations=[str(folder)])
+    if init.is_file():
+        spec = importlib.util.spec_from_file_location(PACKAGE, init,
+                                                      submodule_search_locations=[str(folder)])
+    else:  # a folder without __init__.py (a bare workflow folder) imports as a namespace package
+        spec = importlib.machinery.ModuleSpec(PACKAGE, None, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
     package = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = package
-    if init.is_file():
+    if spec.loader is not None:
         spec.loader.exec_module(package)
     importlib.invalidate_caches()  # a folder written after the last import (a test's copy)
