@@ -1,8 +1,9 @@
 """Figures, claim checks, paper reports and the manifest of everything built.
 
 INPUTS:  results/<scale>/<paper>/tables/{runs,metrics,regions}.parquet,
-         analysis/<paper>/{figures,claims}.py, analysis/<paper>/notes.md (declared as inputs:
-         editing them rebuilds what they feed)
+         analysis/<paper>/{figures,claims}.py with the other modules of the paper's room
+         (analysis/<paper>/*.py: their parts and stats.py), analysis/<paper>/notes.md (declared
+         as inputs: editing them rebuilds what they feed)
 OUTPUTS: figures/<scale>/<paper>/<figure>.{pdf,png}, results/<scale>/<paper>/claims.tsv,
          figures/<scale>/<paper>/REPORT.md,
          figures/<scale>/verdicts.html (every claim of every paper, the report's first item),
@@ -11,12 +12,19 @@ OUTPUTS: figures/<scale>/<paper>/<figure>.{pdf,png}, results/<scale>/<paper>/cla
 """
 
 
+def room(wildcards):
+    """Every module of the paper's room (analysis/<paper>/*.py): the registry a job loads imports
+    its parts and the paper's statistics, so editing any of them reruns the job."""
+    return sorted(str(p) for p in Path("analysis", wildcards.paper).glob("*.py"))
+
+
 rule plot_figure:
     input:
         runs=f"{RESULTS}/{{paper}}/tables/runs.parquet",
         metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
         regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/figures.py",
+        room=room,
     output:
         pdf=f"{PLOTS}/{{paper}}/{{figure}}.pdf",
         png=report(
@@ -52,6 +60,7 @@ rule check_claims:
         metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
         regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/claims.py",
+        room=room,
     output:
         # not a report item itself: four files named claims.tsv would be four rst targets of one
         # name (a docutils warning per caption); the verdict summary shows every row and links
@@ -80,6 +89,7 @@ rule write_report:
         ),
         experiments="experiments/{paper}.yaml",
         module="analysis/{paper}/figures.py",
+        room=room,
         notes="analysis/{paper}/notes.md",
     output:
         f"{PLOTS}/{{paper}}/REPORT.md",
