@@ -18,6 +18,7 @@ import seaborn as sns
 
 from analysis.loukas2021 import stats as traj
 from trainlens.plotting import FigureInputs, FigureSet, categorical
+from trainlens.stats.curves import ema
 
 figures = FigureSet("loukas2021")
 E1A = ("e1a", "e1a_scale10")  # the paper's isometric embedding, then the official code's 10·Q
@@ -55,7 +56,7 @@ def band(ax: plt.Axes, frame: pd.DataFrame, x: str, y: str, smooth: bool = False
     for color, (f, rows) in zip(palette, frame.groupby("f", observed=True), strict=True):
         stats = rows.groupby(x)[y].agg(["mean", "std"]).sort_index()
         mean = stats["mean"].to_numpy()
-        line = traj.ema(mean) if smooth else mean
+        line = ema(mean) if smooth else mean
         if smooth:
             ax.plot(stats.index, mean, color=color, alpha=0.3, linewidth=0.7)
         ax.plot(stats.index, line, color=color, label=f"{symbol} = {f}" if symbol else f)
