@@ -15,10 +15,13 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_a_paper_module_and_its_statistics_are_one_package():
     claims = load_module(REPO / "analysis" / "fort2019" / "claims.py")
+    part = load_module(REPO / "analysis" / "fort2019" / "claims_training.py")
     stats = load_module(REPO / "analysis" / "fort2019" / "stats.py")
     assert claims.__name__ == "analysis.fort2019.claims"
     assert stats.__name__ == "analysis.fort2019.stats"
-    assert claims.e1_runs is stats.e1_runs  # the sibling import is the module loaded by path
+    assert part.e1_runs is stats.e1_runs  # the sibling import is the module loaded by path
+    assert claims.claims is part.claims  # the parts register on one set
+    assert {"C1", "C5", "C8"} <= set(claims.claims.claims)  # one claim of each part
     assert load_module(REPO / "analysis" / "fort2019" / "claims.py") is claims  # imported once
 
 
@@ -30,10 +33,12 @@ def test_the_package_comes_from_the_checkout_named(tmp_path):
     try:
         figures = load_module(copy / "loukas2021" / "figures.py")
         assert Path(figures.__file__) == copy / "loukas2021" / "figures.py"
-        assert figures.traj.COPY  # its sibling is the copy's too, not the repository's
+        part = load_module(copy / "loukas2021" / "figures_mlp.py")
+        assert part.traj.COPY  # the part and its statistics are the copy's, not the repository's
     finally:
-        original = load_module(REPO / "analysis" / "loukas2021" / "figures.py")
-    assert Path(original.__file__) == REPO / "analysis" / "loukas2021" / "figures.py"
+        load_module(REPO / "analysis" / "loukas2021" / "figures.py")
+    original = load_module(REPO / "analysis" / "loukas2021" / "figures_mlp.py")
+    assert Path(original.__file__) == REPO / "analysis" / "loukas2021" / "figures_mlp.py"
     assert not hasattr(original.traj, "COPY")
 
 
