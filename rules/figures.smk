@@ -12,19 +12,13 @@ OUTPUTS: figures/<scale>/<paper>/<figure>.{pdf,png}, results/<scale>/<paper>/cla
 """
 
 
-def room(wildcards):
-    """Every module of the paper's room (analysis/<paper>/*.py): the registry a job loads imports
-    its parts and the paper's statistics, so editing any of them reruns the job."""
-    return sorted(str(p) for p in Path("analysis", wildcards.paper).glob("*.py"))
-
-
 rule plot_figure:
     input:
         runs=f"{RESULTS}/{{paper}}/tables/runs.parquet",
         metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
         regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/figures.py",
-        room=room,
+        room=lambda w: room_files(w.paper),
     output:
         pdf=f"{PLOTS}/{{paper}}/{{figure}}.pdf",
         png=report(
@@ -60,7 +54,7 @@ rule check_claims:
         metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
         regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/claims.py",
-        room=room,
+        room=lambda w: room_files(w.paper),
     output:
         # not a report item itself: four files named claims.tsv would be four rst targets of one
         # name (a docutils warning per caption); the verdict summary shows every row and links
@@ -89,7 +83,7 @@ rule write_report:
         ),
         experiments="experiments/{paper}.yaml",
         module="analysis/{paper}/figures.py",
-        room=room,
+        room=lambda w: room_files(w.paper),
         notes="analysis/{paper}/notes.md",
     output:
         f"{PLOTS}/{{paper}}/REPORT.md",

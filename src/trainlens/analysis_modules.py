@@ -40,6 +40,13 @@ def load_module(path: str | Path) -> ModuleType:
     return importlib.import_module(name if path.stem == "__init__" else f"{name}.{path.stem}")
 
 
+def room_files(slug: str, root: str | Path = ".") -> list[str]:
+    """The modules of the room ``analysis/<slug>/`` under ``root``: the rules declare them as
+    inputs of every job that loads the room's registry, which imports its parts and the paper's
+    statistics, so that editing any of them reruns the job."""
+    return sorted(str(p) for p in (Path(root) / PACKAGE / slug).glob("*.py"))
+
+
 def _bind_package(folder: Path) -> None:
     """Make ``analysis`` the package in ``folder``: imported from there once, and imported anew
     (its submodules forgotten) when a module of another folder is asked for."""

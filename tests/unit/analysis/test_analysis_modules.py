@@ -50,3 +50,16 @@ def test_a_file_outside_an_analysis_folder_is_refused(tmp_path):
         load_module(stray)
     with pytest.raises(FileNotFoundError):
         load_module(tmp_path / "analysis" / "paper" / "claims.py")
+
+
+def test_a_rooms_files_are_its_registries_parts_and_statistics(monkeypatch):
+    """What the rules declare as inputs of a figure or claim job (rules/figures.smk), relative
+    to the working directory as the rules run."""
+    from trainlens.analysis_modules import room_files
+
+    monkeypatch.chdir(REPO)
+    files = room_files("loukas2021")
+    assert {"figures.py", "figures_mlp.py", "claims.py", "claims_mlp.py", "stats.py"} <= {
+        Path(f).name for f in files}
+    assert files == sorted(p.relative_to(REPO).as_posix()
+                           for p in (REPO / "analysis" / "loukas2021").glob("*.py"))
