@@ -1,17 +1,17 @@
 """Import a paper's ``analysis/<slug>/<module>.py`` as ``analysis.<slug>.<module>`` (a leaf).
 
 The command line, the notebook helper and the workflow (rules/common.smk) name these modules by
-their files: the rules pass ``analysis/<slug>/figures.py`` as an input, so that a change to it
-reruns its jobs. ``analysis/`` is a package of the repository, not of the installed trainlens,
-and :func:`load_module` imports it from the folder of the file it is given: the package is
-bound to that checkout (what runs is always the file the rule names, whether trainlens is
-installed editable or not, and whatever the working directory), and a paper's modules import
-their siblings as ``analysis.<slug>.stats``. ``sys.path`` is left alone: no other folder that
-happens to hold an ``analysis`` package can shadow the checkout's. Loading from another checkout
-in the same process (a notebook pointed at a second clone, tests with a copy) re-binds the
-package to it. It has its own room so that none of its callers imports another for it (the
-command line is the top layer of pyproject.toml's import contracts); ``trainlens.cli.load_module``
-stays as a name for the tests that import it from there.
+their files: the rules pass ``analysis/<slug>/figures.py`` and declare the room's modules
+(:func:`room_files`) as inputs, so that a change to any of them reruns its jobs. ``analysis/`` is a
+package of the repository, not of the installed trainlens, and :func:`load_module` imports it from
+the folder of the file it is given: the package is bound to that checkout (what runs is always the
+file the rule names, whether trainlens is installed editable or not, and whatever the working
+directory), and a paper's modules import their siblings as ``analysis.<slug>.stats``. ``sys.path``
+is left alone: no other folder that happens to hold an ``analysis`` package can shadow the
+checkout's. Loading from another checkout in the same process (a notebook pointed at a second
+clone, tests with a copy) re-binds the package to it. It has its own room so that none of its
+callers imports another for it (the command line is the top layer of pyproject.toml's import
+contracts); ``trainlens.cli.load_module`` stays as a name for the tests that import it from there.
 """
 
 from __future__ import annotations
