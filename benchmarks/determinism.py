@@ -39,7 +39,7 @@ def shorten(config: dict[str, Any], tiny: bool) -> dict[str, Any]:
     ``tiny`` (a CPU test), else the full-width models on a few hundred images, one epoch or 20
     steps, eager (a cold compile would cost more than the run)."""
     from benchmarks.stand_in import cap_data
-    from trainlens.config import tiny_slice
+    from trainlens.experiments.slicing import tiny_slice
 
     config = {**config, "members": config["members"][:4]}
     if tiny or config.get("trainer") == "two_layer":
@@ -60,8 +60,8 @@ def _child(config_path: Path, out: Path, device: str, data_root: Path) -> None:
     import torch
 
     from benchmarks.stand_in import stand_in_data
-    from trainlens.config import TRAINERS
     from trainlens.devices import select_device
+    from trainlens.experiments.trainers import TRAINERS
 
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
@@ -130,7 +130,7 @@ def _train_twice(config: dict[str, Any], device: str, data_root: Path, work: Pat
 
 def run(device: str, data_root: Path, tiny: bool = False) -> list[dict[str, Any]]:
     """One row per engine: both runs' metric values and checkpoint tensors compared."""
-    from trainlens.config import load_experiments
+    from trainlens.experiments.loading import load_experiments
 
     rows = []
     for paper, experiment in GROUPS:

@@ -40,7 +40,7 @@ def e1a_claims(device: torch.device, work: Path, log: Path) -> tuple[pd.DataFram
     """Train and measure E1a at paper scale on ``device``; its claims table and timings."""
     from trainlens.claims import ClaimSet, run_claims
     from trainlens.cli import load_module
-    from trainlens.config import load_experiments
+    from trainlens.experiments.loading import load_experiments
     from trainlens.tables import concat_tables, read_table
 
     (group,) = [g for g in load_experiments(REPO / "experiments" / "loukas2021.yaml", "paper")

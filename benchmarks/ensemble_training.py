@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.timing import CPU, synchronize, threads_or_device
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 from trainlens.training.ensemble import TrainConfig, train_ensemble
 from trainlens.training.group import build_member, train_config
 from trainlens.training.reference import train_alone

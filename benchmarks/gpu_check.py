@@ -50,7 +50,7 @@ GIB = 2**30
 
 
 def _groups(papers: list[str], pattern: str | None) -> list[Any]:
-    from trainlens.config import load_experiments
+    from trainlens.experiments.loading import load_experiments
 
     chosen = []
     for paper in papers:

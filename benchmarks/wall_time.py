@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.timing import CPU
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "experiments", "analysis", "envs", "report")

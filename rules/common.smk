@@ -1,7 +1,7 @@
 """Run table and helpers shared by every stage.
 
 INPUTS:  experiments/config.yaml (validated against experiments/schemas/config.schema.yaml),
-         experiments/<paper>.yaml (validated and resolved by trainlens.config),
+         experiments/<paper>.yaml (validated and resolved by trainlens.experiments),
          analysis/<paper>/figures.py (the figure stems).
 OUTPUTS: none; defines PAPERS, STUDIES (suite studies: trained and measured like a paper, with
          findings instead of claims), SCALE, SCALE_DIR (and RESULTS, PLOTS, LOGS under it), GROUPS,
@@ -25,8 +25,10 @@ validate(config, CONFIG_SCHEMA)
 
 # imported after the check: these import torch
 from trainlens.analysis_modules import load_module, room_files  # noqa: E402
-from trainlens.config import TRAINERS, ConfigError, load_experiments  # noqa: E402
 from trainlens.data import DATASETS  # noqa: E402
+from trainlens.experiments.loading import load_experiments  # noqa: E402
+from trainlens.experiments.trainers import TRAINERS  # noqa: E402
+from trainlens.experiments.typed import ConfigError  # noqa: E402
 from trainlens.report import figure_labels  # noqa: E402
 from trainlens.verdicts import summary_labels  # noqa: E402
 
@@ -57,7 +59,7 @@ CHECKSUMS_FLAG = (
     if config.get("checksums")
     else ""
 )
-# paper -> group id -> trainlens.config.Group (one training job per group)
+# paper -> group id -> trainlens.experiments.resolving.Group (one training job per group)
 # A malformed experiments file stops the workflow with its one-line ConfigError (file, key,
 # allowed values), not a traceback.
 try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -81,8 +81,9 @@ class Claim:
     known_causes: dict[str, str] = field(default_factory=dict)
 
 
-# The cpu scale is judged by the paper-scale criteria, never looser ones (trainlens.config
-# SCALE_LAYERS: cpu runs the paper protocol on what two CPU cores afford).
+# The cpu scale is judged by the paper-scale criteria, never looser ones
+# (trainlens.experiments.scales SCALE_LAYERS: cpu runs the paper protocol on what two CPU cores
+# afford).
 CRITERIA_SCALE = {"smoke": "smoke", "cpu": "paper", "paper": "paper"}
 
 

@@ -31,7 +31,8 @@ from trainlens.commands import (
     cmd_train,
     cmd_verdicts,
 )
-from trainlens.config import SCALES, ConfigError
+from trainlens.experiments.scales import SCALES
+from trainlens.experiments.typed import ConfigError
 
 
 def positive_int(text: str) -> int:

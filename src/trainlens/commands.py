@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from trainlens.analysis_modules import load_module
-from trainlens.config import ConfigError
+from trainlens.experiments.typed import ConfigError
 
 
 def _threads(n: int, deterministic: bool = False) -> None:
@@ -29,7 +29,8 @@ def _threads(n: int, deterministic: bool = False) -> None:
 
 
 def cmd_resolve(a: argparse.Namespace) -> None:
-    from trainlens.config import load_experiments, tiny_slice
+    from trainlens.experiments.loading import load_experiments
+    from trainlens.experiments.slicing import tiny_slice
     from trainlens.io import write_json
 
     if len(a.group) != len(a.out):
@@ -49,7 +50,7 @@ def cmd_resolve(a: argparse.Namespace) -> None:
         write_json(out, tiny_slice(config, a.checksums) if a.slice else config)
 
 
-# keys of every config.json that ``trainlens resolve`` writes (trainlens.config.resolve_experiment)
+# keys of every config.json that ``trainlens resolve`` writes (trainlens.experiments.resolving)
 GROUP_KEYS = ("paper", "experiment", "group_id", "model", "train", "members")
 
 
@@ -76,8 +77,8 @@ def _engine(config_path: str, stage: str, device: str):
     a trainer that runs only there."""
     import importlib
 
-    from trainlens.config import TRAINERS
     from trainlens.devices import select_device
+    from trainlens.experiments.trainers import TRAINERS
 
     trainer = _group_config(config_path).get("trainer", "ensemble")
     if trainer not in TRAINERS:
@@ -120,7 +121,7 @@ def _inputs(a: argparse.Namespace):
 
 
 def cmd_plot(a: argparse.Namespace) -> None:
-    from trainlens.config import config_hash
+    from trainlens.experiments.ids import config_hash
     from trainlens.plotting import draw_figure, save_figure
 
     figure_set = load_module(a.figures_module).figures

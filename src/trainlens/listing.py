@@ -3,7 +3,7 @@ build of the scale asked for (read from figures/<scale>/ and results/<scale>/; n
 
 It reads files only (YAML, the text of ``analysis/<slug>/*.py``, ``claims.tsv``) and imports
 neither torch nor pandas nor the analysis modules, so that it answers in well under a second:
-experiment sizes are counted from the grids as ``trainlens.config.resolve_experiment`` expands
+experiment sizes are counted from the grids as ``trainlens.experiments.resolving`` expands
 them, figure stems and claim ids are read from the decorators' literal arguments, and verdicts,
 gating and failed criteria from ``claims.tsv`` (tests/unit/test_listing.py checks all of it
 against the imported registries).
@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml
 
-from trainlens.config import ConfigError, grid_points, resolve_scale, runs_at
+from trainlens.experiments.resolving import grid_points
+from trainlens.experiments.scales import resolve_scale, runs_at
+from trainlens.experiments.typed import ConfigError
 
 # libyaml's parser where PyYAML has it: the pure-Python one takes most of a second for the four
 # experiments files
@@ -44,7 +46,7 @@ def find_root(start: str | Path) -> Path:
 
 def experiment_size(spec: dict[str, Any], scale: str) -> tuple[int, int]:
     """(training jobs, runs) of one experiment at ``scale``: runs = grid points x seeds, one job
-    per distinct point of the keys not in ``ensemble_over`` (trainlens.config.resolve_experiment;
+    per distinct point of the keys not in ``ensemble_over`` (trainlens.experiments.resolving;
     ``grid_points`` gives the points of the experiment's ``design``)."""
     if not runs_at(spec, scale):
         return 0, 0

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from trainlens.config import SCALES, ConfigError
+from trainlens.experiments.scales import SCALES
+from trainlens.experiments.typed import ConfigError
 from trainlens.listing import declared_figures, find_root
 from trainlens.tables import read_table
 

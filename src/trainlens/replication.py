@@ -18,7 +18,7 @@ from types import ModuleType
 import pandas as pd
 
 from trainlens.claims import Claim, ClaimSet, claim_number
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 from trainlens.io import atomic_write_text
 from trainlens.report import VERDICT_MARK
 from trainlens.verdicts import counts_text, verdict_counts

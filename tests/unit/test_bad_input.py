@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trainlens.cli import main
-from trainlens.config import ConfigError, load_experiments
+from trainlens.experiments.loading import load_experiments
+from trainlens.experiments.typed import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 VALID = yaml.safe_load((REPO / "experiments" / "loukas2021.yaml").read_text())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from trainlens.cli import main, parser
-from trainlens.config import SCALES
+from trainlens.experiments.scales import SCALES
 
 REPO = Path(__file__).resolve().parents[2]
 SUBCOMMANDS = sorted(parser()._subparsers._group_actions[0].choices)
@@ -125,7 +125,7 @@ def test_list_counts_and_names_equal_the_registries(paper, scale):
     import yaml
 
     from trainlens.cli import load_module
-    from trainlens.config import load_experiments
+    from trainlens.experiments.loading import load_experiments
     from trainlens.listing import declared_claims, declared_figures, experiment_size
 
     document = yaml.safe_load((REPO / "experiments" / f"{paper}.yaml").read_text())
@@ -151,7 +151,7 @@ def test_list_imports_neither_torch_nor_pandas():
 def test_resolve_slice_shrinks_sizes_but_keeps_members_and_models(tmp_path, capsys):
     import json
 
-    from trainlens.config import load_experiments
+    from trainlens.experiments.loading import load_experiments
 
     experiments = Path(__file__).parents[2] / "experiments" / "loukas2021.yaml"
     (group,) = [g for g in load_experiments(experiments, "paper") if g.experiment == "e1b"]
@@ -175,7 +175,7 @@ def test_resolve_slice_shrinks_sizes_but_keeps_members_and_models(tmp_path, caps
 def test_resolve_writes_each_group_to_its_own_file(tmp_path, capsys):
     import json
 
-    from trainlens.config import load_experiments
+    from trainlens.experiments.loading import load_experiments
 
     experiments = Path(__file__).parents[2] / "experiments" / "nakazato2024.yaml"
     groups = load_experiments(experiments, "smoke")[:2]

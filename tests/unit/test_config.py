@@ -12,8 +12,11 @@ import jsonschema
 import pytest
 import yaml
 
-from trainlens.config import TRAINERS, ConfigError, load_experiments, tiny_slice
 from trainlens.data import DATASETS
+from trainlens.experiments.loading import load_experiments
+from trainlens.experiments.slicing import tiny_slice
+from trainlens.experiments.trainers import TRAINERS
+from trainlens.experiments.typed import ConfigError
 from trainlens.measure_two_layer import TWO_LAYER_PROBES
 from trainlens.models import MODELS
 from trainlens.probes import PROBES, TABLE_PROBES
@@ -141,7 +144,57 @@ def test_schema_probe_and_trainer_enums_equal_the_registries() -> None:
     properties = schema["$defs"]["experiment"]["properties"]
     assert set(properties["probes"]["items"]["enum"]) == set(PROBES) | set(TABLE_PROBES) | set(
         TWO_LAYER_PROBES)
-    assert set(properties["trainer"]["enum"]) == set(TRAINERS)
+    # the paper's trainer and an experiment's own one are both the one $defs entry
+    assert properties["trainer"]["$ref"] == schema["properties"]["trainer"]["$ref"]
+    assert set(schema["$defs"]["trainer"]["enum"]) == set(TRAINERS)
+
+
+# The engine is named once per paper: a top-level ``trainer`` that an experiment overrides only
+# where it differs.
+
+DHERIN = EXPERIMENTS / "dherin2022.yaml"
+
+
+def test_every_paper_names_its_trainer_once() -> None:
+    for slug in papers_with_experiments():
+        document = load_yaml(EXPERIMENTS / f"{slug}.yaml")
+        assert document["trainer"] in TRAINERS, slug
+        assert not any("trainer" in spec for spec in document["experiments"].values()), slug
+
+
+def test_an_experiment_trainer_overrides_the_papers(tmp_path: Path) -> None:
+    """Every experiment naming the paper's engine itself, under another top-level default,
+    resolves to the same groups, byte for byte; and the top-level default reaches them."""
+    document = load_yaml(DHERIN)
+    document["trainer"] = "ensemble"
+    for spec in document["experiments"].values():
+        spec["trainer"] = "regularized"
+    path = tmp_path / "dherin2022.yaml"
+    path.write_text(yaml.safe_dump(document))
+    expected = [g.config for g in load_experiments(DHERIN, "smoke")]
+    assert {c["trainer"] for c in expected} == {"regularized"}
+    assert [g.config for g in load_experiments(path, "smoke")] == expected
+    # one experiment back on the (now wrong) default: the ensemble trainer rejects its grid
+    del document["experiments"]["e1"]["trainer"]
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match=r"experiments\.e1 .*with trainer 'ensemble'"):
+        load_experiments(path, "smoke")
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    (lambda d: d.pop("trainer"), "trainer"),
+    (lambda d: d.update(trainer="ensembel"), "ensembel"),
+    (lambda d: e1a(d).update(trainer="ensemble"), "experiments.e1a.trainer 'ensemble' repeats"),
+    (lambda d: e1a(d).update(trainer="two_lair"), "two_lair"),
+], ids=["missing", "unknown", "repeated", "unknown-in-experiment"])
+def test_malformed_trainer_is_one_line_naming_it(tmp_path: Path, edit, named: str) -> None:
+    path = write_variant(tmp_path, edit)
+    with pytest.raises(ConfigError) as error:
+        load_experiments(path, "smoke")
+    message = str(error.value)
+    assert named in message and str(path) in message and "\n" not in message
+    if named != "trainer" and "repeats" not in named:
+        assert "ensemble" in message and "regularized" in message  # the allowed values
 
 
 NAKAZATO = EXPERIMENTS / "nakazato2024.yaml"
@@ -264,7 +317,7 @@ def test_malformed_design_names_file_key_and_allowed_values(tmp_path: Path) -> N
 
 
 def test_design_values_are_checked_without_the_schema_too() -> None:
-    from trainlens.config import grid_points
+    from trainlens.experiments.resolving import grid_points
 
     with pytest.raises(ConfigError, match="where: design 'cartesion' unknown; allowed: "
                                           "cartesian, one_at_a_time"):

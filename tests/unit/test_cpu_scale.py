@@ -10,7 +10,8 @@ import pandas as pd
 import yaml
 
 from trainlens.claims import ClaimSet, Criterion, run_claims
-from trainlens.config import load_experiments, resolve_scale, runs_at
+from trainlens.experiments.loading import load_experiments
+from trainlens.experiments.scales import resolve_scale, runs_at
 
 LOUKAS = Path(__file__).resolve().parents[2] / "experiments" / "loukas2021.yaml"
 

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 REQUIRED = {"trainlens.data:DATASETS", "trainlens.models:MODELS", "trainlens.losses:LOSSES",
             "trainlens.probes:PROBES", "trainlens.probes:TABLE_PROBES",
             "trainlens.measure_two_layer:TWO_LAYER_PROBES", "trainlens.measure:INPUT_SETS",
-            "trainlens.config:TRAINERS", "trainlens.tables:TABLES",
+            "trainlens.experiments.trainers:TRAINERS", "trainlens.tables:TABLES",
             "trainlens.plotting:FigureSet.figure", "trainlens.claims:ClaimSet.claim"}
 REGISTRY = re.compile(r"^trainlens(\.\w+)*:\w+(\.\w+)*$")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments" / "dherin2022.yaml"
 # every experiment of the paper that trains an MLP at smoke scale (docs/protocols/dherin2022.md §3)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from trainlens.cli import load_module
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 
 REPO = Path(__file__).resolve().parents[2]
 e1_runs = load_module(REPO / "analysis" / "fort2019" / "stats.py").e1_runs

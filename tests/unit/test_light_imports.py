@@ -15,7 +15,8 @@ LIGHT = """
 import sys
 from pathlib import Path
 from trainlens.cli import load_module
-import trainlens.claims, trainlens.config, trainlens.plotting, trainlens.report, trainlens.tables
+import trainlens.claims, trainlens.plotting, trainlens.report, trainlens.tables
+import trainlens.experiments.loading, trainlens.experiments.slicing
 import trainlens.stats.critical_length, trainlens.stats.curves, trainlens.stats.rank
 for module in sorted(Path("analysis").glob("*/*.py")):
     load_module(module)

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import trainlens
-from trainlens.config import ConfigError
+from trainlens.experiments.typed import ConfigError
 from trainlens.tables import TABLES, write_table
 
 PAPER = "toy2020"

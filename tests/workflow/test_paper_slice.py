@@ -18,7 +18,7 @@ from test_workflow import REPO, WORKFLOW_FILES, snakemake
 from tiny_datasets import checksums_of, write_cifar10, write_cifar100, write_mnist
 
 from trainlens.cli import load_module
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 
 
 @pytest.mark.slow

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trainlens.slice_rule import SliceRule
 from trainlens.splits import Split  # re-exported: a Loader returns one
 
 # load(config, rng, data_root) -> Split. ``rng`` is the run's "data" stream; datasets that do not
@@ -18,12 +19,14 @@ Loader = Callable[[Any, np.random.Generator, Path], Split]
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registry entry: the config dataclass, the loader, and what the data needs on disk."""
+    """A registry entry: the config dataclass, the loader, what the data needs on disk, and how
+    its block shrinks for a tiny slice (a downloaded set also gets the slice's checksum table)."""
 
     config_cls: type
     load: Loader
     varies_with_seed: bool
     needs_download: bool = False
+    slice_rule: SliceRule = field(default_factory=SliceRule)
 
 
 def digit_classes(classes: Sequence[int]) -> tuple[int, ...]:

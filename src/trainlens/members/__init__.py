@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainlens.config import make_dataclass_config
 from trainlens.data import DATASETS
 from trainlens.data.corruption import label_noise_key
+from trainlens.experiments.typed import make_dataclass_config
 from trainlens.models import MODELS
 from trainlens.seeds import RunStreams
 from trainlens.splits import Split

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from trainlens.config import make_dataclass_config
 from trainlens.data import DATASETS
+from trainlens.experiments.typed import make_dataclass_config
 from trainlens.losses import LOSSES
 from trainlens.members import DTYPES, Member, flatten_block
 from trainlens.models import MODELS

@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from trainlens.config import make_dataclass_config
 from trainlens.data import DATASETS
+from trainlens.experiments.typed import make_dataclass_config
 from trainlens.models.two_layer import TwoLayerConfig
 from trainlens.probes.response import LOSS_NAMES
 from trainlens.schedule import log_spaced_steps

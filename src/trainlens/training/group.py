@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from trainlens.config import make_dataclass_config
+from trainlens.experiments.typed import make_dataclass_config
 from trainlens.io import atomic_write, load_checkpoint, save_npz
 from trainlens.losses import LOSSES
 from trainlens.members import (  # noqa: F401  (Member, build_member: re-exported for tests)

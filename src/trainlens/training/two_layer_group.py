@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from trainlens.config import make_dataclass_config
+from trainlens.experiments.typed import make_dataclass_config
 from trainlens.io import atomic_torch_save, atomic_write, save_npz
 from trainlens.members import flatten_block
 from trainlens.members.two_layer import member_blocks, member_data

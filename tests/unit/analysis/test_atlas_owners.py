@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from trainlens.cli import load_module
-from trainlens.config import load_experiments
 from trainlens.data.sinusoid import far_field_inputs
+from trainlens.experiments.loading import load_experiments
 from trainlens.io import load_checkpoint
 from trainlens.measure import build_members, measure_group
 from trainlens.probes.feature_space import participation_ratio

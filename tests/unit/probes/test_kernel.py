@@ -151,7 +151,8 @@ def _input_shape(name: str, options: dict) -> tuple[int, ...]:
 def test_kernel_block_reaches_the_group_config_and_is_validated(tmp_path):
     import yaml
 
-    from trainlens.config import ConfigError, load_experiments
+    from trainlens.experiments.loading import load_experiments
+    from trainlens.experiments.typed import ConfigError
 
     repo = Path(__file__).resolve().parents[3]
     document = yaml.safe_load((repo / "experiments" / "loukas2021.yaml").read_text())

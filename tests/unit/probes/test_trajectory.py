@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainlens.config import load_experiments
+from trainlens.experiments.loading import load_experiments
 from trainlens.models.loukas import FIRST_BIAS
 from trainlens.probes import input_gradient_norms
 from trainlens.probes.trajectory import normalized_bias_step
