@@ -24,7 +24,7 @@ if problem := config_problem(config, CONFIG_SCHEMA):
 validate(config, CONFIG_SCHEMA)
 
 # imported after the check: these import torch
-from trainlens.analysis_modules import load_module  # noqa: E402
+from trainlens.analysis_modules import load_module, room_files  # noqa: E402
 from trainlens.data import DATASETS  # noqa: E402
 from trainlens.experiments.loading import load_experiments  # noqa: E402
 from trainlens.experiments.trainers import TRAINERS  # noqa: E402

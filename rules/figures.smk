@@ -1,8 +1,9 @@
 """Figures, claim checks, paper reports and the manifest of everything built.
 
 INPUTS:  results/<scale>/<paper>/tables/{runs,metrics,regions}.parquet,
-         analysis/<paper>/{figures,claims}.py, analysis/<paper>/notes.md (declared as inputs:
-         editing them rebuilds what they feed)
+         analysis/<paper>/{figures,claims}.py with the other modules of the paper's room
+         (analysis/<paper>/*.py: their parts and stats.py), analysis/<paper>/notes.md (declared
+         as inputs: editing them rebuilds what they feed)
 OUTPUTS: figures/<scale>/<paper>/<figure>.{pdf,png}, results/<scale>/<paper>/claims.tsv,
          figures/<scale>/<paper>/REPORT.md,
          figures/<scale>/verdicts.html (every claim of every paper, the report's first item),
@@ -17,6 +18,7 @@ rule plot_figure:
         metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
         regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/figures.py",
+        room=lambda w: room_files(w.paper),
     output:
         pdf=f"{PLOTS}/{{paper}}/{{figure}}.pdf",
         png=report(
@@ -52,6 +54,7 @@ rule check_claims:
         metrics=f"{RESULTS}/{{paper}}/tables/metrics.parquet",
         regions=f"{RESULTS}/{{paper}}/tables/regions.parquet",
         module="analysis/{paper}/claims.py",
+        room=lambda w: room_files(w.paper),
     output:
         # not a report item itself: four files named claims.tsv would be four rst targets of one
         # name (a docutils warning per caption); the verdict summary shows every row and links
@@ -80,6 +83,7 @@ rule write_report:
         ),
         experiments="experiments/{paper}.yaml",
         module="analysis/{paper}/figures.py",
+        room=lambda w: room_files(w.paper),
         notes="analysis/{paper}/notes.md",
     output:
         f"{PLOTS}/{{paper}}/REPORT.md",

@@ -6,19 +6,13 @@ stats.py's (Spearman's ρ at each run's final checkpoint, bootstrap 95% interval
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from trainlens.analysis_modules import load_module
+from analysis.atlas import stats, table, words
 from trainlens.plotting import FigureInputs, FigureSet
-
-WORDS = load_module(Path(__file__).with_name("words.py"))
-TABLE = WORDS.sibling("table")
-STATS = WORDS.sibling("stats")
 
 figures = FigureSet("atlas")
 SETTINGS = ("sinusoid_mlp", "mnist_mlp", "mnist_cnn")
@@ -29,7 +23,7 @@ INTERVALS_UP_TO = 10  # matrices with at most this many measures print intervals
 
 
 def _atlas(inputs: FigureInputs) -> pd.DataFrame:
-    return TABLE.atlas_table(inputs.runs, inputs.metrics)
+    return table.atlas_table(inputs.runs, inputs.metrics)
 
 
 def _say(ax: plt.Axes, text: str) -> None:
@@ -66,22 +60,22 @@ def rank_correlations(inputs: FigureInputs) -> plt.Figure:
     atlas = _atlas(inputs)
     if atlas.empty:
         return _nothing("no ok run with atlas measures")
-    corr = STATS.correlations(atlas)
-    settings = WORDS.setting_order(atlas["setting"])
-    size = max(len(STATS.matrix(corr, s)) for s in settings)
+    corr = stats.correlations(atlas)
+    settings = words.setting_order(atlas["setting"])
+    size = max(len(stats.matrix(corr, s)) for s in settings)
     side = max(4.0, 0.62 * size + 1.5)
     fig, axes = plt.subplots(1, len(settings), figsize=(side * len(settings), side),
                              squeeze=False, layout="constrained")
     runs = atlas.groupby("setting")["run_id"].nunique()
     image = None
     for ax, setting in zip(axes[0], settings):
-        rho, low, high = (STATS.matrix(corr, setting, c) for c in ("rho", "low", "high"))
+        rho, low, high = (stats.matrix(corr, setting, c) for c in ("rho", "low", "high"))
         if rho.empty:
-            _say(ax, f"{WORDS.setting(setting)}: fewer than two measures")
+            _say(ax, f"{words.setting(setting)}: fewer than two measures")
             continue
         image = ax.imshow(np.ma.masked_invalid(rho.to_numpy(float)), cmap="RdBu_r", vmin=-1,
                           vmax=1)
-        labels = [WORDS.measure(m) for m in rho.index]
+        labels = [words.measure(m) for m in rho.index]
         ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.grid(False)
@@ -93,7 +87,7 @@ def rank_correlations(inputs: FigureInputs) -> plt.Figure:
                                          intervals and i != j),
                         ha="center", va="center", fontsize=5 if intervals else 6,
                         color="white" if abs(value) > 0.6 else "black")  # NaN: black
-        ax.set_title(f"{WORDS.setting(setting)} ({runs[setting]} runs)", fontsize=9)
+        ax.set_title(f"{words.setting(setting)} ({runs[setting]} runs)", fontsize=9)
     if image is not None:
         fig.colorbar(image, ax=axes[0].tolist(), shrink=0.6, label="Spearman's ρ")
     return fig
@@ -105,7 +99,7 @@ def _final(atlas: pd.DataFrame) -> pd.DataFrame:
 
 
 def _knob_colours(varied) -> dict[str, tuple]:
-    knobs = [k for k in WORDS.KNOBS if k in set(varied)] + sorted(set(varied) - set(WORDS.KNOBS))
+    knobs = [k for k in words.KNOBS if k in set(varied)] + sorted(set(varied) - set(words.KNOBS))
     palette = plt.get_cmap("tab10")
     return {k: ((0, 0, 0, 1) if k == "base" else palette(i % 10)) for i, k in enumerate(knobs)}
 
@@ -122,8 +116,8 @@ def measures_vs_gap(inputs: FigureInputs) -> plt.Figure:
     if atlas.empty:
         return _nothing("no ok run with atlas measures")
     final = _final(atlas)
-    settings = WORDS.setting_order(final["setting"])
-    measures = [m for m in TABLE.MEASURES if m in set(final["measure"])]
+    settings = words.setting_order(final["setting"])
+    measures = [m for m in table.MEASURES if m in set(final["measure"])]
     colours = _knob_colours(final["varied"])
     fig, axes = plt.subplots(max(1, len(measures)), len(settings),
                              figsize=(3.2 * len(settings), 2.3 * max(1, len(measures))),
@@ -131,12 +125,12 @@ def measures_vs_gap(inputs: FigureInputs) -> plt.Figure:
     for col, setting in enumerate(settings):
         rows = final[final["setting"] == setting]
         gap = rows[rows["measure"] == "gen_gap"].set_index("run_id")["value"]
-        axes[0, col].set_title(WORDS.setting(setting), fontsize=9)
+        axes[0, col].set_title(words.setting(setting), fontsize=9)
         for row, measure in enumerate(measures):
             ax = axes[row, col]
             values = rows[rows["measure"] == measure].set_index("run_id")
             if values.empty or gap.empty:
-                _say(ax, f"{WORDS.measure(measure)}:\nnot defined for this setting"
+                _say(ax, f"{words.measure(measure)}:\nnot defined for this setting"
                      if values.empty else "no generalization gap in this setting")
                 continue
             both = values.join(gap.rename("gap"), how="inner")
@@ -146,15 +140,15 @@ def measures_vs_gap(inputs: FigureInputs) -> plt.Figure:
             if np.isfinite(x).any() and (x[np.isfinite(x)] > 0).all() and (
                     np.nanmax(x) > 100 * np.nanmin(x)):
                 ax.set_xscale("log")
-            rho = STATS.spearman(x, both["gap"].to_numpy(float))
+            rho = stats.spearman(x, both["gap"].to_numpy(float))
             ax.text(0.03, 0.95, "ρ n/a" if np.isnan(rho) else f"ρ = {rho:+.2f}",
                     transform=ax.transAxes, va="top", fontsize=7)
             if not np.isfinite(x).any():
-                _say(ax, f"{WORDS.measure(measure)}:\nundefined for every run\n(e.g. censored)")
-            ax.set_xlabel(WORDS.measure(measure), fontsize=8)
+                _say(ax, f"{words.measure(measure)}:\nundefined for every run\n(e.g. censored)")
+            ax.set_xlabel(words.measure(measure), fontsize=8)
             if col == 0:
                 ax.set_ylabel("generalization gap", fontsize=8)
-    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=WORDS.knob(k))
+    handles = [Line2D([], [], marker="o", linestyle="", color=c, label=words.knob(k))
                for k, c in colours.items()]
     fig.legend(handles=handles, title="knob varied", loc="outside lower center",
                ncol=min(5, len(handles)), fontsize=8)
@@ -184,14 +178,14 @@ def trajectories(inputs: FigureInputs) -> plt.Figure:
     if atlas.empty:
         return _nothing("no ok run with atlas measures")
     chosen = low_high_runs(_final(atlas))
-    settings = WORDS.setting_order(atlas["setting"])
-    measures = [m for m in TABLE.ORDER if m in set(atlas["measure"])]
+    settings = words.setting_order(atlas["setting"])
+    measures = [m for m in table.ORDER if m in set(atlas["measure"])]
     fig, axes = plt.subplots(len(measures), len(settings),
                              figsize=(3.4 * len(settings), 1.9 * len(measures)),
                              squeeze=False, layout="constrained", sharex="col")
     styles = {"low": ("tab:blue", "lowest gap"), "high": ("tab:red", "highest gap")}
     for col, setting in enumerate(settings):
-        axes[0, col].set_title(WORDS.setting(setting), fontsize=9)
+        axes[0, col].set_title(words.setting(setting), fontsize=9)
         if setting not in chosen:
             for ax in axes[:, col]:
                 _say(ax, "no run with a final generalization gap")
@@ -201,19 +195,19 @@ def trajectories(inputs: FigureInputs) -> plt.Figure:
             ax = axes[row, col]
             series = rows[rows["measure"] == measure]
             if series.empty:
-                _say(ax, f"{WORDS.measure(measure)}:\nnot defined for this setting")
+                _say(ax, f"{words.measure(measure)}:\nnot defined for this setting")
                 continue
             for which, run_id in zip(("low", "high"), chosen[setting]):
                 run = series[series["run_id"] == run_id].sort_values("step")
                 info = atlas[atlas["run_id"] == run_id].iloc[0]
                 colour, name = styles[which]
                 ax.plot(run["step"], run["value"], marker=".", color=colour,
-                        label=f"{name}: {WORDS.knob_setting(info['varied'], info['knob_value'])}"
+                        label=f"{name}: {words.knob_setting(info['varied'], info['knob_value'])}"
                               f", seed {info['seed']}")
             if not np.isfinite(series["value"]).any():
-                _say(ax, f"{WORDS.measure(measure)}:\nundefined at every checkpoint")
+                _say(ax, f"{words.measure(measure)}:\nundefined at every checkpoint")
             ax.set_xscale("symlog", linthresh=1.0)
-            ax.set_ylabel(WORDS.measure(measure), fontsize=7)
+            ax.set_ylabel(words.measure(measure), fontsize=7)
             if row == len(measures) - 1:
                 ax.set_xlabel("step (symmetric log scale)", fontsize=8)
             if row == 0:

@@ -14,13 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trainlens.analysis_modules import load_module
+from analysis.atlas import figures, stats, table, words
 from trainlens.io import atomic_write
-
-WORDS = load_module(Path(__file__).with_name("words.py"))
-TABLE = WORDS.sibling("table")
-STATS = WORDS.sibling("stats")
-FIGURES = WORDS.sibling("figures")
 
 HEADER = (
     "This is a **suite study**, not a paper: every measure of the four papers (loukas2021, "
@@ -37,16 +32,16 @@ HEADER = (
 
 
 def _ci(row) -> str:
-    return STATS.rho_text(row.rho, row.low, row.high)
+    return stats.rho_text(row.rho, row.low, row.high)
 
 
 def _knobs(runs: pd.DataFrame) -> str:
     """The knobs a setting's runs vary, with their values, e.g. "learning rate (0.01, 0.1)"."""
-    values = runs.assign(knob_value=TABLE.knob_values(runs))
+    values = runs.assign(knob_value=table.knob_values(runs))
     parts = []
     for varied, rows in values[values["varied"] != "base"].groupby("varied", sort=False):
         shown = ", ".join(f"{v:g}" for v in sorted(rows["knob_value"].dropna().unique()))
-        parts.append(f"{WORDS.knob(varied)} (`{varied}`: {shown})")
+        parts.append(f"{words.knob(varied)} (`{varied}`: {shown})")
     return "; ".join(parts) or "none"
 
 
@@ -55,16 +50,16 @@ def what_ran(runs: pd.DataFrame) -> list[str]:
     lines = ["## What ran", "", "| setting | knobs varied from the base point (values) | seeds | "
              "ok runs | excluded runs |", "|---|---|---|---|---|"]
     excluded = []
-    for setting in WORDS.setting_order(runs["experiment"]):
+    for setting in words.setting_order(runs["experiment"]):
         rows = runs[runs["experiment"] == setting]
         bad = rows[rows["status"] != "ok"]
         seeds = ", ".join(str(s) for s in sorted(rows["seed"].unique()))
-        lines.append(f"| {WORDS.setting(setting)} (`{setting}`) | {_knobs(rows)} | {seeds} | "
+        lines.append(f"| {words.setting(setting)} (`{setting}`) | {_knobs(rows)} | {seeds} | "
                      f"{int((rows['status'] == 'ok').sum())} | {len(bad)} |")
         for run in bad.itertuples():
             step = getattr(run, "diverged_step", np.nan)
             at = f" at step {step:g}" if isinstance(step, float) and np.isfinite(step) else ""
-            excluded.append(f"- `{run.run_id}` ({setting}, {WORDS.knob(run.varied)}, seed "
+            excluded.append(f"- `{run.run_id}` ({setting}, {words.knob(run.varied)}, seed "
                             f"{run.seed}): {run.status}{at}")
     lines += ["", "Excluded from the atlas (status not ok):" if excluded else
               "No run was excluded (every run has status ok).", *excluded, ""]
@@ -72,12 +67,12 @@ def what_ran(runs: pd.DataFrame) -> list[str]:
 
 
 def _ranking_table(ranked: pd.DataFrame) -> list[str]:
-    lines = [f"| rank | measure | paper | ρ with {WORDS.measure_text(ranked['outcome'].iloc[0])} "
+    lines = [f"| rank | measure | paper | ρ with {words.measure_text(ranked['outcome'].iloc[0])} "
              "[95% CI] | runs |", "|---|---|---|---|---|"]
     for row in ranked.itertuples():
         rank = "–" if np.isnan(row.rank) else f"{row.rank:.0f}"
-        lines.append(f"| {rank} | {WORDS.measure_text(row.measure)} (`{row.measure}`) | "
-                     f"{STATS.PAPERS.get(row.measure, '')} | {_ci(row)} | {row.n} |")
+        lines.append(f"| {rank} | {words.measure_text(row.measure)} (`{row.measure}`) | "
+                     f"{stats.PAPERS.get(row.measure, '')} | {_ci(row)} | {row.n} |")
     return lines
 
 
@@ -88,28 +83,28 @@ def predictors(corr: pd.DataFrame, settings: list[str]) -> list[str]:
              "Measures ranked by |ρ| with the generalization gap (test loss − train loss) at the "
              "final checkpoint, largest first; undefined last.", ""]
     for outcome in ("gen_gap", "test_error"):
-        ranked = STATS.rank_predictors(corr, outcome)
+        ranked = stats.rank_predictors(corr, outcome)
         for setting in settings:
             rows = ranked[ranked["setting"] == setting]
             if rows.empty:
                 continue
-            lines += [f"### {WORDS.setting(setting)}: {WORDS.measure_text(outcome)}", "",
+            lines += [f"### {words.setting(setting)}: {words.measure_text(outcome)}", "",
                       *_ranking_table(rows), ""]
     return lines
 
 
 def _pair(row) -> str:
-    return (f"{WORDS.measure_text(row.a)} (`{row.a}`, {STATS.PAPERS[row.a]}) – "
-            f"{WORDS.measure_text(row.b)} (`{row.b}`, {STATS.PAPERS[row.b]}): ρ = {_ci(row)}, "
+    return (f"{words.measure_text(row.a)} (`{row.a}`, {stats.PAPERS[row.a]}) – "
+            f"{words.measure_text(row.b)} (`{row.b}`, {stats.PAPERS[row.b]}): ρ = {_ci(row)}, "
             f"{row.n} runs")
 
 
 def agreements(corr: pd.DataFrame, settings: list[str], k: int = 3) -> list[str]:
     """Per setting, the ``k`` strongest and ``k`` weakest agreements between measures."""
     lines = ["## Agreements between measures", ""]
-    found = STATS.strongest_weakest(corr, k)
+    found = stats.strongest_weakest(corr, k)
     for setting in settings:
-        lines += [f"### {WORDS.setting(setting)}", ""]
+        lines += [f"### {words.setting(setting)}", ""]
         if setting not in found:
             lines += ["No defined pair of measures.", ""]
             continue
@@ -123,7 +118,7 @@ def agreements(corr: pd.DataFrame, settings: list[str], k: int = 3) -> list[str]
 
 def disagreements(corr: pd.DataFrame) -> list[str]:
     """The pairs of two papers' measures that disagree in sign (stats.sign_disagreements)."""
-    found = STATS.sign_disagreements(corr)
+    found = stats.sign_disagreements(corr)
     lines = ["## Where two papers' measures disagree in sign", "",
              "Pairs of measures from different papers whose ρ has opposite signs in two settings, "
              "or whose 95% interval excludes 0 on the side opposite to the sign both papers' "
@@ -133,7 +128,7 @@ def disagreements(corr: pd.DataFrame) -> list[str]:
         return lines + ["None found.", ""]
     lines += ["| measures | papers | disagreement | ρ [95% CI] per setting |", "|---|---|---|---|"]
     for row in found.itertuples():
-        lines.append(f"| {WORDS.measure_text(row.a)} – {WORDS.measure_text(row.b)} | "
+        lines.append(f"| {words.measure_text(row.a)} – {words.measure_text(row.b)} | "
                      f"{row.paper_a} – {row.paper_b} | {row.kind} | {row.detail} |")
     return lines + [""]
 
@@ -141,7 +136,7 @@ def disagreements(corr: pd.DataFrame) -> list[str]:
 def figures_section(pngs: Mapping[str, str | Path], out: Path) -> list[str]:
     """Every registered figure with its caption and a relative link to its PNG."""
     lines = ["## Figures", ""]
-    for stem, spec in FIGURES.figures.figures.items():
+    for stem, spec in figures.figures.figures.items():
         lines += [f"### {spec.heading}", "", spec.full_caption, ""]
         if stem in pngs:
             link = os.path.relpath(Path(pngs[stem]), out.parent)
@@ -155,9 +150,9 @@ def report_text(runs: pd.DataFrame, atlas: pd.DataFrame, corr: pd.DataFrame, sca
                 pngs: Mapping[str, str | Path], out: Path) -> str:
     """REPORT.md's text (``write_atlas_report`` writes it) from the runs, the atlas table and
     its correlations (``stats.correlations``)."""
-    settings = WORDS.setting_order(atlas["setting"])
+    settings = words.setting_order(atlas["setting"])
     lines = [f"# atlas: the complexity atlas (suite study) · {scale} scale", "",
-             HEADER.format(b=STATS.B, seed=STATS.SEED, min_runs=STATS.MIN_RUNS), "",
+             HEADER.format(b=stats.B, seed=stats.SEED, min_runs=stats.MIN_RUNS), "",
              *what_ran(runs), *predictors(corr, settings), *agreements(corr, settings),
              *disagreements(corr), *figures_section(pngs, out)]
     return "\n".join(lines).rstrip() + "\n"
@@ -172,8 +167,8 @@ def write_atlas_report(runs: pd.DataFrame, metrics: pd.DataFrame, scale: str,
     out = Path(out)
     if not isinstance(pngs, Mapping):
         pngs = {Path(p).stem: p for p in pngs}
-    atlas = TABLE.atlas_table(runs, metrics)
-    corr = STATS.correlations(atlas)
+    atlas = table.atlas_table(runs, metrics)
+    corr = stats.correlations(atlas)
     if correlations_out is not None:
         atomic_write(correlations_out,
                      lambda tmp: corr.to_csv(tmp, sep="\t", index=False, float_format="%.6g"))

@@ -7,7 +7,7 @@ Checkpoint steps are the steps at which a measure-stage probe wrote a row. The l
 measures are read at each checkpoint step s: τ is the mean of ``trajectory_mean`` over the (up to)
 10 epochs whose last step is ≤ s (the paper's τ over the last window); V and d are the values of
 the last epoch ending at or before s. A measure a setting does not define has no row, never a zero;
-ξ is NaN where its fit is censored (status ≠ 0, trainlens.summaries.critical_length.CENSORING).
+ξ is NaN where its fit is censored (status ≠ 0, trainlens.stats.critical_length.CENSORING).
 Only runs with status ``ok`` enter.
 """
 

@@ -1,15 +1,9 @@
 """The atlas's names in words, for figure labels and the report (labels are words, never table
-columns: trainlens.figure_checks), and the loader of the atlas's sibling modules."""
+columns: trainlens.figure_checks)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
-
-from trainlens.analysis_modules import load_module
 
 # measure -> label (mathtext for symbols: $\mathrm{PR}_W$ is not snake_case)
 MEASURES = {
@@ -84,10 +78,3 @@ def knob_setting(varied: str, value: float) -> str:
     if varied == "base" or not np.isfinite(value):
         return knob(varied)
     return f"{knob(varied)} {value:g}"
-
-
-def sibling(stem: str) -> ModuleType:
-    """The atlas module ``analysis/atlas/<stem>.py``, loaded once by trainlens.cli.load_module
-    (analysis modules are loaded from their paths, not imported as a package)."""
-    name = f"trainlens_analysis_atlas_{stem}"
-    return sys.modules.get(name) or load_module(Path(__file__).with_name(f"{stem}.py"))

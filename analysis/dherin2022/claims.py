@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.dherin2022.stats import run_summary, sweep_statistics
 from trainlens.claims import ClaimInputs, ClaimSet, Criterion, at_every_scale
-from trainlens.summaries.gc_tables import run_summary, spearman, sweep_statistics
+from trainlens.stats.rank import spearman
 
 claims = ClaimSet("dherin2022")
 DEPTHS = (1, 2, 4, 8, 16, 32)  # C1 checks these depths at both scales

@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from analysis.dherin2022.stats import curves, run_summary
 from trainlens.plotting import FigureInputs, FigureSet
-from trainlens.summaries.gc_tables import curves, run_summary
 
 figures = FigureSet("dherin2022")
 NOTE = " [reconstructed: the paper's body was not available; grids are the protocol's]"

@@ -14,15 +14,15 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-from trainlens.plotting import FigureInputs, FigureSet
-from trainlens.summaries.aging import GRID_RANGE
-from trainlens.summaries.response_tables import (
+from analysis.nakazato2024.stats import (
+    GRID_RANGE,
     aging_table,
     final_values,
     series,
     settings,
     two_time_curves,
 )
+from trainlens.plotting import FigureInputs, FigureSet
 
 figures = FigureSet("nakazato2024")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")

@@ -75,15 +75,24 @@ def _first_literals(path: Path, pattern: str, method: str = "") -> list[str]:
     return [value for _, value in sorted(found)]
 
 
+def _registry_files(root: Path, paper: str, name: str) -> list[Path]:
+    """``analysis/<paper>/<name>.py`` and its ``<name>_*.py`` parts, in name order: a registry
+    split in parts registers them in that order (figures.py re-exports the set of its last
+    part)."""
+    return sorted((root / "analysis" / paper).glob(f"{name}*.py"))
+
+
 def declared_figures(root: Path, paper: str) -> list[str]:
-    """The figure stems that ``analysis/<paper>/figures.py`` registers."""
-    return _first_literals(root / "analysis" / paper / "figures.py", r"fig[RX]?[0-9]{2}_\w+",
-                           "figure")
+    """The figure stems that ``analysis/<paper>/figures.py`` registers (with its parts)."""
+    return [stem for path in _registry_files(root, paper, "figures")
+            for stem in _first_literals(path, r"fig[RX]?[0-9]{2}_\w+", "figure")]
 
 
 def declared_claims(root: Path, paper: str) -> list[str]:
-    """The claim ids that ``analysis/<paper>/claims.py`` registers, in spec order."""
-    ids = set(_first_literals(root / "analysis" / paper / "claims.py", r"C[0-9]+"))
+    """The claim ids that ``analysis/<paper>/claims.py`` registers (with its parts), in spec
+    order."""
+    ids = {claim_id for path in _registry_files(root, paper, "claims")
+           for claim_id in _first_literals(path, r"C[0-9]+")}
     return sorted(ids, key=lambda c: int(c[1:]))
 
 

@@ -14,9 +14,6 @@ ROOTS = ("src/trainlens", "analysis")
 
 _ENGINE = ("one of the three training engines that issue 27 item 1 merges into one loop with "
            "three steps")
-_REGISTRY = ("a paper's registry of small, independent decorated functions; it is loaded by "
-             "path and cannot import a sibling file until analysis/ becomes a package (issue 27 "
-             "item 4)")
 
 # "path" (file over MAX_FILE_LINES) or "path::function" (function over MAX_FUNCTION_LINES)
 ALLOWED: dict[str, str] = {
@@ -28,11 +25,6 @@ ALLOWED: dict[str, str] = {
     "src/trainlens/data/torchvision_sets.py": "fetching (download, MD5, stamps, decode cache) "
     "and loading a configured subset; to split into data/torchvision/ (review 2.4, issue 27 "
     "item 3)",
-    "analysis/fort2019/claims.py": _REGISTRY,
-    "analysis/fort2019/figures.py": _REGISTRY,
-    "analysis/loukas2021/claims.py": _REGISTRY,
-    "analysis/loukas2021/figures.py": _REGISTRY,
-    "analysis/nakazato2024/claims.py": _REGISTRY,
 }
 
 

@@ -12,9 +12,9 @@ import pandas as pd
 
 from trainlens.cli import load_module
 from trainlens.experiments.loading import load_experiments
-from trainlens.summaries.stiffness_summary import e1_runs
 
 REPO = Path(__file__).resolve().parents[2]
+e1_runs = load_module(REPO / "analysis" / "fort2019" / "stats.py").e1_runs
 EXPERIMENTS = REPO / "experiments" / "fort2019.yaml"
 V1_LRS = [1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3]  # protocol §2b F-a
 EPOCHS = 100  # protocol §2b F-b (MNIST)

@@ -20,7 +20,8 @@ some (loukas2021's ``regions``).
   diagonal and PR_W).
 
 Statistics of the tables that figures and claims compute (aging slopes, GC sweeps, ξ, trajectory
-summaries) are in :mod:`trainlens.summaries`, which never imports torch.
+summaries) are in each paper's room, ``analysis/<slug>/stats.py``, and the generic ones in
+:mod:`trainlens.stats`; neither imports torch.
 """
 
 from __future__ import annotations

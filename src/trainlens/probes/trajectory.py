@@ -3,7 +3,7 @@
 
 Pure, vectorised functions over a leading member axis M. The training hook
 (:class:`trainlens.training.hooks.BiasTrajectoryHook`) calls them once per chunk of steps; the
-table-level statistics that claims and figures read are in :mod:`trainlens.summaries.trajectory`.
+table-level statistics that claims and figures read are in ``analysis/loukas2021/stats.py``.
 
 Key identity (§4.1, invariant U1): with W1 = I, plain SGD and batch size 1,
 b_t − b_{t−1} = −η_t·(∂ℓ/∂f)·∇_x f(x_t; θ_{t−1}) for the output f the loss reads, hence the

@@ -25,13 +25,15 @@ from trainlens.measure import build_members, measure_group, run_probe
 from trainlens.probes.feature_space import participation_ratio
 from trainlens.probes.geometric_complexity import geometric_complexity
 from trainlens.probes.lipschitz import input_gradient_norms
-from trainlens.summaries.trajectory import final_value, tau_last10, window_variance
 from trainlens.tables import read_table
 from trainlens.training.group import train_group
 from trainlens.training.losses import LOSSES
 
 REPO = Path(__file__).resolve().parents[3]
 ATLAS = load_module(REPO / "analysis" / "atlas" / "table.py")
+LOUKAS = load_module(REPO / "analysis" / "loukas2021" / "stats.py")
+final_value, tau_last10, window_variance = (LOUKAS.final_value, LOUKAS.tau_last10,
+                                            LOUKAS.window_variance)
 SETTINGS = ("sinusoid_mlp", "mnist_mlp", "mnist_cnn")
 
 

@@ -18,6 +18,7 @@ ATLAS = REPO / "analysis" / "atlas"
 REPORT = load_module(ATLAS / "report.py")
 STATS = load_module(ATLAS / "stats.py")
 TABLE = load_module(ATLAS / "table.py")
+WORDS = load_module(ATLAS / "words.py")
 STEMS = ("figX01_rank_correlations", "figX02_measures_vs_gap", "figX03_trajectories_low_high")
 
 
@@ -66,7 +67,7 @@ def test_ranking_rows_equal_independent_statistics(written, setting, measure):
     x, gap = _final(atlas, setting, measure), _final(atlas, setting, "gen_gap")
     rho = spearmanr(x, gap).statistic
     low, high = STATS.bootstrap_interval(x.to_numpy(), gap.to_numpy())
-    section = text.split(f"### {REPORT.WORDS.setting(setting)}: generalization gap")[1]
+    section = text.split(f"### {WORDS.setting(setting)}: generalization gap")[1]
     (row,) = [line for line in section.split("###")[0].splitlines() if f"(`{measure}`)" in line]
     assert f"| {rho:+.2f} [{low:+.2f}, {high:+.2f}] | {len(x)} |" in row
     # its rank: the measures with a larger |ρ| (over the runs where both are defined), plus one
@@ -89,9 +90,9 @@ def test_strongest_agreement_equals_the_largest_oriented_rho(written):
     (a, b) = max(oriented, key=oriented.get)
     rho = pairs[(a, b)]
     section = text.split("## Agreements between measures")[1].split(
-        f"### {REPORT.WORDS.setting(setting)}")[1]
+        f"### {WORDS.setting(setting)}")[1]
     first = section.split("Strongest 3 (largest ρ·o_a·o_b):")[1].strip().splitlines()[0]
-    assert first.startswith(f"1. {REPORT.WORDS.measure_text(a)} (`{a}`")
+    assert first.startswith(f"1. {WORDS.measure_text(a)} (`{a}`")
     assert f"(`{b}`" in first and f"ρ = {rho:+.2f} [" in first
 
 

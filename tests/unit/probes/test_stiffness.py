@@ -19,7 +19,7 @@ from trainlens.probes.class_stiffness import (
     pooled_within_between,
 )
 from trainlens.probes.stiffness import gradient_gram, per_example_gradients, stiffness
-from trainlens.summaries.critical_length import (
+from trainlens.stats.critical_length import (
     DistanceCurve,
     bin_by_distance,
     critical_length_crossing,

@@ -14,7 +14,8 @@ import json
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+
+from trainlens.stats.rank import spearman
 
 # experiment -> the runs-table column of its swept value (docs/protocols/dherin2022.md §3)
 SWEPT: dict[str, str] = {
@@ -75,13 +76,6 @@ def curves(runs: pd.DataFrame, metrics: pd.DataFrame, metric: str = "geometric_c
                    & metrics["run_id"].isin(ok)]
     return rows.assign(swept=rows["run_id"].map(summary["value"]))[
         ["run_id", "step", "value", "swept"]]
-
-
-def spearman(x: pd.Series, y: pd.Series) -> float:
-    """Spearman's ρ; NaN when either side is constant or there are fewer than 3 points."""
-    if len(x) < 3 or x.nunique() < 2 or y.nunique() < 2:
-        return float("nan")
-    return float(spearmanr(x, y).statistic)
 
 
 def sweep_statistics(summary: pd.DataFrame, experiment: str, column: str = "gc"

@@ -1,29 +1,20 @@
 """Trajectory statistics of the loukas2021 tables (docs/protocols/loukas2021.md §4.5-4.7, §2b
 P-e, P-f): per-epoch rows and one value per run (τ over the last epochs, total trajectory, the
-final Corollary 2 variance, final values), and the official smoothing.
+final Corollary 2 variance, final values).
 
 The per-step quantities they summarise are computed during training by
 :mod:`trainlens.probes.trajectory` (the bias-step identity of §4.1). Metric names:
 ``trajectory`` is the epoch sum T_k = Σ_{t∈k} τ_t (§2b P-e) and ``trajectory_mean`` the epoch
 mean, so that τ_last10 (a per-iteration mean, §4.5) is the mean of ``trajectory_mean`` over the
 last 10 epochs; ``update_variance`` is Corollary 2's window variance over the last 10 epochs, read
-at the run's last epoch (§2b P-f).
+at the run's last epoch (§2b P-f). The official smoothing (an EMA) is the generic
+:func:`trainlens.stats.curves.ema`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-
-def ema(values: np.ndarray, weight: float = 0.95) -> np.ndarray:
-    """s_0 = x_0, s_k = w·s_{k−1} + (1 − w)·x_k along axis 0 (the official smoothing)."""
-    out = np.empty_like(values, dtype=float)
-    acc = values[0]
-    for k, value in enumerate(values):
-        acc = value if k == 0 else weight * acc + (1 - weight) * value
-        out[k] = acc
-    return out
 
 
 def per_epoch(metrics: pd.DataFrame, metric: str, split: str = "train") -> pd.DataFrame:

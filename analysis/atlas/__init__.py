@@ -1,0 +1,2 @@
+"""The complexity atlas study (docs/protocols/atlas.md): its table, statistics, figures, words
+and report."""
