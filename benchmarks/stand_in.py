@@ -21,7 +21,9 @@ from unittest import mock
 
 import torch
 
-from trainlens.data import torchvision_sets
+from trainlens.data.torchvision import load
+from trainlens.data.torchvision.cache import _RawSplit
+from trainlens.data.torchvision.sources import SOURCES
 
 # (train size, test size, image shape) of the published files, as torchvision decodes them
 RAW_SHAPES: dict[str, tuple[int, int, tuple[int, ...]]] = {
@@ -39,8 +41,8 @@ def has_verified_copy(name: str, data_root: Path) -> bool:
 
 
 def _raw_split(name: str, n: int, shape: tuple[int, ...], seed: int
-               ) -> torchvision_sets._RawSplit:
-    n_classes = torchvision_sets.SOURCES[name].n_classes
+               ) -> _RawSplit:
+    n_classes = SOURCES[name].n_classes
     generator = torch.Generator().manual_seed(seed)
     images = torch.randint(0, 256, (n, *shape), generator=generator, dtype=torch.uint8)
     labels = torch.arange(n, dtype=torch.int64) % n_classes  # balanced: every class n / K times
@@ -48,17 +50,17 @@ def _raw_split(name: str, n: int, shape: tuple[int, ...], seed: int
     if name == "cifar100":
         fine = labels.tolist()
         raw = {"fine_labels": fine, "coarse_labels": [c // CIFAR100_FINE_PER_COARSE for c in fine]}
-    return torchvision_sets._RawSplit(images, labels, raw)
+    return _RawSplit(images, labels, raw)
 
 
 @contextlib.contextmanager
 def stand_in_data(data_root: Path, used: set[str]) -> Iterator[None]:
     """Within the block, datasets without a verified copy under ``data_root`` are served as
     random images of their published shape; their names are added to ``used``."""
-    real = torchvision_sets._read_verified
-    cache: dict[str, dict[str, torchvision_sets._RawSplit]] = {}
+    real = load._read_verified  # looked up in load, by load_torchvision
+    cache: dict[str, dict[str, _RawSplit]] = {}
 
-    def read(name: str, root: Path, checksums: Any) -> dict[str, torchvision_sets._RawSplit]:
+    def read(name: str, root: Path, checksums: Any) -> dict[str, _RawSplit]:
         if has_verified_copy(name, root):
             return real(name, root, checksums)
         used.add(name)
@@ -69,7 +71,7 @@ def stand_in_data(data_root: Path, used: set[str]) -> Iterator[None]:
                            "test": _raw_split(name, n_test, shape, 1)}
         return cache[name]
 
-    with mock.patch.object(torchvision_sets, "_read_verified", read):
+    with mock.patch.object(load, "_read_verified", read):
         yield
 
 
@@ -81,7 +83,7 @@ def kept_classes(data: dict[str, Any]) -> int:
     """How many classes a torchvision data block keeps."""
     if data.get("classes"):
         return len(data["classes"])
-    return 20 if data.get("coarse_labels") else torchvision_sets.SOURCES[data["name"]].n_classes
+    return 20 if data.get("coarse_labels") else SOURCES[data["name"]].n_classes
 
 
 def full_n_train(data: dict[str, Any]) -> int | None:
@@ -92,7 +94,7 @@ def full_n_train(data: dict[str, Any]) -> int | None:
         return None
     per_class = data.get("n_train_per_class")
     if per_class is None:
-        raw_classes = torchvision_sets.SOURCES[data["name"]].n_classes
+        raw_classes = SOURCES[data["name"]].n_classes
         per_class = RAW_SHAPES[data["name"]][0] // raw_classes
         if data.get("coarse_labels"):
             per_class *= CIFAR100_FINE_PER_COARSE
@@ -104,7 +106,7 @@ def full_n_test(data: dict[str, Any]) -> int | None:
         return None
     per_class = data.get("n_test_per_class")
     if per_class is None:
-        per_class = RAW_SHAPES[data["name"]][1] // torchvision_sets.SOURCES[data["name"]].n_classes
+        per_class = RAW_SHAPES[data["name"]][1] // SOURCES[data["name"]].n_classes
         if data.get("coarse_labels"):
             per_class *= CIFAR100_FINE_PER_COARSE
     return per_class * kept_classes(data)

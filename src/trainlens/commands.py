@@ -265,7 +265,7 @@ def cmd_atlas_table(a: argparse.Namespace) -> None:
 
 def cmd_download(a: argparse.Namespace) -> None:
     from trainlens.data import DATASETS
-    from trainlens.data.torchvision_sets import download
+    from trainlens.data.torchvision.fetch import download
 
     if a.dataset not in DATASETS or not DATASETS[a.dataset].needs_download:
         allowed = sorted(k for k, v in DATASETS.items() if v.needs_download)

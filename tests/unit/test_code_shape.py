@@ -22,9 +22,6 @@ ALLOWED: dict[str, str] = {
     "src/trainlens/training/regularized_loop.py::train_regularized": _ENGINE
     + " (a class written as a function: eleven inner closures, then the loop)",
     "src/trainlens/training/two_layer_trainer.py::train_sub_ensemble": _ENGINE,
-    "src/trainlens/data/torchvision_sets.py": "fetching (download, MD5, stamps, decode cache) "
-    "and loading a configured subset; to split into data/torchvision/ (review 2.4, issue 27 "
-    "item 3)",
 }
 
 

@@ -19,7 +19,7 @@ if str(REPO) not in sys.path:  # benchmarks/ sits beside src/, outside the insta
 from benchmarks import determinism, gpu_check  # noqa: E402
 from benchmarks.stand_in import cap_data, full_n_test, full_n_train, stand_in_data  # noqa: E402
 from trainlens.data import DATASETS  # noqa: E402
-from trainlens.data.torchvision_sets import TorchvisionConfig  # noqa: E402
+from trainlens.data.torchvision.sources import TorchvisionConfig  # noqa: E402
 
 
 def test_compare_is_bitwise_or_gives_the_largest_difference():

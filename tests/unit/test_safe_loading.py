@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-ALLOWED_PICKLE = {"src/trainlens/data/torchvision_sets.py"}
+ALLOWED_PICKLE = {"src/trainlens/data/torchvision/cache.py"}
 UNSAFE = {("yaml", "load"), ("yaml", "unsafe_load"), ("yaml", "full_load"),
           ("yaml", "load_all"), ("pickle", "loads"), ("marshal", "loads"), ("dill", "load")}
 

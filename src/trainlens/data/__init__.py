@@ -12,10 +12,12 @@ from trainlens.data import (
     mnist5k,
     sinusoid,
     sphere_teacher,
-    torchvision_sets,
     uniform_inputs,
 )
 from trainlens.data.base import DatasetSpec, Split
+from trainlens.data.torchvision.load import loader as torchvision_loader
+from trainlens.data.torchvision.sources import SOURCES as TORCHVISION_SOURCES
+from trainlens.data.torchvision.sources import TorchvisionConfig
 from trainlens.slice_rule import SliceRule
 
 # tiny slice (trainlens.experiments.slicing.SLICE_CAPS): a few points, per class for class sets
@@ -45,9 +47,9 @@ DATASETS: dict[str, DatasetSpec] = {
                                         hierarchical_mixture.load, varies_with_seed=True,
                                         slice_rule=_FEW_PER_CLASS),
     **{
-        name: DatasetSpec(torchvision_sets.TorchvisionConfig, torchvision_sets.loader(name),
-                          varies_with_seed=False, needs_download=True, slice_rule=_FEW_PER_CLASS)
-        for name in torchvision_sets.SOURCES
+        name: DatasetSpec(TorchvisionConfig, torchvision_loader(name), varies_with_seed=False,
+                          needs_download=True, slice_rule=_FEW_PER_CLASS)
+        for name in TORCHVISION_SOURCES
     },
 }
 

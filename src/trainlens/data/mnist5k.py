@@ -15,7 +15,7 @@ of each digit. The validation images are the ``x_test``/``y_test`` of the :class
 ``n_train_per_class``/``n_test_per_class`` keep the first n of each digit of those parts, so
 smaller subsets are nested in larger ones.
 
-Tensors follow :mod:`trainlens.data.torchvision_sets` exactly, so a model built for ``mnist``
+Tensors follow :mod:`trainlens.data.torchvision.load` exactly, so a model built for ``mnist``
 accepts ``mnist5k``: float32 pixels /255 then (x − mean)/std (default 0.5, 0.5 like the official
 code's Normalize), NCHW ``(N, 1, 28, 28)`` or, with ``flatten``, ``(N, 784)``; int64 labels.
 """
@@ -52,7 +52,7 @@ CACHE = "mnist5k/mnist_5k.npz"  # relative to the data root
 
 @dataclass(frozen=True)
 class Mnist5kConfig:
-    """The same keys as :class:`~trainlens.data.torchvision_sets.TorchvisionConfig` for MNIST.
+    """The same keys as :class:`~trainlens.data.torchvision.sources.TorchvisionConfig` for MNIST.
 
     ``classes`` keeps only these digits, relabelled 0..k-1 in the given order.
     ``n_train_per_class`` (≤ 400) / ``n_test_per_class`` (≤ 100) keep the first n of each kept
@@ -202,7 +202,7 @@ def _select(rows: np.ndarray, labels: np.ndarray, config: Mnist5kConfig,
 
 
 def _tensor(images: np.ndarray, config: Mnist5kConfig) -> torch.Tensor:
-    """ToTensor then Normalize, as :func:`~trainlens.data.torchvision_sets.load_torchvision`."""
+    """ToTensor then Normalize, as :func:`~trainlens.data.torchvision.load.load_torchvision`."""
     x = torch.from_numpy(images).unsqueeze(1).to(torch.float32).div(255)
     x = (x - config.normalize_mean) / config.normalize_std
     return x.reshape(len(x), -1) if config.flatten else x.contiguous()

@@ -22,7 +22,7 @@ import torch
 from trainlens.data import DATASETS
 from trainlens.data import mnist5k as m
 from trainlens.data.mnist5k import Mnist5kConfig, load_mnist5k, split_indices
-from trainlens.data.torchvision_sets import TorchvisionConfig
+from trainlens.data.torchvision.sources import TorchvisionConfig
 from trainlens.experiments.loading import REPO_ROOT, load_experiments
 from trainlens.experiments.typed import make_dataclass_config
 from trainlens.models import MODELS

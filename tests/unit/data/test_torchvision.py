@@ -1,4 +1,4 @@
-"""torchvision_sets on tiny files written in the exact on-disk formats torchvision reads.
+"""trainlens.data.torchvision on tiny files written in the exact on-disk formats torchvision reads.
 
 MNIST-like: big-endian IDX files (magic 2051 images, 2049 labels) in ``<root>/<Class>/raw`` plus
 their ``.gz`` archives. CIFAR: pickled dicts of ``data`` (N x 3072 uint8, R then G then B planes,
@@ -25,9 +25,12 @@ from tiny_datasets import (  # tests/tiny_datasets.py; tests/ is on sys.path via
     write_mnist,
 )
 
-from trainlens.data import torchvision_sets as tv
 from trainlens.data.preprocess import preprocess
-from trainlens.data.torchvision_sets import TorchvisionConfig, load_torchvision, verify_files
+from trainlens.data.torchvision import cache, verify
+from trainlens.data.torchvision.fetch import download
+from trainlens.data.torchvision.load import load_torchvision, loader
+from trainlens.data.torchvision.sources import SOURCES, TorchvisionConfig
+from trainlens.data.torchvision.verify import verify_files
 
 
 def first_n_per_class(labels, classes, n) -> list[int]:
@@ -261,7 +264,7 @@ def patch_mnist_table(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
 def test_extracted_file_checked_against_its_archive(tmp_path: Path, monkeypatch) -> None:
     arrays = write_mnist(tmp_path)
     patch_mnist_table(monkeypatch, tmp_path)
-    split = tv.loader("mnist")(TorchvisionConfig("mnist"), None, tmp_path)
+    split = loader("mnist")(TorchvisionConfig("mnist"), None, tmp_path)
     assert split.y_test.tolist() == arrays["t10k"][1].tolist()
     path = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-28])
@@ -284,15 +287,15 @@ def test_path_outside_data_root_is_rejected(tmp_path: Path) -> None:
 
 
 def test_sources_match_torchvision_layout() -> None:
-    assert tv.SOURCES["mnist"].folder == f"{tvd.MNIST.__name__}/raw"
-    assert tv.SOURCES["fashion_mnist"].folder == f"{tvd.FashionMNIST.__name__}/raw"
-    assert tv.SOURCES["cifar10"].folder == tvd.CIFAR10.base_folder == "cifar-10-batches-py"
-    assert tv.SOURCES["cifar100"].folder == tvd.CIFAR100.base_folder == "cifar-100-python"
-    files = {f.relpath: f.md5 for f in tv.SOURCES["cifar100"].files()}
+    assert SOURCES["mnist"].folder == f"{tvd.MNIST.__name__}/raw"
+    assert SOURCES["fashion_mnist"].folder == f"{tvd.FashionMNIST.__name__}/raw"
+    assert SOURCES["cifar10"].folder == tvd.CIFAR10.base_folder == "cifar-10-batches-py"
+    assert SOURCES["cifar100"].folder == tvd.CIFAR100.base_folder == "cifar-100-python"
+    files = {f.relpath: f.md5 for f in SOURCES["cifar100"].files()}
     assert files == {"cifar-100-python/train": "16019d7e3df5f24257cddd939b257f8d",
                      "cifar-100-python/test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
                      "cifar-100-python/meta": "7973b15100ade9c7d40fb424638fde48"}
-    assert len(tv.SOURCES["cifar10"].files()) == 7
+    assert len(SOURCES["cifar10"].files()) == 7
 
 
 @pytest.mark.parametrize(("kwargs", "key"), [
@@ -316,9 +319,9 @@ def test_config_accepts_lists_and_loader_checks_name(tmp_path: Path) -> None:
     config = TorchvisionConfig("cifar100", classes=[99, 0])
     assert config.classes == (99, 0)
     with pytest.raises(ValueError, match="'mnist' loader"):
-        tv.loader("mnist")(TorchvisionConfig("cifar10"), None, tmp_path)
+        loader("mnist")(TorchvisionConfig("cifar10"), None, tmp_path)
     with pytest.raises(ValueError, match="data.name"):
-        tv.loader("svhn")
+        loader("svhn")
 
 
 def test_download_moves_verified_files_and_stamps(tmp_path: Path, monkeypatch) -> None:
@@ -334,7 +337,7 @@ def test_download_moves_verified_files_and_stamps(tmp_path: Path, monkeypatch) -
 
     monkeypatch.setattr(tvd.MNIST, "download", fake_download)
     root = tmp_path / "data"
-    stamp = tv.download("mnist", root)
+    stamp = download("mnist", root)
     assert stamp == root.resolve() / "mnist" / ".verified"
     record = json.loads(stamp.read_text())
     assert record["files"] == checksums_of(source) and len(record["files"]) == 8
@@ -348,12 +351,12 @@ def test_download_moves_verified_files_and_stamps(tmp_path: Path, monkeypatch) -
         raise AssertionError("verified files must not be fetched again")
 
     monkeypatch.setattr(tvd.MNIST, "download", no_network)
-    assert tv.download("mnist", root) == stamp
+    assert download("mnist", root) == stamp
 
 
 def test_download_rejects_unknown_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="data.name must be one of"):
-        tv.download("svhn", tmp_path)
+        download("svhn", tmp_path)
 
 
 def test_members_of_a_job_share_one_verified_read(tmp_path: Path, monkeypatch) -> None:
@@ -362,8 +365,8 @@ def test_members_of_a_job_share_one_verified_read(tmp_path: Path, monkeypatch) -
     write_cifar10(tmp_path)
     sums = checksums_of(tmp_path)
     hashed: list[Path] = []
-    real_md5 = tv._md5
-    monkeypatch.setattr(tv, "_md5", lambda path, *a: hashed.append(path) or real_md5(path, *a))
+    real_md5 = verify._md5
+    monkeypatch.setattr(verify, "_md5", lambda path, *a: hashed.append(path) or real_md5(path, *a))
     first = load_torchvision(TorchvisionConfig("cifar10"), None, tmp_path, sums)
     n_files = len(hashed)
     second = load_torchvision(TorchvisionConfig("cifar10", classes=(0, 1, 2), n_train_per_class=2),
@@ -395,12 +398,14 @@ def test_download_stores_the_decoded_sets_that_jobs_read(tmp_path: Path, monkeyp
     sums = checksums_of(tmp_path)
     config = TorchvisionConfig("cifar100", n_train_per_class=2, preprocess="standardize_unit_norm")
     decoded_by_torchvision = load_torchvision(config, None, tmp_path, sums)
-    stamp = tv.download("cifar100", tmp_path, sums)
+    stamp = download("cifar100", tmp_path, sums)
     assert json.loads(stamp.read_text())["decoded"]["file"] == "decoded.npz"
-    tv._READ_CACHE.clear()
+    cache._READ_CACHE.clear()
     read: list[str] = []
-    monkeypatch.setattr(tv, "_md5", lambda path, *a: read.append(Path(path).name) or md5(path))
-    monkeypatch.setattr(tv, "_decode", lambda *a: pytest.fail("decoded again"))
+    for module in (verify, cache):  # data files are hashed in verify, the copy in cache
+        monkeypatch.setattr(module, "_md5",
+                            lambda path, *a: read.append(Path(path).name) or md5(path))
+    monkeypatch.setattr(cache, "_decode", lambda *a: pytest.fail("decoded again"))
     from_copy = load_torchvision(config, None, tmp_path, sums)
     assert read == ["decoded.npz"]  # only the copy is hashed
     for field in ("x_train", "y_train", "x_test", "y_test"):
@@ -408,14 +413,14 @@ def test_download_stores_the_decoded_sets_that_jobs_read(tmp_path: Path, monkeyp
     assert np.array_equal(from_copy.extras["superclass"],
                           decoded_by_torchvision.extras["superclass"])
     monkeypatch.undo()
-    tv._READ_CACHE.clear()
+    cache._READ_CACHE.clear()
     copy = stamp.parent / "decoded.npz"
     blob = bytearray(copy.read_bytes())
     blob[-100] ^= 0xFF
     copy.write_bytes(bytes(blob))
     assert torch.equal(load_torchvision(config, None, tmp_path, sums).x_train,
                        decoded_by_torchvision.x_train)  # the files again, not the bad copy
-    tv.download("cifar100", tmp_path, sums)
+    download("cifar100", tmp_path, sums)
     path = tmp_path / "cifar-100-python" / "train"
     blob = bytearray(path.read_bytes())
     blob[len(blob) // 2] ^= 0xFF
@@ -431,8 +436,9 @@ def test_a_job_reading_the_decoded_copy_does_not_import_torchvision(tmp_path: Pa
     write_cifar10(tmp_path)
     sums = tmp_path / "sums.json"
     sums.write_text(json.dumps(checksums_of(tmp_path)))
-    tv.download("cifar10", tmp_path, json.loads(sums.read_text()))
-    code = (f"import sys, json\nfrom trainlens.data.torchvision_sets import *\n"
+    download("cifar10", tmp_path, json.loads(sums.read_text()))
+    code = (f"import sys, json\nfrom trainlens.data.torchvision.sources import TorchvisionConfig\n"
+            f"from trainlens.data.torchvision.load import loader\n"
             f"c = TorchvisionConfig('cifar10', checksums_file={str(sums)!r})\n"
             f"s = loader('cifar10')(c, None, {str(tmp_path)!r})\n"
             f"print(len(s.y_train), 'torchvision' in sys.modules)")
