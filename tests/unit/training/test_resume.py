@@ -14,8 +14,8 @@ from trainlens.models.loukas import FIRST_BIAS
 from trainlens.training.ensemble import TrainConfig, train_ensemble
 from trainlens.training.group import build_member, repeat_groups, train_config
 from trainlens.training.hooks import BiasTrajectoryHook, LossHook
-from trainlens.training.recorder import MetricLog
 from trainlens.training.job import JobState
+from trainlens.training.recorder import MetricLog
 from trainlens.training.seeds import RunStreams
 
 
