@@ -12,19 +12,12 @@ MAX_FILE_LINES = 300
 MAX_FUNCTION_LINES = 60
 ROOTS = ("src/trainlens", "analysis")
 
-_ENGINE = ("one of the three training engines that issue 27 item 1 merges into one loop with "
-           "three steps")
 _REGISTRY = ("a paper's registry of small, independent decorated functions; it is loaded by "
              "path and cannot import a sibling file until analysis/ becomes a package (issue 27 "
              "item 4)")
 
 # "path" (file over MAX_FILE_LINES) or "path::function" (function over MAX_FUNCTION_LINES)
 ALLOWED: dict[str, str] = {
-    "src/trainlens/training/ensemble.py::train_ensemble": _ENGINE,
-    "src/trainlens/training/regularized_loop.py": _ENGINE,
-    "src/trainlens/training/regularized_loop.py::train_regularized": _ENGINE
-    + " (a class written as a function: eleven inner closures, then the loop)",
-    "src/trainlens/training/two_layer_trainer.py::train_sub_ensemble": _ENGINE,
     "src/trainlens/config.py": "six jobs (trainer registry, YAML and schema, typed checks, hash, "
     "grid, tiny slice) that issue 27 item 3 splits into an experiments/ package",
     "src/trainlens/data/torchvision_sets.py": "fetching (download, MD5, stamps, decode cache) "

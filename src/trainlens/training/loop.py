@@ -168,17 +168,21 @@ def _boundary(step: Step, hooks: Sequence[Hook], book: Book, t: int, events: Eve
     """Divergence, stops, logs, checkpoints and compaction at a boundary; whether it is the
     last step (the end, or every member stopped)."""
     bad = book.fold()
-    keep = bad < 0 if step.freezes_diverged else torch.ones_like(bad, dtype=torch.bool)
+    # host reads only where something can change: a step that freezes diverged members, a
+    # stopping check, the end
+    keep = bad < 0 if step.freezes_diverged else None
     if events.check:
+        keep = keep if keep is not None else torch.ones_like(bad, dtype=torch.bool)
         reached = step.reached(t, keep)
         for position in reached.nonzero().flatten().tolist():
             book.stopped[book.live[position]] = t
         keep = keep & ~reached
-    for position, bad_step in enumerate(bad.tolist()):
-        if bad_step >= 0 and book.diverged[book.live[position]] is None:
-            book.diverged[book.live[position]] = bad_step
-    changed = not bool(keep.all())
+    changed = keep is not None and not bool(keep.all())
     last = t == step.total or (changed and not bool(keep.any()))
+    if changed or last:
+        for position, bad_step in enumerate(bad.tolist()):
+            if bad_step >= 0 and book.diverged[book.live[position]] is None:
+                book.diverged[book.live[position]] = bad_step
     if events.log or changed or last:
         state = step.log_state(t)
         for hook in hooks:
