@@ -1,4 +1,5 @@
-"""The training loop: M members trained together as one ``torch.func`` ensemble, with hooks.
+"""The ensemble trainer: M members trained together as one ``torch.func`` ensemble, with hooks,
+by one of ``training.steps:STEPS`` (plain SGD, ``train.step: sgd``) in the one loop.
 
 Runs that differ only by seed (design principle 6) stack their parameters along a leading member
 axis and take their SGD steps together (eagerly one forward of all members and one backward
@@ -37,6 +38,7 @@ from trainlens.training.stacking import (  # noqa: F401  (re-exported for the en
     stack_members,
     stack_splits,
 )
+from trainlens.training.steps import STEPS
 from trainlens.training.steps.sgd import (  # noqa: F401  (re-exported: tests use the steps)
     EvalState,
     LabelNoise,
@@ -69,6 +71,8 @@ class TrainConfig:
     # another class at every step; for regression (mse_half) the std of fresh Gaussian target
     # noise added per example and step. 0 skips it. See ``noisy_labels``.
     label_noise: float = 0.0
+    # the ensemble's step (trainlens.training.steps:STEPS)
+    step: str = "sgd"
     # torch.compile the step: ~5x faster per step on CPU, but 5-40 s to compile (cached on disk
     # after the first time), so worth it only for long runs (paper scale).
     compile: bool = False
@@ -76,6 +80,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"train.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
+        if self.step not in STEPS:
+            raise ValueError(f"train.step must be one of {sorted(STEPS)}, got {self.step!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"train.dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         for key in ("lr", "epochs", "batch_size"):
@@ -174,7 +180,7 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
         label_noise = LabelNoise(noise, keys, n_classes)
     per_epoch = config.steps_per_epoch(n_train)
     batches = Batches(n_train, config.batch_size, order_rngs, x_train.device, per_epoch)
-    step = SGDStep(base, params, data, batches, lr0, config.lr_decay_per_epoch,
+    step = STEPS[config.step](base, params, data, batches, lr0, config.lr_decay_per_epoch,
                    per_epoch * config.epochs, loss,
                    make_sgd_step(base, loss, config.compile, decay_tensor), label_noise)
     result = run_loop(step, hooks, job, keep=keep, label=label)
