@@ -219,7 +219,7 @@ def run_loop(step: Step, hooks: Sequence[Hook] = (), job: JobState | None = None
             stateful.load_state_dict(to_device(state, device))  # saved states load on the CPU
     # only hooks that intervene are called before each step (a step at B = 1 is microseconds)
     intervening = [h for h in hooks if type(h).before_step is not Hook.before_step]
-    progress = Progress(label, step.total)
+    progress = Progress(label, step.total, first=t)
     while t < step.total:
         t += 1
         for hook in intervening:
