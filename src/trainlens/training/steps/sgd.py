@@ -1,7 +1,9 @@
-"""The plain SGD step of an ensemble (no momentum, optional per-member weight decay): eagerly one
+"""The plain-SGD step of an ensemble (no momentum, optional per-member weight decay): eagerly one
 forward of all members and one backward pass (``_autograd_sgd_step``), or ``vmap(grad)`` for
 ``torch.compile`` (``_functional_sgd_step``), with an eager fallback when compiling fails. Both
-give each member the update it would get trained alone (tests/unit/training/test_ensemble.py)."""
+give each member the update it would get trained alone (tests/unit/training/test_ensemble.py).
+``SGDStep`` is that update as a step of the one loop (per-member minibatches, the lr decayed per
+epoch, label noise), ``STEPS["sgd"]``."""
 
 from __future__ import annotations
 
