@@ -1,5 +1,5 @@
 """The dherin2022 training run: the regularized step (:mod:`trainlens.training.steps.regularized`)
-in the one loop, with its measurements (:mod:`trainlens.training.regularized_eval`) and
+in the one loop, with its measurements (:mod:`trainlens.training.steps.regularized_eval`) and
 checkpoints as hooks. See :mod:`trainlens.training.regularized` for the objective and
 conventions.
 """
@@ -17,8 +17,8 @@ from trainlens.training.job import JobState
 from trainlens.training.loop import Hook, run_loop
 from trainlens.training.recorder import MetricLog
 from trainlens.training.regularized import RegularizedTrainConfig
-from trainlens.training.regularized_eval import MeasureHook
 from trainlens.training.steps.regularized import RegularizedStep
+from trainlens.training.steps.regularized_eval import MeasureHook
 
 Params = dict[str, torch.Tensor]
 

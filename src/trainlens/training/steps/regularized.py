@@ -32,8 +32,8 @@ from trainlens.training.regularized import (
     power_iteration,
     spectral_weight_names,
 )
-from trainlens.training.regularized_eval import Evaluator, member_forwards
 from trainlens.training.stacking import _gather
+from trainlens.training.steps.regularized_eval import Evaluator, member_forwards
 from trainlens.training.steps.regularized_objective import objectives
 
 Params = dict[str, torch.Tensor]
