@@ -42,6 +42,7 @@ from benchmarks.timing import synchronize
 from trainlens.training import group as ensemble_group
 from trainlens.training import regularized_loop
 from trainlens.training.ensemble import DTYPES, Hook, StepState
+from trainlens.training.loop import run_loop
 
 
 class _Done(Exception):
@@ -148,17 +149,13 @@ def time_ensemble(config: dict[str, Any], data_root: Path, device: torch.device,
             "parts": 1}
 
 
-def _progress_clock(window: _Window) -> type:
-    """A stand-in for the regularized loop's progress line, which it calls after every step:
-    the loop's step clock."""
+def _with_window(window: _Window):
+    """The loop with a hook that times its steps (every engine's loop is ``run_loop``)."""
 
-    class Progress:
-        def __init__(self, label: str, steps: int) -> None: ...
+    def run(step, hooks=(), *args, **kwargs):
+        return run_loop(step, [*hooks, _WindowHook(window)], *args, **kwargs)
 
-        def update(self, step: int, active: int) -> None:
-            window.at(step)
-
-    return Progress
+    return run
 
 
 SMALL_LOG_SUBSET = 128  # the retry's GC log subset after the job's own ran out of memory
@@ -205,7 +202,7 @@ def _time_regularized(config: dict[str, Any], data_root: Path, device: torch.dev
             start_at = min(warmup, part_steps - 1)
             window = _Window(start_at, max(1, min(steps, part_steps - start_at)), device)
 
-            with mock.patch.object(regularized_loop, "Progress", _progress_clock(window)):
+            with mock.patch.object(regularized_loop, "run_loop", _with_window(window)):
                 try:
                     rg._train_part(timed, [members[i] for i in part], [trains[i] for i in part],
                                    f"part {number}", Path(tmp), number)

@@ -1,4 +1,5 @@
-"""The training loop: M members trained together as one ``torch.func`` ensemble, with hooks.
+"""The ensemble trainer: M members trained together as one ``torch.func`` ensemble, with hooks,
+by one of ``training.steps:STEPS`` (plain SGD, ``train.step: sgd``) in the one loop.
 
 Runs that differ only by seed (design principle 6) stack their parameters along a leading member
 axis and take their SGD steps together (eagerly one forward of all members and one backward
@@ -18,7 +19,6 @@ the step synchronises or loops over members in Python.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,23 +26,29 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainlens.data.corruption import noisy_targets
 from trainlens.losses import LOSSES, Loss
 from trainlens.members import DTYPES
 from trainlens.splits import Split
-from trainlens.training.resume import Resumer, rng_state, set_rng_state
-from trainlens.training.sgd_steps import (  # noqa: F401  (re-exported: tests use the steps)
-    _autograd_sgd_step,
-    _functional_sgd_step,
-    decays,
-    make_sgd_step,
-    summed_member_gradients,
-)
+from trainlens.training.batches import Batches
+from trainlens.training.job import JobState
+from trainlens.training.loop import Hook, run_loop
 from trainlens.training.stacking import (  # noqa: F401  (re-exported for the engines)
     _gather,
     ensemble_forward,
     stack_members,
     stack_splits,
+)
+from trainlens.training.steps import STEPS
+from trainlens.training.steps.sgd import (  # noqa: F401  (re-exported: tests use the steps)
+    EvalState,
+    LabelNoise,
+    SGDStep,
+    StepState,
+    _autograd_sgd_step,
+    _functional_sgd_step,
+    decays,
+    make_sgd_step,
+    summed_member_gradients,
 )
 
 
@@ -65,6 +71,8 @@ class TrainConfig:
     # another class at every step; for regression (mse_half) the std of fresh Gaussian target
     # noise added per example and step. 0 skips it. See ``noisy_labels``.
     label_noise: float = 0.0
+    # the ensemble's step (trainlens.training.steps:STEPS)
+    step: str = "sgd"
     # torch.compile the step: ~5x faster per step on CPU, but 5-40 s to compile (cached on disk
     # after the first time), so worth it only for long runs (paper scale).
     compile: bool = False
@@ -72,6 +80,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"train.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
+        if self.step not in STEPS:
+            raise ValueError(f"train.step must be one of {sorted(STEPS)}, got {self.step!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"train.dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
         for key in ("lr", "epochs", "batch_size"):
@@ -97,54 +107,7 @@ class TrainConfig:
         return n_train // self.batch_size if self.drop_last else -(-n_train // self.batch_size)
 
 
-@dataclass
-class StepState:
-    """What hooks see after one ensemble step. Tensors have a leading member axis M."""
-
-    step: int  # optimizer steps since init, after this step
-    epoch: int  # 0-based epoch of this step
-    steps_per_epoch: int
-    lr: torch.Tensor  # (M,) lr used at this step
-    params_before: dict[str, torch.Tensor]  # θ_{t-1}, (M, ...)
-    params: dict[str, torch.Tensor]  # θ_t, after the step
-    grads: dict[str, torch.Tensor]  # at θ_{t-1}, (M, ...)
-    x: torch.Tensor  # the batch of this step, (M, B, ...)
-    z: torch.Tensor  # outputs at θ_{t-1}, (M, B[, K])
-    # targets the step trained on, (M, B): with train.label_noise the step's noisy labels (so
-    # losses, z and grads agree with them); the test set in EvalState stays clean
-    y: torch.Tensor
-    losses: torch.Tensor  # per-example loss at θ_{t-1}, (M, B)
-    loss: Loss
-
-
-@dataclass
-class EvalState:
-    """What hooks see at the end of an epoch: the test-set outputs of every member."""
-
-    step: int
-    epoch: int
-    params: dict[str, torch.Tensor]
-    z_test: torch.Tensor  # (M, N_test[, K])
-    y_test: torch.Tensor
-    loss: Loss
-
-
-class Hook:
-    """Base class: override what you need. Hooks must not modify the parameters."""
-
-    def before_training(self, params: dict[str, torch.Tensor]) -> None: ...
-
-    def after_step(self, state: StepState) -> None: ...
-
-    def after_epoch(self, state: EvalState) -> None: ...
-
-    def after_training(self, params: dict[str, torch.Tensor], step: int) -> None: ...
-
-    def state_dict(self) -> dict:
-        """What the hook needs to resume at an epoch boundary (tensors, numbers, strings)."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None: ...
+__all__ = ["EnsembleResult", "EvalState", "Hook", "StepState", "TrainConfig", "train_ensemble"]
 
 
 @dataclass
@@ -153,26 +116,6 @@ class EnsembleResult:
     steps: int
     diverged_step: list[int | None] = field(default_factory=list)  # first non-finite loss
     wall_time_s: float = 0.0
-
-
-def _to_device(value, device: torch.device):
-    """Tensors inside nested dicts, lists and tuples moved to ``device``; other values as is."""
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, dict):
-        return {k: _to_device(v, device) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_to_device(v, device) for v in value)
-    return value
-
-
-def _first_non_finite(first_bad: torch.Tensor, finite: list[torch.Tensor], first_step: int
-                      ) -> torch.Tensor:
-    """``first_bad`` (M,; -1 while finite) with the first of the steps first_step + 1, ... whose
-    ``finite`` flag (one (M,) tensor per step) is false, for members that had none before."""
-    bad = ~torch.stack(finite)  # (steps, M)
-    first = first_step + 1 + bad.to(torch.int32).argmax(dim=0)  # argmax: the first maximum
-    return torch.where((first_bad < 0) & bad.any(dim=0), first, first_bad)
 
 
 def _per_member(values: Sequence[float] | None, default: float, n_members: int,
@@ -198,10 +141,11 @@ def _label_classes(loss: Loss, forward, params: dict[str, torch.Tensor],
 def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config: TrainConfig,
                    order_rngs: Sequence[np.random.Generator], hooks: Sequence[Hook] = (),
                    lrs: Sequence[float] | None = None,
-                   resumer: Resumer | None = None,
+                   job: JobState | None = None,
                    weight_decays: Sequence[float] | None = None,
                    label_noises: Sequence[float] | None = None,
-                   label_noise_keys: Sequence[int | None] | None = None) -> EnsembleResult:
+                   label_noise_keys: Sequence[int | None] | None = None,
+                   keep: Sequence = (), label: str = "") -> EnsembleResult:
     """Train ``models`` (one per member) with per-member data, shuffle streams and lrs.
 
     Each epoch every member draws a fresh permutation of its training set from its own
@@ -214,72 +158,30 @@ def train_ensemble(models: Sequence[nn.Module], splits: Sequence[Split], config:
     taken, so it depends only on (seed, step, position) and resumes exactly; only the training
     step sees it (hooks' ``StepState.y`` is the noisy batch, the test set stays clean). When
     every member's value is 0 the new code is skipped. Models and splits must already have the
-    training dtype and device. With a ``resumer``, the loop starts from its saved state if there
-    is one and saves its state at epoch boundaries (see :mod:`trainlens.training.resume`).
+    training dtype and device. With a ``job``, the loop starts from its saved state if there
+    is one and saves its state (with ``keep``'s) at epoch boundaries
+    (:func:`trainlens.training.loop.run_loop`).
     """
-    start = time.perf_counter()
     loss = LOSSES[config.loss]
     base, params = stack_members(models)
-    x_train, y_train, x_test, y_test = stack_splits(splits)
+    data = stack_splits(splits)
+    x_train = data[0]
     n_members, n_train = x_train.shape[:2]
-    device = x_train.device
     lr0 = torch.tensor(lrs if lrs is not None else [config.lr] * n_members,
-                       dtype=x_train.dtype, device=device)
-
+                       dtype=x_train.dtype, device=x_train.device)
     decay = _per_member(weight_decays, config.weight_decay, n_members, "weight_decay")
     noise = _per_member(label_noises, config.label_noise, n_members, "label_noise")
-    decay_tensor = (torch.tensor(decay, dtype=x_train.dtype, device=device)
+    decay_tensor = (torch.tensor(decay, dtype=x_train.dtype, device=x_train.device)
                     if any(v > 0 for v in decay) else None)  # None: the plain step, bitwise
-    step_fn = make_sgd_step(base, loss, config.compile, decay_tensor)
-    forward = ensemble_forward(base)
-    noisy = any(v > 0 for v in noise)
-    keys = list(label_noise_keys) if label_noise_keys is not None else [None] * n_members
-    n_classes = _label_classes(loss, forward, params, x_train) if noisy else None
-
-    steps_per_epoch = config.steps_per_epoch(n_train)
-    first_bad = torch.full((n_members,), -1, dtype=torch.long, device=device)
-    step, first_epoch, elapsed_before = 0, 0, 0.0
-    saved = resumer.load() if resumer is not None else None
-    if saved is None:
-        for hook in hooks:
-            hook.before_training(params)
-    else:
-        params = {name: p.to(device) for name, p in saved["params"].items()}
-        first_bad = saved["first_bad"].to(device)
-        step, first_epoch, elapsed_before = saved["step"], saved["next_epoch"], saved["wall_time_s"]
-        for rng, state in zip(order_rngs, saved["order_rngs"]):
-            set_rng_state(rng, state)
-        for hook, state in zip(hooks, saved["hooks"]):
-            hook.load_state_dict(_to_device(state, device))  # saved states load on the CPU
-    for epoch in range(first_epoch, config.epochs):
-        lr = lr0 * config.lr_decay_per_epoch ** epoch
-        order = torch.from_numpy(np.stack([rng.permutation(n_train) for rng in order_rngs]))
-        order = order.to(device)
-        finite: list[torch.Tensor] = []  # per step (M,); divergence is located per epoch
-        for b in range(steps_per_epoch):
-            index = order[:, b * config.batch_size:(b + 1) * config.batch_size]
-            x, y = _gather(x_train, index), _gather(y_train, index)
-            if noisy:  # label-noise SGD: fresh noise at the step being taken (1-based)
-                y = noisy_targets(y, noise, keys, step + 1, n_classes)
-            params_before = params
-            params, grads, z, per_example, step_finite = step_fn(params, x, y, lr)
-            step += 1
-            finite.append(step_finite)
-            state = StepState(step, epoch, steps_per_epoch, lr, params_before, params, grads, x, z,
-                              y, per_example, loss)
-            for hook in hooks:
-                hook.after_step(state)
-        first_bad = _first_non_finite(first_bad, finite, step - len(finite))
-        with torch.no_grad():
-            z_test = forward(params, x_test)
-        for hook in hooks:
-            hook.after_epoch(EvalState(step, epoch, params, z_test, y_test, loss))
-        if resumer is not None and (resumer.due() or epoch + 1 == config.epochs):
-            resumer.save({"step": step, "next_epoch": epoch + 1, "params": params,
-                          "first_bad": first_bad,
-                          "order_rngs": [rng_state(rng) for rng in order_rngs],
-                          "wall_time_s": elapsed_before + time.perf_counter() - start}, hooks)
-    for hook in hooks:
-        hook.after_training(params, step)
-    diverged = [int(s) if s >= 0 else None for s in first_bad.tolist()]
-    return EnsembleResult(params, step, diverged, elapsed_before + time.perf_counter() - start)
+    label_noise = None
+    if any(v > 0 for v in noise):
+        keys = list(label_noise_keys) if label_noise_keys is not None else [None] * n_members
+        n_classes = _label_classes(loss, ensemble_forward(base), params, x_train)
+        label_noise = LabelNoise(noise, keys, n_classes)
+    per_epoch = config.steps_per_epoch(n_train)
+    batches = Batches(n_train, config.batch_size, order_rngs, x_train.device, per_epoch)
+    step = STEPS[config.step](base, params, data, batches, lr0, config.lr_decay_per_epoch,
+                   per_epoch * config.epochs, loss,
+                   make_sgd_step(base, loss, config.compile, decay_tensor), label_noise)
+    result = run_loop(step, hooks, job, keep=keep, label=label)
+    return EnsembleResult(step.params(), result.steps, result.diverged_step, result.wall_time_s)

@@ -9,20 +9,15 @@ checkpoints and (optionally) per-step traces.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from trainlens.experiments.typed import make_dataclass_config
-from trainlens.io import atomic_write, load_checkpoint, save_npz
+from trainlens.io import atomic_write, save_npz
 from trainlens.losses import LOSSES
 from trainlens.members import (  # noqa: F401  (Member, build_member: re-exported for tests)
     PER_MEMBER_TRAIN,
@@ -37,7 +32,6 @@ from trainlens.provenance import git_commit
 from trainlens.schedule import log_spaced_steps
 from trainlens.tables import write_table
 from trainlens.training.ensemble import (
-    EvalState,
     Hook,
     TrainConfig,
     ensemble_forward,
@@ -46,8 +40,8 @@ from trainlens.training.ensemble import (
     train_ensemble,
 )
 from trainlens.training.hooks import BiasTrajectoryHook, CheckpointHook, LossHook, WindowHook
+from trainlens.training.job import JobState, finish_job, work_checkpoints
 from trainlens.training.recorder import MetricLog
-from trainlens.training.resume import Resumer
 
 
 def train_config(config: dict[str, Any], lr: float | None = None) -> TrainConfig:
@@ -70,40 +64,6 @@ def run_row(config: dict[str, Any], run_id: str, seed: int, diverged: int | None
             "ensemble_size": len(config["members"]), **settings}
 
 
-class ProgressHook(Hook):
-    """Progress over epochs: a tqdm bar in a terminal; in a job log (not a terminal) one line per
-    ~10% of training or every ``every_s`` seconds, with elapsed time and an estimate to go."""
-
-    def __init__(self, label: str, epochs: int, every_s: float = 30.0) -> None:
-        self.label, self.epochs, self.every_s = label, epochs, every_s
-        self._bar = tqdm(total=epochs, desc=label, unit="epoch") if sys.stderr.isatty() else None
-        self._start = self._last = time.perf_counter()
-        self._next_fraction = 0.1
-        self._first_epoch: int | None = None  # a resumed job starts mid-way
-
-    def after_epoch(self, state: EvalState) -> None:
-        if self._bar is not None:
-            self._bar.n = state.epoch + 1
-            self._bar.refresh()
-            return
-        now = time.perf_counter()
-        if self._first_epoch is None:
-            self._first_epoch = state.epoch
-        done = (state.epoch + 1) / self.epochs
-        if done >= self._next_fraction or now - self._last >= self.every_s or done == 1:
-            elapsed = now - self._start
-            eta = elapsed / (state.epoch + 1 - self._first_epoch) * (self.epochs - state.epoch - 1)
-            print(f"[{self.label}] epoch {state.epoch + 1}/{self.epochs} step {state.step} "
-                  f"elapsed {elapsed:.0f}s eta {eta:.0f}s", file=sys.stderr, flush=True)
-            self._last = now
-            while self._next_fraction <= done:
-                self._next_fraction += 0.1
-
-    def after_training(self, params: dict[str, torch.Tensor], step: int) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 def _first_bias(config: dict[str, Any], option: str) -> str:
     """The loukas2021 first-layer bias b1 of the group's model, which ``option`` needs."""
     bias_name = MODELS[config["model"]["name"]].first_bias
@@ -119,35 +79,6 @@ def repeat_groups(config: dict[str, Any]) -> list[list[int]]:
     for index, member in enumerate(config["members"]):
         groups.setdefault(json.dumps(member["grid"], sort_keys=True), []).append(index)
     return list(groups.values())
-
-
-def _resumer(state_dir: Path, interval_s: float, config: dict[str, Any],
-             log: MetricLog) -> Resumer:
-    """Resumable state in ``state_dir``; a state saved for another config is discarded."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fingerprint = json.dumps(config, sort_keys=True)
-    path = state_dir / "state.pt"
-    if path.exists() and load_checkpoint(path)["extra"].get("config") != fingerprint:
-        print(f"[{config['group_id']}] discarding {path}: saved for another config",
-              file=sys.stderr)
-        shutil.rmtree(state_dir)
-        state_dir.mkdir(parents=True)
-
-    def load_extra(extra: dict[str, Any]) -> None:
-        log.load_state_dict(extra["log"])
-        print(f"[{config['group_id']}] resuming from {path}", file=sys.stderr, flush=True)
-
-    return Resumer(path, interval_s, lambda: {"config": fingerprint, "log": log.state_dict()},
-                   load_extra)
-
-
-def _publish_directory(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` so that ``target`` appears complete or not at all."""
-    staging = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staging, target)
 
 
 def _record_hooks(config: dict[str, Any], train: TrainConfig, members: list[Member],
@@ -198,21 +129,20 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
     total_steps = steps_per_epoch * train.epochs
     run_ids = [m.run_id for m in members]
     log = MetricLog(steps_per_epoch)
-    work_checkpoints = Path(state_dir) / "checkpoints" if state_dir else Path(checkpoints_dir)
     hooks: list[Hook] = [
         LossHook(log),
-        CheckpointHook(work_checkpoints, log_spaced_steps(total_steps, train.checkpoints),
-                       run_ids, steps_per_epoch),
-        ProgressHook(config["group_id"], train.epochs),
+        CheckpointHook(work_checkpoints(state_dir, checkpoints_dir),
+                       log_spaced_steps(total_steps, train.checkpoints), run_ids, steps_per_epoch),
     ]
     record_hooks, trajectory_hook = _record_hooks(config, train, members, log, total_steps)
     hooks += record_hooks
-    resumer = _resumer(Path(state_dir), save_interval_s, config, log) if state_dir else None
+    job = JobState(state_dir, save_interval_s, config)
     result = train_ensemble([m.model for m in members], [m.split for m in members], train,
                             [m.order_rng for m in members], hooks, lrs=[m.lr for m in members],
-                            resumer=resumer, weight_decays=[m.weight_decay for m in members],
+                            job=job, weight_decays=[m.weight_decay for m in members],
                             label_noises=[m.label_noise for m in members],
-                            label_noise_keys=[m.label_noise_key for m in members])
+                            label_noise_keys=[m.label_noise_key for m in members], keep=[log],
+                            label=config["group_id"])
     write_table(log.frame(run_ids, result.diverged_step), metrics_out, "metrics")
     if trace_out is not None:
         arrays = trajectory_hook.trace_arrays() if trajectory_hook and trajectory_hook.trace else {}
@@ -221,7 +151,5 @@ def train_group(config_path: str | Path, data_root: str | Path, runs_out: str | 
                                  str(torch_device), m.row)
                          for m, diverged in zip(members, result.diverged_step)])
     write_table(runs, runs_out, "runs")
-    if state_dir:
-        _publish_directory(work_checkpoints, Path(checkpoints_dir))
-        shutil.rmtree(state_dir)  # last: until every output is in place, the job can resume
+    finish_job(state_dir, checkpoints_dir)  # last: until every output is in place, it can resume
     return runs

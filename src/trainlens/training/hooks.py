@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from trainlens.io import atomic_torch_save
 from trainlens.probes.trajectory import normalized_bias_step
 from trainlens.training.ensemble import EvalState, Hook, StepState
+from trainlens.training.job import save_checkpoint
 from trainlens.training.recorder import MetricLog
 from trainlens.training.trajectory_hook import BiasTrajectoryHook
 
@@ -62,10 +62,7 @@ class CheckpointHook(Hook):
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def _save(self, step: int, params: dict[str, torch.Tensor]) -> None:
-        atomic_torch_save({"step": step, "epoch": step / self.steps_per_epoch,
-                           "run_ids": list(self.run_ids),
-                           "params": {k: v.detach().cpu().clone() for k, v in params.items()}},
-                          self.directory / f"step_{step:09d}.pt")
+        save_checkpoint(self.directory, step, step / self.steps_per_epoch, self.run_ids, params)
 
     def before_training(self, params: dict[str, torch.Tensor]) -> None:
         if 0 in self.schedule:

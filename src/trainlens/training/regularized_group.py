@@ -4,7 +4,9 @@ The ``trainlens train`` entry for the regularised ensemble (its members are buil
 :mod:`trainlens.members.regularized`), with the outputs of every engine: runs.parquet (with
 ``stop_step``, the matched-loss step of E7/E8),
 train_metrics.parquet (the logged GC, losses and norms), stacked checkpoints at step 0 and at
-the end (where stopped members hold their matched-loss parameters) and trace.npz (run ids only).
+the end (where stopped members hold their matched-loss parameters) and trace.npz (run ids only). A
+killed job resumes from its state (the finished sub-ensembles' results, the loop state of the
+one in progress).
 Members differ by seed and by any foldable key (strengths, lr, label noise, init scheme); each
 member's data, init and random streams come from its own seed.
 """
@@ -23,7 +25,7 @@ from torch import nn
 from torch.func import stack_module_state
 
 from trainlens.data.corruption import label_noise_key
-from trainlens.io import atomic_torch_save, atomic_write, save_npz
+from trainlens.io import atomic_write, save_npz
 from trainlens.members import Member
 from trainlens.members.regularized import (
     build_members,
@@ -33,6 +35,8 @@ from trainlens.members.regularized import (
 from trainlens.seeds import RunStreams
 from trainlens.tables import empty_table, write_table
 from trainlens.training.group import run_row
+from trainlens.training.job import JobState, finish_job, save_checkpoint, work_checkpoints
+from trainlens.training.recorder import MetricLog
 from trainlens.training.regularized import RegularizedTrainConfig
 from trainlens.training.regularized_loop import MemberStreams, Params, train_regularized
 from trainlens.training.stacking import stack_splits
@@ -49,32 +53,41 @@ def stack_state(models: list[nn.Module]) -> tuple[nn.Module, Params, Params]:
 
 def _train_part(config: dict[str, Any], members: list[Member],
                 trains: list[RegularizedTrainConfig], label: str, checkpoints: Path,
-                part: int) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Train one sub-ensemble; its checkpoints are step_<step>_<part>.pt. Returns its metrics
-    and its runs rows."""
+                part: int, job: JobState | None = None) -> dict[str, Any]:
+    """Train one sub-ensemble (part ``part`` of the job); its checkpoints are
+    step_<step>_<part>.pt. Returns what the job keeps of it: its metric log's state, its
+    divergence and stop steps and its wall time."""
     base, params, buffers = stack_state([m.model for m in members])
     x_train, y_train, x_test, y_test = stack_splits([m.split for m in members])
     run_ids = [m.run_id for m in members]
     steps_per_epoch = trains[0].steps_per_epoch(x_train.shape[1])
 
     def save(step: int, state: dict[str, torch.Tensor]) -> None:
-        atomic_torch_save({"step": step, "epoch": step / steps_per_epoch, "run_ids": run_ids,
-                           "params": {k: v.detach().cpu().clone() for k, v in state.items()}},
-                          checkpoints / f"step_{step:09d}_{part}.pt")
+        save_checkpoint(checkpoints, step, step / steps_per_epoch, run_ids, state, part)
 
     streams = [MemberStreams(m.order_rng, *(RunStreams(m.seed).torch(name)
                                             for name in ("noise", "probes", "spectral")),
                              label_noise=label_noise_key(RunStreams(m.seed).seed_sequence("label_noise")))
                for m in members]
     result = train_regularized(base, params, buffers, x_train, y_train, x_test, y_test, trains,
-                               streams, label, save)
+                               streams, label, save, job, part)
+    return {"log": result.log.state_dict(), "steps_per_epoch": result.log.steps_per_epoch,
+            "diverged": result.diverged_step, "stopped": result.stop_step,
+            "wall_time_s": result.wall_time_s, "device": str(x_train.device)}
+
+
+def _part_tables(config: dict[str, Any], members: list[Member], done: dict[str, Any]
+                 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """A finished part's metrics and runs rows."""
+    log = MetricLog(done["steps_per_epoch"])
+    log.load_state_dict(done["log"])
     rows = []
-    for m, diverged, stopped in zip(members, result.diverged_step, result.stop_step):
+    for m, diverged, stopped in zip(members, done["diverged"], done["stopped"]):
         settings = {**m.row, "stop_step": np.nan if stopped is None else float(stopped),
                     "reached_target": stopped is not None}
-        rows.append(run_row(config, m.run_id, m.seed, diverged, result.wall_time_s,
-                            str(x_train.device), settings))
-    return result.log.frame(run_ids, result.diverged_step), rows
+        rows.append(run_row(config, m.run_id, m.seed, diverged, done["wall_time_s"],
+                            done["device"], settings))
+    return log.frame([m.run_id for m in members], done["diverged"]), rows
 
 
 def train_regularized_group(config_path: str | Path, data_root: str | Path,
@@ -83,20 +96,24 @@ def train_regularized_group(config_path: str | Path, data_root: str | Path,
                             device: str = "cpu", state_dir: str | Path | None = None,
                             save_interval_s: float = 60.0) -> pd.DataFrame:
     """Train every member of the group in ``config_path``, one sub-ensemble at a time; returns
-    the runs table. ``state_dir``/``save_interval_s`` are accepted for the common entry point;
-    these jobs restart from the beginning if killed."""
+    the runs table. With ``state_dir``, the job saves its state there (at most every
+    ``save_interval_s`` seconds) and resumes from it when restarted."""
     with open(config_path) as handle:
         config = json.load(handle)
     members = build_members(config, data_root, device)
     trains = [member_blocks(config, m)[2] for m in config["members"]]
-    checkpoints = Path(checkpoints_dir)
+    checkpoints = work_checkpoints(state_dir, checkpoints_dir)
     checkpoints.mkdir(parents=True, exist_ok=True)
+    job = JobState(state_dir, save_interval_s, config)
     parts = sub_ensembles(config)
     logged, rows = [], []
     for number, part in enumerate(parts):
         label = config["group_id"] + (f" part {number + 1}/{len(parts)}" if len(parts) > 1 else "")
-        frame, part_rows = _train_part(config, [members[i] for i in part],
-                                       [trains[i] for i in part], label, checkpoints, number)
+        if number >= len(job.done):
+            job.finish_part(_train_part(config, [members[i] for i in part],
+                                        [trains[i] for i in part], label, checkpoints, number,
+                                        job))
+        frame, part_rows = _part_tables(config, [members[i] for i in part], job.done[number])
         logged.append(frame)
         rows += part_rows
     logged = [f for f in logged if len(f)]
@@ -108,4 +125,5 @@ def train_regularized_group(config_path: str | Path, data_root: str | Path,
     order = {m.run_id: i for i, m in enumerate(members)}
     runs = pd.DataFrame(sorted(rows, key=lambda r: order[r["run_id"]]))
     write_table(runs, runs_out, "runs")
+    finish_job(state_dir, checkpoints_dir)  # last: until every output is in place, it can resume
     return runs

@@ -20,13 +20,14 @@ import pandas as pd
 import torch
 
 from trainlens.experiments.typed import make_dataclass_config
-from trainlens.io import atomic_torch_save, atomic_write, save_npz
+from trainlens.io import atomic_write, save_npz
 from trainlens.members import flatten_block
 from trainlens.members.two_layer import member_blocks, member_data
 from trainlens.models.two_layer import init_params
 from trainlens.seeds import RunStreams
 from trainlens.tables import write_table
 from trainlens.training.group import run_row
+from trainlens.training.job import JobState, finish_job, save_checkpoint, work_checkpoints
 from trainlens.training.two_layer_trainer import (
     MinibatchStream,
     SubEnsemble,
@@ -85,9 +86,10 @@ def train_two_layer_group(config_path: str | Path, data_root: str | Path, runs_o
                           trace_out: str | Path | None = None, device: str = "cpu",
                           state_dir: str | Path | None = None, save_interval_s: float = 60.0
                           ) -> pd.DataFrame:
-    """Train every member of the group; returns the runs table part. Runs take seconds on a CPU,
-    so there is no resumable state (``state_dir`` is unused) and the device is always the CPU:
-    a network this small gains nothing from a GPU (docs/protocols/nakazato2024.md §8)."""
+    """Train every member of the group, one activation (part) at a time; returns the runs table
+    part. With ``state_dir``, the job saves its state there (at most every ``save_interval_s``
+    seconds) and resumes from it when restarted. The device is always the CPU: a network this
+    small gains nothing from a GPU (docs/protocols/nakazato2024.md §8)."""
     with open(config_path) as handle:
         config = json.load(handle)
     if device != "cpu":
@@ -102,31 +104,22 @@ def train_two_layer_group(config_path: str | Path, data_root: str | Path, runs_o
     by_activation: dict[str, list[int]] = {}
     for index, member in enumerate(members):
         by_activation.setdefault(member["model"]["activation"], []).append(index)
-    first = np.full(len(members), np.nan)
-    diverged: list[int | None] = [None] * len(members)
-    checkpoints: dict[int, dict[str, list[torch.Tensor]]] = {}
-    rows: list[dict[str, Any]] = []
+    merged = _Merged(len(members))
     start = time.perf_counter()
-    for activation, indices in by_activation.items():
-        sub = _sub_ensemble(config, [members[i] for i in indices], Path(data_root))
-        result = train_sub_ensemble(sub, steps, schedule, two_time, config["group_id"])
-        t_c = result.first_interpolation.numpy().astype(float)
-        first[indices] = np.where(t_c < 0, np.nan, t_c)
-        for local, index in enumerate(indices):
-            diverged[index] = result.diverged_step[local]
-        for step, params in result.checkpoints.items():
-            stacked = checkpoints.setdefault(step, {k: [None] * len(members) for k in params})
-            for k, v in params.items():
-                for local, index in enumerate(indices):
-                    stacked[k][index] = v[local]
-        for row in result.two_time:
-            row["run_id"] = members[indices[row.pop("run")]]["run_id"]
-        rows += result.two_time
+    job = JobState(state_dir, save_interval_s, config)
+    for number, (activation, indices) in enumerate(by_activation.items()):
+        if number >= len(job.done):
+            sub = _sub_ensemble(config, [members[i] for i in indices], Path(data_root))
+            job.finish_part(vars(train_sub_ensemble(sub, steps, schedule, two_time,
+                                                    config["group_id"], job, number)))
+        merged.add(job.done[number], indices, [members[i]["run_id"] for i in indices])
         print(f"[{config['group_id']}] {activation}: {len(indices)} runs x {steps} steps, "
               f"{time.perf_counter() - start:.1f}s so far", file=sys.stderr, flush=True)
+    first, diverged, checkpoints, rows = (merged.first, merged.diverged, merged.checkpoints,
+                                          merged.rows)
     wall = time.perf_counter() - start
     run_ids = [m["run_id"] for m in members]
-    _write_checkpoints(Path(checkpoints_dir), checkpoints, run_ids)
+    _write_checkpoints(work_checkpoints(state_dir, checkpoints_dir), checkpoints, run_ids)
     write_table(_metrics(run_ids, first, steps, rows, diverged), metrics_out, "metrics")
     if trace_out is not None:
         atomic_write(trace_out, lambda tmp: save_npz(tmp, run_ids=np.asarray(run_ids)))
@@ -136,16 +129,43 @@ def train_two_layer_group(config_path: str | Path, data_root: str | Path, runs_o
                                   **flatten_block("train", m["train"])})
                          for i, m in enumerate(members)])
     write_table(runs, runs_out, "runs")
+    finish_job(state_dir, checkpoints_dir)  # last: until every output is in place, it can resume
     return runs
+
+
+class _Merged:
+    """The results of the group's parts (activations), in the group's member order."""
+
+    def __init__(self, n_members: int) -> None:
+        self.n_members = n_members
+        self.first = np.full(n_members, np.nan)
+        self.diverged: list[int | None] = [None] * n_members
+        self.checkpoints: dict[int, dict[str, list[torch.Tensor]]] = {}
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, result: dict[str, Any], indices: list[int], run_ids: list[str]) -> None:
+        """Part ``result`` (a ``SubResult`` as a dict) of the members ``indices``."""
+        t_c = result["first_interpolation"].numpy().astype(float)
+        self.first[indices] = np.where(t_c < 0, np.nan, t_c)
+        for local, index in enumerate(indices):
+            self.diverged[index] = result["diverged_step"][local]
+        for step, params in result["checkpoints"].items():
+            stacked = self.checkpoints.setdefault(step, {k: [None] * self.n_members
+                                                         for k in params})
+            for k, v in params.items():
+                for local, index in enumerate(indices):
+                    stacked[k][index] = v[local]
+        for row in result["two_time"]:
+            row["run_id"] = run_ids[row.pop("run")]
+        self.rows += result["two_time"]
 
 
 def _write_checkpoints(directory: Path, checkpoints: dict[int, dict[str, list[torch.Tensor]]],
                        run_ids: list[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for step, params in checkpoints.items():
-        atomic_torch_save({"step": step, "epoch": float(step), "run_ids": run_ids,
-                           "params": {k: torch.stack(v) for k, v in params.items()}},
-                          directory / f"step_{step:09d}.pt")
+        save_checkpoint(directory, step, float(step), run_ids,
+                        {k: torch.stack(v) for k, v in params.items()})
 
 
 def _metrics(run_ids: list[str], first: np.ndarray, steps: int, two_time: list[dict[str, Any]],

@@ -86,12 +86,12 @@ def test_divergence_is_recorded_not_raised(e1a_smoke_config):
 
 
 def test_first_non_finite_step_is_the_earliest_and_is_kept():
-    from trainlens.training.ensemble import _first_non_finite
+    from trainlens.training.loop import first_non_finite
 
     t, f = True, False
     # members: never bad; bad at steps 12 and 13; already bad since step 3; bad at step 14
     finite = [torch.tensor(v) for v in ([t, t, t, t], [t, f, f, t], [t, f, t, t], [t, t, f, f])]
-    first_bad = _first_non_finite(torch.tensor([-1, -1, 3, -1]), finite, first_step=10)
+    first_bad = first_non_finite(torch.tensor([-1, -1, 3, -1]), finite, at=[11, 12, 13, 14])
     assert first_bad.tolist() == [-1, 12, 3, 14]
 
 

@@ -347,7 +347,7 @@ def test_mlp_batched_step_equals_the_vmapped_step(monkeypatch):
 def test_label_noise_sgd_relabels_a_fresh_share_of_every_minibatch_each_step(monkeypatch):
     # docs/protocols/dherin2022.md §2b D-b: record the labels each step trains on and count, by
     # hand, how many differ from the clean minibatch labels
-    import trainlens.training.regularized_loop as loop
+    import trainlens.training.steps.regularized as loop
 
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
 

@@ -1,18 +1,24 @@
-"""The plain SGD step of an ensemble (no momentum, optional per-member weight decay): eagerly one
+"""The plain-SGD step of an ensemble (no momentum, optional per-member weight decay): eagerly one
 forward of all members and one backward pass (``_autograd_sgd_step``), or ``vmap(grad)`` for
 ``torch.compile`` (``_functional_sgd_step``), with an eager fallback when compiling fails. Both
-give each member the update it would get trained alone (tests/unit/training/test_ensemble.py)."""
+give each member the update it would get trained alone (tests/unit/training/test_ensemble.py).
+``SGDStep`` is that update as a step of the one loop (per-member minibatches, the lr decayed per
+epoch, label noise), ``STEPS["sgd"]``."""
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.func import functional_call, grad_and_value, vmap
 
+from trainlens.data.corruption import noisy_targets
 from trainlens.losses import Loss
-from trainlens.training.stacking import ensemble_forward
+from trainlens.training.batches import Batches
+from trainlens.training.loop import Events
+from trainlens.training.stacking import _gather, ensemble_forward
 
 
 def _broadcast(values: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -142,3 +148,107 @@ def make_sgd_step(base: nn.Module, loss: Loss, compile: bool = False,
             return eager(*args)
 
     return step_with_fallback
+
+
+@dataclass
+class StepState:
+    """What hooks see after one ensemble step. Tensors have a leading member axis M."""
+
+    step: int  # optimizer steps since init, after this step
+    epoch: int  # 0-based epoch of this step
+    steps_per_epoch: int
+    lr: torch.Tensor  # (M,) lr used at this step
+    params_before: dict[str, torch.Tensor]  # θ_{t-1}, (M, ...)
+    params: dict[str, torch.Tensor]  # θ_t, after the step
+    grads: dict[str, torch.Tensor]  # at θ_{t-1}, (M, ...)
+    x: torch.Tensor  # the batch of this step, (M, B, ...)
+    z: torch.Tensor  # outputs at θ_{t-1}, (M, B[, K])
+    # targets the step trained on, (M, B): with train.label_noise the step's noisy labels (so
+    # losses, z and grads agree with them); the test set in EvalState stays clean
+    y: torch.Tensor
+    losses: torch.Tensor  # per-example loss at θ_{t-1}, (M, B)
+    loss: Loss
+
+
+@dataclass
+class EvalState:
+    """What hooks see at the end of an epoch: the test-set outputs of every member."""
+
+    step: int
+    epoch: int
+    params: dict[str, torch.Tensor]
+    z_test: torch.Tensor  # (M, N_test[, K])
+    y_test: torch.Tensor
+    loss: Loss
+
+
+@dataclass
+class LabelNoise:
+    """Label-noise SGD of an ensemble (``corruption.noisy_targets``): per-member strengths,
+    keys and the number of classes (None: Gaussian target noise for regression)."""
+
+    strengths: list[float]
+    keys: list[int | None]
+    n_classes: int | None
+
+
+class SGDStep:
+    """The plain-SGD ensemble as a step of :func:`trainlens.training.loop.run_loop`: per-member
+    minibatches, lr decayed once per epoch (γ^epoch), optional label noise; a boundary at every
+    epoch's end, where the log hooks see the test-set outputs (``EvalState``)."""
+
+    freezes_diverged = False  # a diverged member trains on (its rows are dropped later)
+
+    def __init__(self, base: nn.Module, params: dict[str, torch.Tensor], data: tuple,
+                 batches: Batches, lr0: torch.Tensor, lr_decay: float, total: int, loss: Loss,
+                 step_fn, label_noise: LabelNoise | None = None) -> None:
+        self._params, self.base, self.loss = params, base, loss
+        self.x_train, self.y_train, self.x_test, self.y_test = data
+        self.batches, self.lr0, self.lr_decay, self.total = batches, lr0, lr_decay, total
+        self.steps_per_epoch, self.n_members = batches.per_epoch, self.x_train.shape[0]
+        self.step_fn, self.label_noise = step_fn, label_noise
+        self.forward = ensemble_forward(base)
+        self._epoch, self._lr = -1, lr0
+
+    def __call__(self, step: int) -> tuple[StepState, torch.Tensor]:
+        epoch = (step - 1) // self.steps_per_epoch
+        if epoch != self._epoch:
+            self._epoch, self._lr = epoch, self.lr0 * self.lr_decay ** epoch
+        index = self.batches.next()
+        x, y = _gather(self.x_train, index), _gather(self.y_train, index)
+        if self.label_noise is not None:  # fresh noise at the step being taken (1-based)
+            noise = self.label_noise
+            y = noisy_targets(y, noise.strengths, noise.keys, step, noise.n_classes)
+        before = self._params
+        self._params, grads, z, per_example, finite = self.step_fn(before, x, y, self._lr)
+        return StepState(step, epoch, self.steps_per_epoch, self._lr, before, self._params, grads,
+                         x, z, y, per_example, self.loss), finite
+
+    def blame(self, step: int) -> int:
+        return step
+
+    def events(self, step: int) -> Events | None:
+        return Events(log=True) if step % self.steps_per_epoch == 0 else None
+
+    def reached(self, step: int, keep: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(keep)
+
+    def log_state(self, step: int) -> EvalState:
+        with torch.no_grad():
+            z_test = self.forward(self._params, self.x_test)
+        return EvalState(step, (step - 1) // self.steps_per_epoch, self._params, z_test,
+                         self.y_test, self.loss)
+
+    def params(self) -> dict[str, torch.Tensor]:
+        return self._params
+
+    def compact(self, live: torch.Tensor) -> None:
+        raise AssertionError("the SGD ensemble keeps every member")
+
+    def state_dict(self) -> dict:
+        return {"params": self._params, "batches": self.batches.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        device = self.x_train.device
+        self._params = {name: p.to(device) for name, p in state["params"].items()}
+        self.batches.load_state_dict(state["batches"])
