@@ -78,6 +78,7 @@ def _check_name(block: dict[str, Any], kind: str, registry: dict[str, Any], wher
 def check_blocks(science: dict[str, Any], where: str, trainer: str) -> None:
     """Construct every block's dataclass once, so a bad value fails at workflow load."""
     from trainlens.data import DATASETS
+    from trainlens.experiments.train_config import make_train_config
     from trainlens.models import MODELS
 
     data, model = science["data"], science["model"]
@@ -85,8 +86,7 @@ def check_blocks(science: dict[str, Any], where: str, trainer: str) -> None:
     _check_name(model, "model", MODELS, where)
     make_dataclass_config(DATASETS[data["name"]].config_cls, data, f"{where}: data")
     make_dataclass_config(MODELS[model["name"]].config_cls, model, f"{where}: model")
-    make_dataclass_config(TRAINERS[trainer].train_config_class(), science["train"],
-                          f"{where}: train")
+    make_train_config(trainer, science["train"], f"{where}: train")
 
 
 def _check_folded(folded: list[str], grid: dict[str, Any], trainer: str, where: str) -> None:
