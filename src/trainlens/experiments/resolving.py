@@ -7,9 +7,10 @@ Every grid point x seed is one *run*; runs that differ only by seed, or by a key
 value of every key) plus every single-key variation of it (:func:`grid_points`); those members
 carry ``varied``.
 
-The values of each block are checked by the frozen dataclass of its registry entry; the
-registries (datasets, models, trainers' train blocks) are imported when a config is first
-checked, not with this module: ``trainlens list`` counts grid points without torch.
+The values of each block are checked by the frozen dataclass of its registry entry (the train
+block by the one ``TrainConfig``, with the fields its trainer reads); the registries (datasets,
+models, the train config) are imported when a config is first checked, not with this module:
+``trainlens list`` counts grid points without torch.
 """
 
 from __future__ import annotations
