@@ -85,3 +85,20 @@ def test_each_check_holds_for_the_trainers_that_read_its_field(
             make_train_config(trainer, values, "group g: train")
     else:
         make_train_config(trainer, values, "group g: train")
+
+
+def test_an_experiment_file_with_another_trainers_key_fails_to_load(tmp_path) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from trainlens.experiments.loading import load_experiments
+
+    repo = Path(__file__).resolve().parents[2]
+    document = yaml.safe_load((repo / "experiments" / "loukas2021.yaml").read_text())
+    document["experiments"]["e1a"].setdefault("train", {})["langevin_temperature"] = 0.1
+    path = tmp_path / "loukas2021.yaml"
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match="key langevin_temperature \\(regularizers\\) is not "
+                                          "read by trainer ensemble"):
+        load_experiments(path, "smoke")
