@@ -5,9 +5,12 @@ holds for every trainer that reads its field."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
+import yaml
 
+from trainlens.experiments.loading import load_experiments
 from trainlens.experiments.train_config import (
     DTYPES,
     GROUPS,
@@ -87,13 +90,7 @@ def test_each_check_holds_for_the_trainers_that_read_its_field(
         make_train_config(trainer, values, "group g: train")
 
 
-def test_an_experiment_file_with_another_trainers_key_fails_to_load(tmp_path) -> None:
-    from pathlib import Path
-
-    import yaml
-
-    from trainlens.experiments.loading import load_experiments
-
+def test_an_experiment_file_with_another_trainers_key_fails_to_load(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     document = yaml.safe_load((repo / "experiments" / "loukas2021.yaml").read_text())
     document["experiments"]["e1a"].setdefault("train", {})["langevin_temperature"] = 0.1
