@@ -109,10 +109,7 @@ class TrainConfig:
         if self.drop_last and n_train < self.batch_size:
             raise ValueError(f"train.batch_size={self.batch_size} exceeds the {n_train} training "
                              "examples and train.drop_last is true: no step would be taken")
-        if self.drop_last:
-            return n_train // self.batch_size
-        per_epoch = -(-n_train // self.batch_size)
-        return per_epoch if self.trainer == "ensemble" else max(1, per_epoch)
+        return n_train // self.batch_size if self.drop_last else -(-n_train // self.batch_size)
 
     def checkpoint_steps(self, n_train: int) -> set[int]:
         """The steps of ``checkpoint_epochs`` inside the run (0 and the end always are)."""
@@ -199,7 +196,9 @@ def make_train_config(trainer: str, values: dict[str, Any], where: str) -> Train
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
                           f"{', '.join(sorted(reads))}{did_you_mean(unknown[0], reads)}")
-    for key in sorted(set(values) - set(reads)):
+    not_read = sorted(set(values) - set(reads))
+    if not_read:
+        key = not_read[0]
         raise ConfigError(f"{where}: key {key} ({GROUPS[key]}) is not read by trainer "
                           f"{trainer}; it reads: {', '.join(sorted(reads))}")
     return make_dataclass_config(TrainConfig, {**reads, **values, "trainer": trainer}, where)
