@@ -117,3 +117,6 @@ LOSSES: dict[str, Loss] = {
 }
 # nakazato2024's name for the same loss (its experiments and runs tables say ``mse``)
 LOSSES["mse"] = LOSSES["mse_half"]
+# the losses of the two-layer network (docs/protocols/nakazato2024.md §3): its closed-form step
+# and probes take these only
+CLOSED_FORM_LOSSES = ("logistic", "mse")

@@ -4,7 +4,7 @@ A dataset, a model, a trainer's ``train`` block or a probe's option block declar
 :class:`SliceRule` beside its registry entry; the slicer (``trainlens.experiments.slicing``) holds
 the sizes (``SLICE_CAPS``) and applies each entry's rule. A rule names the cap of each size it
 bounds, never the size itself, and a key left at its default is read from the entry's config
-dataclass, so no default is copied here.
+dataclass (a trainer's: its ``reads``), so no default is copied here.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def field_default(cls: type | None, key: str) -> Any:
-    """The default of the dataclass field ``key`` of ``cls``; ``dataclasses.MISSING`` where
-    there is no class, no such field or no default."""
+def field_default(cls: type | Mapping[str, Any] | None, key: str) -> Any:
+    """The default of the dataclass field ``key`` of ``cls`` (or of a mapping of defaults, as a
+    trainer's ``reads``); ``dataclasses.MISSING`` where there is no class, no such field or no
+    default."""
     if cls is None:
         return dataclasses.MISSING
+    if isinstance(cls, Mapping):
+        return cls.get(key, dataclasses.MISSING)
     for f in dataclasses.fields(cls):
         if f.name == key:
             if f.default_factory is not dataclasses.MISSING:
@@ -40,7 +43,7 @@ class SliceRule:
     clip: Mapping[str, str] = field(default_factory=dict)
     fixed: Mapping[str, Any] = field(default_factory=dict)
 
-    def apply(self, block: dict[str, Any], config_cls: type | None,
+    def apply(self, block: dict[str, Any], config_cls: type | Mapping[str, Any] | None,
               caps: Mapping[str, int]) -> None:
         """Shrink ``block`` in place; a key absent from it takes ``config_cls``'s default (a key
         without one stays absent)."""

@@ -7,9 +7,10 @@ Every grid point x seed is one *run*; runs that differ only by seed, or by a key
 value of every key) plus every single-key variation of it (:func:`grid_points`); those members
 carry ``varied``.
 
-The values of each block are checked by the frozen dataclass of its registry entry; the
-registries (datasets, models, trainers' train blocks) are imported when a config is first
-checked, not with this module: ``trainlens list`` counts grid points without torch.
+The values of each block are checked by the frozen dataclass of its registry entry (the train
+block by the one ``TrainConfig``, with the fields its trainer reads); the registries (datasets,
+models, the train config) are imported when a config is first checked, not with this module:
+``trainlens list`` counts grid points without torch.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def _check_name(block: dict[str, Any], kind: str, registry: dict[str, Any], wher
 def check_blocks(science: dict[str, Any], where: str, trainer: str) -> None:
     """Construct every block's dataclass once, so a bad value fails at workflow load."""
     from trainlens.data import DATASETS
+    from trainlens.experiments.train_config import make_train_config
     from trainlens.models import MODELS
 
     data, model = science["data"], science["model"]
@@ -85,8 +87,7 @@ def check_blocks(science: dict[str, Any], where: str, trainer: str) -> None:
     _check_name(model, "model", MODELS, where)
     make_dataclass_config(DATASETS[data["name"]].config_cls, data, f"{where}: data")
     make_dataclass_config(MODELS[model["name"]].config_cls, model, f"{where}: model")
-    make_dataclass_config(TRAINERS[trainer].train_config_class(), science["train"],
-                          f"{where}: train")
+    make_train_config(trainer, science["train"], f"{where}: train")
 
 
 def _check_folded(folded: list[str], grid: dict[str, Any], trainer: str, where: str) -> None:

@@ -115,10 +115,9 @@ def tiny_slice(config: dict[str, Any], checksums_file: str | None = None) -> dic
     rule = trainer.slice
     for name in rule.probe_blocks:
         PROBE_SLICES[name].apply(out)
-    train_cls = trainer.train_config_class()
     members_train = [m["train"] for m in out["members"]] if rule.members_train else []
     for train in [out["train"], *members_train]:
-        rule.train.apply(train, train_cls, SLICE_CAPS)
+        rule.train.apply(train, trainer.reads, SLICE_CAPS)
     _slice_blocks(out, checksums_file)
     out["members"] = rule.members(out["members"])
     return out

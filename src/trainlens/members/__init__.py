@@ -5,7 +5,7 @@ Training builds each member (data from its seed's "data" stream, the initial mod
 and loads checkpoints into them. Both import this package, so neither stage imports the other
 (pyproject.toml's import contracts). This module holds the ``ensemble`` trainer's members;
 :mod:`trainlens.members.regularized` and :mod:`trainlens.members.two_layer` those of the other two
-trainers, with the typed train blocks their members are validated with.
+trainers. Every trainer's train block is the one ``trainlens.experiments.train_config:TrainConfig``.
 """
 
 from __future__ import annotations

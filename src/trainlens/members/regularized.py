@@ -1,4 +1,4 @@
-"""The members of a ``regularized`` group (dherin2022): typed train block, sub-ensembles, builder.
+"""The members of a ``regularized`` group (dherin2022): validated blocks, sub-ensembles, builder.
 
 Training trains the sub-ensembles one after the other; the measure stage rebuilds the same
 members (zero-padded alike) to load their checkpoints. Both import this module.
@@ -7,89 +7,19 @@ members (zero-padded alike) to load their checkpoints. Both import this module.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from trainlens.data import DATASETS
+from trainlens.experiments.train_config import make_train_config
 from trainlens.experiments.typed import make_dataclass_config
-from trainlens.losses import LOSSES
 from trainlens.members import DTYPES, Member, flatten_block
 from trainlens.models import MODELS
 from trainlens.models.mlp import ZERO_PRESERVING, MLPConfig, zero_pad
 from trainlens.seeds import RunStreams
-
-OPTIMIZERS = ("sgd", "adam")
-STRENGTHS = ("weight_decay", "spectral_penalty", "flatness_penalty", "gc_penalty", "input_noise",
-             "label_noise")
-
-
-@dataclass(frozen=True)
-class RegularizedTrainConfig:
-    """One member's optimisation and regularisers (dherin2022 §3 base configuration)."""
-
-    loss: str = "cross_entropy"  # or mse_onehot_half (E7-E9)
-    optimizer: str = "sgd"  # plain SGD, no momentum; adam for E9
-    lr: float = 0.05
-    steps: int = 1500
-    batch_size: int = 32  # 0 = full batch (GD)
-    weight_decay: float = 0.0
-    spectral_penalty: float = 0.0
-    flatness_penalty: float = 0.0
-    gc_penalty: float = 0.0
-    gc_projections: int = 1
-    input_noise: float = 0.0  # σ of x + σ·N(0, I), fresh each step, training only
-    # p of label-noise SGD: a fresh share p of every minibatch relabelled at every step, training
-    # only (the logged and measured losses use the clean labels)
-    label_noise: float = 0.0
-    target_loss: float = 0.0  # > 0: stop a member once its full train loss is below this
-    check_every: int = 10  # steps between target-loss checks
-    log_every: int = 100  # steps between logged metrics (GC, losses, norms)
-    log_subset: int = 0  # training points GC is logged on (the first n, fixed); 0 = all
-    # false: the log holds losses and accuracies only, no GC, loss slope or norms (fort2019,
-    # whose probes run on checkpoints: the exact GC of 100 logits through 18 CNNs is the
-    # costliest part of a step log, and its memory grows with K × members × examples)
-    log_complexity: bool = True
-    # fort2019: extra checkpoints at these epochs (step round(e·steps_per_epoch)), besides the
-    # ones at 0 and the end
-    checkpoint_epochs: tuple[float, ...] = ()
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"train.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"train.optimizer must be one of {list(OPTIMIZERS)}, "
-                             f"got {self.optimizer!r}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"train.dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
-        if self.lr <= 0:
-            raise ValueError(f"train.lr must be > 0, got {self.lr}")
-        for key in ("steps", "batch_size", "target_loss", "log_subset", *STRENGTHS):
-            if getattr(self, key) < 0:
-                raise ValueError(f"train.{key} must be >= 0, got {getattr(self, key)}")
-        if self.label_noise > 1:
-            raise ValueError(f"train.label_noise must be in [0, 1], got {self.label_noise}")
-        object.__setattr__(self, "checkpoint_epochs", tuple(self.checkpoint_epochs))
-        if any(e < 0 for e in self.checkpoint_epochs):
-            raise ValueError(f"train.checkpoint_epochs must be >= 0, got {self.checkpoint_epochs}")
-        for key in ("gc_projections", "check_every", "log_every"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
-
-    def steps_per_epoch(self, n_train: int) -> int:
-        """⌈N/B⌉ minibatches per epoch; 1 for full-batch GD (batch_size 0)."""
-        return max(1, -(-n_train // self.batch_size)) if self.batch_size else 1
-
-    def checkpoint_steps(self, n_train: int) -> set[int]:
-        """The steps of ``checkpoint_epochs`` that fall inside the run (0 and the end are
-        always checkpointed)."""
-        per_epoch = self.steps_per_epoch(n_train)
-        steps = {round(e * per_epoch) for e in self.checkpoint_epochs}
-        return {s for s in steps if 0 < s <= self.steps}
-
 
 # Keys every member of a sub-ensemble shares: the loop runs them once for all its members.
 SHARED_TRAIN_KEYS = ("loss", "optimizer", "steps", "batch_size", "gc_projections", "target_loss",
@@ -106,7 +36,7 @@ def member_blocks(config: dict[str, Any], member: dict[str, Any]) -> tuple[Any, 
     data_spec, model_spec = DATASETS[member["data"]["name"]], MODELS[member["model"]["name"]]
     return (make_dataclass_config(data_spec.config_cls, member["data"], f"{where}: data"),
             make_dataclass_config(model_spec.config_cls, member["model"], f"{where}: model"),
-            make_dataclass_config(RegularizedTrainConfig, member["train"], f"{where}: train"))
+            make_train_config("regularized", member["train"], f"{where}: train"))
 
 
 def _hidden_widths(model: Any) -> tuple[int, ...] | None:
@@ -160,7 +90,7 @@ def build_members(config: dict[str, Any], data_root: str | Path, device: str | t
         split = DATASETS[data.name].load(data, streams.numpy("data"), Path(data_root))
         net = MODELS[model.name].build(model, streams.torch("init")).to(device, dtype)
         row = {**flatten_block("data", asdict(data)), **flatten_block("model", asdict(model)),
-               **flatten_block("train", asdict(train))}
+               **flatten_block("train", train.block())}
         members.append(Member(member["run_id"], member["seed"], train.lr, net,
                               split.to(device, dtype), streams.numpy("order"), row))
     for part in sub_ensembles(config):

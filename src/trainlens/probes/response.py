@@ -17,12 +17,11 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from trainlens.losses import LOSSES, Loss
+from trainlens.losses import CLOSED_FORM_LOSSES, LOSSES, Loss
 from trainlens.models.two_layer import Params, forward, hidden
 from trainlens.probes.base import InputSet, Options, Row, metric_rows, stacked_params
 
-# the losses of the two-layer network (docs/protocols/nakazato2024.md §3), from the one registry
-LOSS_NAMES = ("logistic", "mse")
+LOSS_NAMES = CLOSED_FORM_LOSSES  # the losses of the two-layer network, from the one registry
 ETA_PROBES = (1e-2, 1e-3, 1e-4)  # docs/protocols/nakazato2024.md §3 E2
 ETA_SCATTER = 1e-3  # the η_p of C5's threshold, whose pairs figR02 scatters
 

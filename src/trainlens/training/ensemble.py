@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.losses import LOSSES, Loss
-from trainlens.members import DTYPES
 from trainlens.splits import Split
 from trainlens.training.batches import Batches
 from trainlens.training.job import JobState
@@ -51,63 +51,7 @@ from trainlens.training.steps.sgd import (  # noqa: F401  (re-exported: tests us
     summed_member_gradients,
 )
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings shared by every member of an ensemble (loukas2021 §3)."""
-
-    loss: str = "mse_half"
-    lr: float = 1e-3
-    epochs: int = 1
-    batch_size: int = 1
-    drop_last: bool = False  # False: a shorter last batch, like DataLoader and the official code
-    lr_decay_per_epoch: float = 1.0  # γ of ExponentialLR, stepped once per epoch
-    dtype: str = "float64"
-    checkpoints: int = 20  # log-spaced checkpoint steps (plus init and the final step)
-    # L2 weight decay on the weights only (parameters with >= 2 dims), per member like lr: see
-    # ``make_sgd_step``. 0 skips it (the loukas2021 protocol).
-    weight_decay: float = 0.0
-    # Label-noise SGD, per member: for classifiers the share of each minibatch relabelled with
-    # another class at every step; for regression (mse_half) the std of fresh Gaussian target
-    # noise added per example and step. 0 skips it. See ``noisy_labels``.
-    label_noise: float = 0.0
-    # the ensemble's step (trainlens.training.steps:STEPS)
-    step: str = "sgd"
-    # torch.compile the step: ~5x faster per step on CPU, but 5-40 s to compile (cached on disk
-    # after the first time), so worth it only for long runs (paper scale).
-    compile: bool = False
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"train.loss must be one of {sorted(LOSSES)}, got {self.loss!r}")
-        if self.step not in STEPS:
-            raise ValueError(f"train.step must be one of {sorted(STEPS)}, got {self.step!r}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"train.dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
-        for key in ("lr", "epochs", "batch_size"):
-            if getattr(self, key) <= 0:
-                raise ValueError(f"train.{key} must be > 0, got {getattr(self, key)}")
-        if self.checkpoints < 0:
-            raise ValueError(f"train.checkpoints must be >= 0, got {self.checkpoints}")
-        for key in ("weight_decay", "label_noise"):
-            if not getattr(self, key) >= 0:  # also refuses NaN
-                raise ValueError(f"train.{key} must be >= 0, got {getattr(self, key)}")
-        if LOSSES[self.loss].classifier and self.label_noise > 1:
-            raise ValueError(f"train.label_noise is a share of each minibatch for loss "
-                             f"{self.loss!r}: it must be in [0, 1], got {self.label_noise}")
-        if not 0 < self.lr_decay_per_epoch <= 1:
-            raise ValueError(f"train.lr_decay_per_epoch must be in (0, 1], got "
-                             f"{self.lr_decay_per_epoch}")
-
-    def steps_per_epoch(self, n_train: int) -> int:
-        """Optimizer steps per epoch: ⌈N/B⌉, or ⌊N/B⌋ with ``drop_last``."""
-        if self.drop_last and n_train < self.batch_size:
-            raise ValueError(f"train.batch_size={self.batch_size} exceeds the {n_train} training "
-                             "examples and train.drop_last is true: no step would be taken")
-        return n_train // self.batch_size if self.drop_last else -(-n_train // self.batch_size)
-
-
-__all__ = ["EnsembleResult", "EvalState", "Hook", "StepState", "TrainConfig", "train_ensemble"]
+__all__ = ["EnsembleResult", "EvalState", "Hook", "StepState", "train_ensemble"]
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from trainlens.experiments.typed import make_dataclass_config
+from trainlens.experiments.train_config import TrainConfig, make_train_config
 from trainlens.io import atomic_write, save_npz
 from trainlens.losses import LOSSES
 from trainlens.members import (  # noqa: F401  (Member, build_member: re-exported for tests)
@@ -33,7 +33,6 @@ from trainlens.schedule import log_spaced_steps
 from trainlens.tables import write_table
 from trainlens.training.ensemble import (
     Hook,
-    TrainConfig,
     ensemble_forward,
     stack_members,
     stack_splits,
@@ -50,7 +49,7 @@ def train_config(config: dict[str, Any], lr: float | None = None) -> TrainConfig
     first = config["members"][0]
     values = {**config["train"], **member_train(first),
               "lr": lr if lr is not None else first["train_lr"]}
-    return make_dataclass_config(TrainConfig, values, f"group {config['group_id']}: train")
+    return make_train_config("ensemble", values, f"group {config['group_id']}: train")
 
 
 def run_row(config: dict[str, Any], run_id: str, seed: int, diverged: int | None,

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from trainlens.data.corruption import noisy_targets
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.losses import LOSSES
 from trainlens.splits import Split
-from trainlens.training.ensemble import TrainConfig
 
 
 def train_alone(model: nn.Module, split: Split, config: TrainConfig,

@@ -30,12 +30,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from trainlens.members.regularized import (  # noqa: F401  (the typed train block, re-exported)
-    OPTIMIZERS,
-    STRENGTHS,
-    RegularizedTrainConfig,
-)
-
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults
 
 

@@ -25,6 +25,7 @@ from torch import nn
 from torch.func import stack_module_state
 
 from trainlens.data.corruption import label_noise_key
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.io import atomic_write, save_npz
 from trainlens.members import Member
 from trainlens.members.regularized import (
@@ -37,7 +38,6 @@ from trainlens.tables import empty_table, write_table
 from trainlens.training.group import run_row
 from trainlens.training.job import JobState, finish_job, save_checkpoint, work_checkpoints
 from trainlens.training.recorder import MetricLog
-from trainlens.training.regularized import RegularizedTrainConfig
 from trainlens.training.regularized_loop import MemberStreams, Params, train_regularized
 from trainlens.training.stacking import stack_splits
 
@@ -52,7 +52,7 @@ def stack_state(models: list[nn.Module]) -> tuple[nn.Module, Params, Params]:
 
 
 def _train_part(config: dict[str, Any], members: list[Member],
-                trains: list[RegularizedTrainConfig], label: str, checkpoints: Path,
+                trains: list[TrainConfig], label: str, checkpoints: Path,
                 part: int, job: JobState | None = None) -> dict[str, Any]:
     """Train one sub-ensemble (part ``part`` of the job); its checkpoints are
     step_<step>_<part>.pt. Returns what the job keeps of it: its metric log's state, its

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.training.job import JobState
 from trainlens.training.loop import Hook, run_loop
 from trainlens.training.recorder import MetricLog
-from trainlens.training.regularized import RegularizedTrainConfig
 from trainlens.training.steps.regularized import RegularizedStep
 from trainlens.training.steps.regularized_eval import MeasureHook
 
@@ -66,7 +66,7 @@ class _CheckpointHook(Hook):
 
 def train_regularized(base: nn.Module, params: Params, buffers: Params,
                       x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor,
-                      y_test: torch.Tensor, configs: Sequence[RegularizedTrainConfig],
+                      y_test: torch.Tensor, configs: Sequence[TrainConfig],
                       streams: Sequence[MemberStreams], label: str = "group",
                       checkpoint: Callable[[int, Params], None] | None = None,
                       job: JobState | None = None, part: int = 0) -> RegularizedResult:

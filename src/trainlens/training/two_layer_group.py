@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.experiments.typed import make_dataclass_config
 from trainlens.io import atomic_write, save_npz
 from trainlens.members import flatten_block
@@ -31,7 +32,6 @@ from trainlens.training.job import JobState, finish_job, save_checkpoint, work_c
 from trainlens.training.two_layer_trainer import (
     MinibatchStream,
     SubEnsemble,
-    TwoLayerTrainConfig,
     TwoTimeConfig,
     train_sub_ensemble,
 )
@@ -39,7 +39,7 @@ from trainlens.training.two_layer_trainer import (
 SHARED_TRAIN_KEYS = ("steps", "dtype", "checkpoints", "probe_times")
 
 
-def _shared(config: dict[str, Any], trains: list[TwoLayerTrainConfig]) -> TwoLayerTrainConfig:
+def _shared(config: dict[str, Any], trains: list[TrainConfig]) -> TrainConfig:
     for key in SHARED_TRAIN_KEYS:
         values = {json.dumps(getattr(t, key)) for t in trains}
         if len(values) > 1:

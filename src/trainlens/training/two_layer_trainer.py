@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from trainlens.members.two_layer import TwoLayerTrainConfig  # noqa: F401  (re-exported)
 from trainlens.models.two_layer import Params, flatten
 from trainlens.schedule import log_spaced_steps
 from trainlens.training.job import JobState

@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from trainlens.experiments.loading import load_experiments
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.models.loukas import FIRST_BIAS
 from trainlens.probes import input_gradient_norms
 from trainlens.probes.trajectory import normalized_bias_step
-from trainlens.training.ensemble import Hook, StepState, TrainConfig, train_ensemble
+from trainlens.training.ensemble import Hook, StepState, train_ensemble
 from trainlens.training.group import build_member, repeat_groups, train_config
 from trainlens.training.hooks import BiasTrajectoryHook
 from trainlens.training.recorder import MetricLog

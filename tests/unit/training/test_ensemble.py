@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.models.loukas import (
     FIRST_BIAS,
     LoukasCNN,
@@ -19,7 +20,6 @@ from trainlens.models.loukas import (
 from trainlens.training.ensemble import (
     Hook,
     StepState,
-    TrainConfig,
     _autograd_sgd_step,
     _functional_sgd_step,
     stack_members,

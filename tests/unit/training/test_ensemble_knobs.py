@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 from trainlens.data.corruption import label_noise_key
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.models.loukas import FIRST_BIAS, LoukasMLP, LoukasMLPConfig
 from trainlens.training.ensemble import (
     Hook,
     StepState,
-    TrainConfig,
     _autograd_sgd_step,
     _functional_sgd_step,
     stack_members,

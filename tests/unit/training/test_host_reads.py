@@ -15,11 +15,11 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from trainlens.training.ensemble import TrainConfig, train_ensemble
+from trainlens.experiments.train_config import TrainConfig
+from trainlens.training.ensemble import train_ensemble
 from trainlens.training.group import train_config
 from trainlens.training.hooks import LossHook
 from trainlens.training.recorder import MetricLog
-from trainlens.training.regularized import RegularizedTrainConfig
 from trainlens.training.regularized_group import stack_state
 from trainlens.training.regularized_loop import MemberStreams, train_regularized
 
@@ -44,8 +44,8 @@ def _regularized_reads(steps: int, **train) -> int:
     base, params, buffers = stack_state(models)
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(3, 40, 5, generator=g), torch.randint(0, 3, (3, 40), generator=g)
-    configs = [RegularizedTrainConfig(optimizer="adam", lr=lr, steps=steps, batch_size=8,
-                                      log_every=steps, check_every=10, **train)
+    configs = [TrainConfig.of("regularized", optimizer="adam", lr=lr, steps=steps, batch_size=8,
+                              log_every=steps, check_every=10, **train)
                for lr in (1e-3, 3e-3, 1e-2)]
     streams = [MemberStreams(np.random.default_rng(s), *[torch.Generator().manual_seed(s)] * 3)
                for s in range(3)]

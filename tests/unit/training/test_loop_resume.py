@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.models.two_layer import TwoLayerConfig, init_params
 from trainlens.training.job import JobState
-from trainlens.training.regularized import RegularizedTrainConfig
 from trainlens.training.regularized_group import stack_state
 from trainlens.training.regularized_loop import MemberStreams, train_regularized
 from trainlens.training.two_layer_trainer import (
@@ -57,9 +57,9 @@ def _regularized(job):
     # with Adam state, minibatches and the penalties' random inputs
     shared = {"steps": 60, "batch_size": 4, "check_every": 3, "log_every": 7, "dtype": "float64",
               "optimizer": "adam", "target_loss": 0.3}
-    configs = [RegularizedTrainConfig(**shared, lr=0.05, input_noise=0.1),
-               RegularizedTrainConfig(**shared, lr=1e-6, spectral_penalty=0.01),
-               RegularizedTrainConfig(**shared, lr=0.02, weight_decay=0.01)]
+    configs = [TrainConfig.of("regularized", **shared, lr=0.05, input_noise=0.1),
+               TrainConfig.of("regularized", **shared, lr=1e-6, spectral_penalty=0.01),
+               TrainConfig.of("regularized", **shared, lr=0.02, weight_decay=0.01)]
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(12, 5, generator=g, dtype=F64), torch.randint(0, 3, (12,), generator=g)
     base, params, buffers = stack_state([_model(s) for s in (5, 6, 7)])

@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from trainlens.data.corruption import label_noise_key, label_noise_sgd
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.models.resnet import ResNet18Config
 from trainlens.models.resnet import build as build_resnet
 from trainlens.probes import geometric_complexity
 from trainlens.training.regularized import (
     Optimizer,
-    RegularizedTrainConfig,
     finite_members,
     power_iteration,
     spectral_norms_sq,
@@ -55,9 +55,9 @@ def _train(models, configs, seeds, data=None):
                              [_streams(s) for s in seeds])
 
 
-def _config(**kw) -> RegularizedTrainConfig:
-    return RegularizedTrainConfig(**{"lr": 0.1, "steps": 5, "batch_size": 0, "log_every": 2,
-                                     "dtype": "float64", **kw})
+def _config(**kw) -> TrainConfig:
+    return TrainConfig.of("regularized", **{"lr": 0.1, "steps": 5, "batch_size": 0,
+                                            "log_every": 2, "dtype": "float64", **kw})
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])

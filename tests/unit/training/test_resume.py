@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from trainlens.data.corruption import label_noise_key
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.models.loukas import FIRST_BIAS
-from trainlens.training.ensemble import TrainConfig, train_ensemble
+from trainlens.training.ensemble import train_ensemble
 from trainlens.training.group import build_member, repeat_groups, train_config
 from trainlens.training.hooks import BiasTrajectoryHook, LossHook
 from trainlens.training.job import JobState

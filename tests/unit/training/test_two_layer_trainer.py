@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.models.two_layer import TwoLayerConfig, TwoLayerNet, forward, init_params
 from trainlens.probes.response import loss_value
 from trainlens.training.two_layer_trainer import (
     MinibatchStream,
     SubEnsemble,
-    TwoLayerTrainConfig,
     TwoTimeConfig,
     train_sub_ensemble,
 )
@@ -133,7 +133,7 @@ def test_divergence_is_recorded():
 
 def test_train_config_refuses_float32_and_bad_probe_times():
     with pytest.raises(ValueError, match="float64"):
-        TwoLayerTrainConfig(dtype="float32")
+        TrainConfig.of("two_layer", dtype="float32")
     with pytest.raises(ValueError, match="probe_times"):
-        TwoLayerTrainConfig(steps=10, probe_times=(0, 20))
-    assert TwoLayerTrainConfig(steps=1000, probe_times=(0, 10)).schedule() == [0, 10, 1000]
+        TrainConfig.of("two_layer", steps=10, probe_times=(0, 20))
+    assert TrainConfig.of("two_layer", steps=1000, probe_times=(0, 10)).schedule() == [0, 10, 1000]

@@ -21,13 +21,13 @@ from torch.func import functional_call
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from trainlens.data.corruption import label_noise_sgd
+from trainlens.experiments.train_config import TrainConfig
 from trainlens.losses import LOSSES
 from trainlens.training.batches import Batches
 from trainlens.training.job import to_device
 from trainlens.training.loop import Events
 from trainlens.training.regularized import (
     Optimizer,
-    RegularizedTrainConfig,
     finite_members,
     power_iteration,
     spectral_weight_names,
@@ -87,7 +87,7 @@ class RegularizedStep:
     freezes_diverged = True
 
     def __init__(self, base: nn.Module, params: Params, buffers: Params, x_train: torch.Tensor,
-                 y_train: torch.Tensor, configs: Sequence[RegularizedTrainConfig],
+                 y_train: torch.Tensor, configs: Sequence[TrainConfig],
                  streams: Sequence, checkpoints: bool) -> None:
         shared = self.shared = configs[0]
         self.configs, self.base, self.total = configs, base, shared.steps
