@@ -39,9 +39,10 @@ import torch
 
 from benchmarks.stand_in import cap_data, full_n_test, full_n_train
 from benchmarks.timing import synchronize
+from trainlens.members import DTYPES
 from trainlens.training import group as ensemble_group
 from trainlens.training import regularized_loop
-from trainlens.training.ensemble import DTYPES, Hook, StepState
+from trainlens.training.ensemble import Hook, StepState
 from trainlens.training.loop import run_loop
 
 

@@ -11,6 +11,7 @@ Steady-state time per step is measured after a warm-up; compile time is reported
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import torch
 
 from benchmarks.timing import CPU, synchronize, threads_or_device
 from trainlens.experiments.loading import load_experiments
-from trainlens.training.ensemble import TrainConfig, train_ensemble
+from trainlens.training.ensemble import train_ensemble
 from trainlens.training.group import build_member, train_config
 from trainlens.training.reference import train_alone
 
@@ -36,13 +37,13 @@ def _members(epochs: int, device: torch.device):
     config["members"] = config["members"] + extra
     members = [build_member(config, m, Path("data"), device)
                for m in config["members"][:MEMBERS]]
-    train = TrainConfig(**{**vars(train_config(config)), "epochs": epochs})
+    train = dataclasses.replace(train_config(config), epochs=epochs)
     return members, train
 
 
 def _ensemble_seconds(epochs: int, compile: bool, device: torch.device) -> float:
     members, train = _members(epochs, device)
-    train = TrainConfig(**{**vars(train), "compile": compile})
+    train = dataclasses.replace(train, compile=compile)
     synchronize(device)
     start = time.perf_counter()
     train_ensemble([copy.deepcopy(m.model) for m in members], [m.split for m in members], train,

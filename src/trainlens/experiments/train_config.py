@@ -5,7 +5,8 @@ A trainer (``trainlens.experiments.trainers:TRAINERS``) declares the fields it r
 default for each (``Trainer.reads``); a key of another trainer is refused naming the key, its
 group and the trainer, a key of none as an unknown key. Fields a trainer does not read keep the
 neutral defaults below (off, or a value nothing reads). Resolving validates a block here, and
-the trainers build theirs here, so both refuse the same values (docs/design.md "Configs").
+the trainers build theirs here, so both refuse the same values (docs/design.md "Rooms", "a train
+setting").
 """
 
 from __future__ import annotations
