@@ -43,7 +43,7 @@ rule plot_figure:
         caption=lambda w: FIGURES[w.paper][w.figure].full_caption,
     shell:
         "trainlens plot --figures-module {input.module} --figure {wildcards.figure} "
-        "--runs {input.runs} --metrics {input.metrics} --regions {input.regions} "
+        "--runs {input.runs} --metrics {input.metrics} --table regions={input.regions} "
         "--scale {params.scale}{params.slice} "
         "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
@@ -71,7 +71,7 @@ rule check_claims:
         scale=SCALE,
     shell:
         "trainlens claims --claims-module {input.module} --runs {input.runs} "
-        "--metrics {input.metrics} --regions {input.regions} --scale {params.scale} "
+        "--metrics {input.metrics} --table regions={input.regions} --scale {params.scale} "
         "--out {output} > {log} 2>&1"
 
 

@@ -251,7 +251,8 @@ def c8_far_field(inputs: ClaimInputs) -> Statistics:
                 "(docs/protocols/loukas2021.md §2b P-k)"))
 def c7_lp_bound(inputs: ClaimInputs) -> Statistics:
     e2 = inputs.runs.loc[inputs.runs["experiment"] == "e2", "run_id"]
-    grid = inputs.regions[inputs.regions["run_id"].isin(e2)]
+    regions = inputs.tables["regions"]
+    grid = regions[regions["run_id"].isin(e2)]
     off = grid[~grid["in_training_region"]]
     feasible = off[np.isfinite(off["lp_bound"])]
     bounded = feasible["lipschitz"] <= feasible["lp_bound"] * (1 + 1e-6) + 1e-9

@@ -32,7 +32,7 @@ from trainlens.plotting import FigureInputs, categorical
                 title="linear regions and Theorem 2's Lipschitz bound",
                 regenerates="arXiv v2 Fig. 6")
 def linear_regions(inputs: FigureInputs) -> plt.Figure:
-    regions = inputs.regions
+    regions = inputs.tables["regions"]
     run = inputs.runs[inputs.runs["experiment"] == "e2"].iloc[0]
     grid = regions[regions["run_id"] == run["run_id"]].sort_values(["u1", "u2"])
     n = int(round(np.sqrt(len(grid))))

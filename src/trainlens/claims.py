@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -50,7 +50,8 @@ class ClaimInputs:
     metrics: pd.DataFrame
     scale: str
     excluded: int = 0  # runs removed because they diverged or failed
-    regions: pd.DataFrame | None = None  # loukas2021 E2 grid analysis
+    # a paper's extra tables by name (trainlens.tables.TABLES), e.g. loukas2021's "regions"
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     excluded_runs: pd.DataFrame | None = None  # the removed runs' rows, for claims that list them
 
 
@@ -193,11 +194,11 @@ def stops_the_build(row: dict[str, str] | pd.Series) -> bool:
 
 
 def run_claims(claims: ClaimSet, runs: pd.DataFrame, metrics: pd.DataFrame,
-               scale: str, regions: pd.DataFrame | None = None) -> pd.DataFrame:
+               scale: str, tables: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Evaluate every claim of ``claims`` on the ok runs; the claims table of docs/design.md."""
     ok = runs[runs["status"] == "ok"]
     inputs = ClaimInputs(ok, metrics[metrics["run_id"].isin(ok["run_id"])], scale,
-                         excluded=int(len(runs) - len(ok)), regions=regions,
+                         excluded=int(len(runs) - len(ok)), tables=dict(tables or {}),
                          excluded_runs=runs[runs["status"] != "ok"])
     ordered = sorted(claims.claims.values(), key=lambda c: claim_number(c.claim_id))
     not_run = claims.not_run.get(scale, {})

@@ -73,7 +73,9 @@ CHECKSUMS = ("--checksums", {"help": "JSON relpath -> MD5 replacing torchvision'
 GROUP_CONFIG = ("--config", _req("the group's resolved config.json (from trainlens resolve)"))
 TABLES = (("--runs", _req("the paper's runs table (runs.parquet)")),
           ("--metrics", _req("the paper's metrics table (metrics.parquet)")),
-          ("--regions", {"help": "the regions table (loukas2021 E2), where the paper has one"}))
+          ("--table", {"action": "append", "default": [], "metavar": "NAME=PATH",
+                       "help": "an extra table of the paper by name (e.g. regions=regions.parquet, "
+                               "loukas2021 E2); repeatable"}))
 FIGURES_MODULE = ("--figures-module", _req("the paper's analysis/<slug>/figures.py"))
 
 

@@ -124,10 +124,14 @@ def cmd_collect(a: argparse.Namespace) -> None:
 
 
 def _inputs(a: argparse.Namespace):
-    from trainlens.tables import read_table
+    from trainlens.tables import TABLES, read_table
 
-    regions = read_table(a.regions, "regions") if a.regions else None
-    return read_table(a.runs, "runs"), read_table(a.metrics, "metrics"), regions
+    paths = _named_paths(a.table, "--table")
+    unknown = sorted(set(paths) - set(TABLES))
+    if unknown:
+        raise ConfigError(f"--table {unknown[0]}: not a table; known: {', '.join(sorted(TABLES))}")
+    extra = {name: read_table(path, name) for name, path in paths.items()}
+    return read_table(a.runs, "runs"), read_table(a.metrics, "metrics"), extra
 
 
 def cmd_plot(a: argparse.Namespace) -> None:
@@ -138,8 +142,8 @@ def cmd_plot(a: argparse.Namespace) -> None:
     if a.figure not in figure_set.figures:
         raise ConfigError(f"figure {a.figure!r} unknown; known: {sorted(figure_set.figures)}")
     spec = figure_set.figures[a.figure]
-    runs, metrics, regions = _inputs(a)
-    fig = draw_figure(spec, runs, metrics, a.scale, regions)
+    runs, metrics, extra = _inputs(a)
+    fig = draw_figure(spec, runs, metrics, a.scale, extra)
     shown = runs.loc[runs["experiment"].isin(spec.experiments), "run_id"]
     save_figure(fig, a.pdf, a.png, spec.stem, spec.full_caption, a.scale,
                 config_hash(sorted(shown)), a.slice)
@@ -149,8 +153,8 @@ def cmd_claims(a: argparse.Namespace) -> None:
     from trainlens.claims import run_claims
     from trainlens.tables import write_table
 
-    runs, metrics, regions = _inputs(a)
-    table = run_claims(load_module(a.claims_module).claims, runs, metrics, a.scale, regions)
+    runs, metrics, extra = _inputs(a)
+    table = run_claims(load_module(a.claims_module).claims, runs, metrics, a.scale, extra)
     write_table(table, a.out, "claims")
     for row in table.itertuples():
         print(f"{row.paper}:{row.claim_id:<4} {row.passed or '-':<5} {row.value} {row.reason}")

@@ -133,7 +133,8 @@ class Results:
                               f"{', '.join(sorted(figure_set.figures))}")
         spec = figure_set.figures[stem]
         with plotting.plt.rc_context():  # the suite's style for this figure, not the session
-            fig = plotting.draw_figure(spec, self.runs, self._metrics, self.scale, self.regions)
+            extra = {} if self.regions is None else {"regions": self.regions}
+            fig = plotting.draw_figure(spec, self.runs, self._metrics, self.scale, extra)
             plotting.scale_titled(fig, stem, self.scale, self.tiny_slice)
         plotting.plt.close(fig)
         return fig

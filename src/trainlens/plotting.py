@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -38,7 +38,8 @@ class FigureInputs:
     runs: pd.DataFrame
     metrics: pd.DataFrame
     scale: str
-    regions: pd.DataFrame | None = None  # loukas2021 E2 grid analysis
+    # a paper's extra tables by name (trainlens.tables.TABLES), e.g. loukas2021's "regions"
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,13 +189,14 @@ def scale_titled(fig: plt.Figure, stem: str, scale: str, tiny_slice: bool = Fals
 
 
 def draw_figure(spec: FigureSpec, runs: pd.DataFrame, metrics: pd.DataFrame, scale: str,
-                regions: pd.DataFrame | None = None) -> plt.Figure:
+                tables: Mapping[str, pd.DataFrame] | None = None) -> plt.Figure:
     """Draw one registered figure from the paper's tables: the runs of its experiments and their
-    metrics only, in the suite's style (``trainlens plot`` and ``trainlens.notebook``)."""
+    metrics only, and the paper's extra ``tables`` by name, in the suite's style (``trainlens plot``
+    and ``trainlens.notebook``)."""
     runs = runs[runs["experiment"].isin(spec.experiments)]
     use_style()
     return spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])], scale,
-                                  regions))
+                                  dict(tables or {})))
 
 
 def save_figure(fig: plt.Figure, pdf_path: str | Path, png_path: str | Path, stem: str,

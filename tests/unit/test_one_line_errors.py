@@ -111,3 +111,14 @@ def test_a_damaged_parquet_names_the_file_and_the_fix(tmp_path, capsys):
                  str(damaged)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(damaged) in err and "delete it" in err
+
+
+def test_an_extra_table_of_an_unknown_name_is_one_line(tmp_path, capsys):
+    """``--table NAME=PATH`` of plot and claims: the name must be a registered table."""
+    runs, metrics = tmp_path / "runs.parquet", tmp_path / "metrics.parquet"
+    argv = ["claims", "--claims-module", str(REPO / "analysis" / "loukas2021" / "claims.py"),
+            "--runs", str(runs), "--metrics", str(metrics), "--scale", "smoke",
+            "--out", str(tmp_path / "claims.tsv"), "--table", f"region={tmp_path / 'r.parquet'}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--table region: not a table" in err and "regions" in err

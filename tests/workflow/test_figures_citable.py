@@ -40,7 +40,7 @@ def figure_problems_of_paper(root: Path, paper: str, scale: str = "smoke") -> li
         runs = all_runs[all_runs["experiment"].isin(spec.experiments)]
         use_style()
         fig = spec.draw(FigureInputs(runs, metrics[metrics["run_id"].isin(runs["run_id"])],
-                                     scale, regions))
+                                     scale, {"regions": regions}))
         problems += [f"{paper}/{stem}: {problem}"
                      for problem in dict.fromkeys(figure_problems(fig, paper, scale, ALLOWED))]
         plt.close(fig)
