@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from trainlens.losses import LOSSES
 from trainlens.models.two_layer import Params, hidden, output, weighted_gradient
-from trainlens.probes.response import loss_derivative
 from trainlens.training.loop import Events
 
 CHUNK = 256  # steps whose minibatch weights and noise are drawn at once
@@ -76,8 +76,8 @@ class SubEnsemble:
 def loss_derivatives(f: torch.Tensor, y: torch.Tensor, is_logistic: torch.Tensor
                      ) -> torch.Tensor:
     """ℓ' per member and example, each member with its own loss: (E, N)."""
-    return torch.where(is_logistic[:, None], loss_derivative(f, y, "logistic"),
-                       loss_derivative(f, y, "mse"))
+    return torch.where(is_logistic[:, None], LOSSES["logistic"].dz(f, y),
+                       LOSSES["mse"].dz(f, y))
 
 
 def kick(params: Params, x_p: torch.Tensor, y_p: torch.Tensor, is_logistic: torch.Tensor,
